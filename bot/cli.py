@@ -1,0 +1,122 @@
+"""`muster`: the console script. Every process and operator command of the contract."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.bootstrap import Container, bootstrap
+from bot.logs import configure_logging
+from bot.settings import Settings, settings_or_exit
+
+log = logging.getLogger("muster")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="muster", description="Muster volunteer bot")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="the web app (and, unless --web-only, clock and sender)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--web-only", action="store_true", help="no clock or sender here")
+
+    sub.add_parser("worker", help="the sender: drains the outbox")
+    sub.add_parser("clock", help="the APScheduler timetable (one leader at a time)")
+
+    db = sub.add_parser("db", help="database commands")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="DB_COMMAND")
+    db_sub.add_parser("upgrade", help="apply Alembic migrations to head")
+    copy = db_sub.add_parser("copy", help="copy every row of one database into another")
+    copy.add_argument("--from", dest="source", required=True, help="source DATABASE_URL")
+    copy.add_argument("--to", dest="target", help="target URL (default: DATABASE_URL)")
+
+    seed = sub.add_parser("seed", help="fill an empty database with demo data")
+    seed.add_argument("--demo", action="store_true", required=True)
+    seed.add_argument("--if-empty", action="store_true", help="do nothing when data exists")
+
+    imp = sub.add_parser("import", help="import data from CSV")
+    imp.add_argument("what", choices=["volunteers"])
+    imp.add_argument("file")
+    imp.add_argument("--rejects", help="write rejected rows with reasons to this CSV")
+
+    exp = sub.add_parser("export", help="export data as CSV")
+    exp.add_argument("what", choices=["volunteers", "roster"])
+    exp.add_argument("shift", nargs="?", type=int, help="shift number (for roster)")
+    exp.add_argument("--output", help="file to write (default: standard output)")
+
+    forget = sub.add_parser("forget", help="erase a volunteer's personal data")
+    forget.add_argument("phone")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_or_exit()
+    configure_logging(settings.log_level)
+    try:
+        return _run(args, settings)
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import process
+
+    if args.command == "db" and args.db_command == "upgrade":
+        from storage.migrate import upgrade
+
+        upgrade(settings.database_url)
+        log.info("database at head")
+        return 0
+    if args.command == "db" and args.db_command == "copy":
+        from storage.copy import copy_database
+
+        return copy_database(args.source, args.target or settings.database_url)
+
+    container = bootstrap(settings)
+    if args.command == "serve":
+        if settings.is_sqlite:
+            from storage.migrate import upgrade
+
+            upgrade(settings.database_url)
+        return process.serve(container, host=args.host, port=args.port, web_only=args.web_only)
+    if args.command == "worker":
+        from scheduler.sender import run_sender
+
+        return process.run_parts(container, {"sender": run_sender})
+    if args.command == "clock":
+        from scheduler.clock import run_clock
+
+        return process.run_parts(container, {"clock": run_clock})
+    return _run_operator_command(args, container)
+
+
+def _run_operator_command(args: argparse.Namespace, container: Container) -> int:
+    try:
+        if args.command == "seed":
+            from bot.seed import seed_demo
+
+            return seed_demo(container, if_empty=args.if_empty)
+        if args.command == "import":
+            from bot.csv_io import import_volunteers
+
+            return import_volunteers(container, args.file, rejects=args.rejects)
+        if args.command == "export":
+            from bot.csv_io import export
+
+            return export(container, args.what, shift_id=args.shift, output=args.output)
+        if args.command == "forget":
+            from bot.privacy import forget
+
+            return forget(container, args.phone)
+    finally:
+        container.close()
+    print(f"muster: unknown command {args.command}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""Running Muster's processes: the web app, the clock and the sender, with clean shutdown.
+
+Every long-running part is a function `run(container, stop)` that returns once `stop` is set.
+SIGTERM and SIGINT set it; the process then exits 0 once every part has finished its work.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+
+from bot.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+Part = Callable[[Container, threading.Event], None]
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    stop: threading.Event, also: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Set `stop` on SIGTERM/SIGINT (a second signal is also just a request to stop)."""
+
+    def _handler(signum: int, _frame: object) -> None:
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        stop.set()
+        if also:
+            also()
+
+    previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+class PartThread(threading.Thread):
+    """A part running in a thread; an unexpected crash is logged and stops the whole process."""
+
+    def __init__(self, name: str, part: Part, container: Container, stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self._part, self._container, self._stop_event = part, container, stop
+        self.failed = False
+
+    def run(self) -> None:
+        try:
+            self._part(self._container, self._stop_event)
+        except Exception:
+            self.failed = True
+            log.exception("%s crashed; stopping", self.name)
+            self._stop_event.set()
+
+
+def run_parts(container: Container, parts: dict[str, Part]) -> int:
+    """Run parts until a signal; returns the exit status (0 after a clean shutdown)."""
+    stop = threading.Event()
+    with stop_on_signals(stop):
+        threads = [PartThread(name, part, container, stop) for name, part in parts.items()]
+        for thread in threads:
+            thread.start()
+        while not stop.wait(0.5):
+            pass
+        for thread in threads:
+            thread.join(timeout=60)
+    container.close()
+    return 1 if any(t.failed or t.is_alive() for t in threads) else 0
+
+
+def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
+    """The web app under uvicorn; with the clock and sender in this process unless web_only."""
+    import uvicorn
+
+    from bot.web import create_app
+
+    stop = threading.Event()
+    threads: list[PartThread] = []
+
+    def start_background() -> None:
+        if web_only:
+            return
+        from scheduler.clock import run_clock
+        from scheduler.sender import run_sender
+
+        for name, part in (("clock", run_clock), ("sender", run_sender)):
+            thread = PartThread(name, part, container, stop)
+            thread.start()
+            threads.append(thread)
+
+    def stop_background() -> None:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    app = create_app(container, on_startup=start_background, on_shutdown=stop_background)
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="on")
+    server = _Server(config, stop)
+    server.run()
+    container.close()
+    failed = any(t.failed for t in threads) or getattr(server, "startup_failed", False)
+    return 1 if failed else 0
+
+
+class _Server:
+    """uvicorn's Server, with our own signal handling so a clean SIGTERM exits 0 (uvicorn 0.54
+    re-raises the signal it caught, which would end the process with status 143)."""
+
+    def __init__(self, config: object, stop: threading.Event):
+        import uvicorn
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(inner) -> Iterator[None]:
+                def _exit() -> None:
+                    inner.should_exit = True
+
+                with stop_on_signals(stop, also=_exit):
+                    yield
+
+        self._server = Server(config)  # type: ignore[arg-type]
+        self.startup_failed = False
+
+    def run(self) -> None:
+        self._server.run()
+        self.startup_failed = not self._server.started

@@ -1,0 +1,156 @@
+"""Every setting of the contract, read from the environment and `.env`, validated at start.
+
+A bad value stops the process with one line naming the setting (see `load_settings`), never a
+traceback. Nothing here connects to anything.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from datetime import time
+from functools import cached_property
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+_HHMM_RANGE = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
+
+
+class SettingsError(Exception):
+    """A setting has a value Muster cannot run with; the message names it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite:///muster.db"
+    public_url: str = "http://127.0.0.1:8000"
+
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_from_number: str | None = None
+    twilio_messaging_service_sid: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    slack_command: str = "/muster"
+    slack_inbox_channel: str | None = None
+    organizer_slack_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+
+    org_name: str = "Muster"
+    org_contact: str | None = None
+    default_timezone: str = "America/New_York"
+    quiet_hours: str = "21:00-09:00"
+    send_rate_mps: float = Field(default=1.0, gt=0)
+    send_concurrency: int = Field(default=50, ge=1, le=1000)
+
+    metrics_token: SecretStr | None = None
+    log_level: str = "INFO"
+    spool_dir: str = "spool"
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a SQLAlchemy URL ({exc})") from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError("Muster supports sqlite:/// and postgresql+psycopg:// URLs")
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+            raise ValueError("use the psycopg 3 driver: postgresql+psycopg://...")
+        return value
+
+    @field_validator("public_url", "twilio_api_url", "slack_api_url")
+    @classmethod
+    def _check_http_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http:// or https:// URL")
+        return value.rstrip("/") if not value.endswith("/api/") else value
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _check_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name)") from None
+        return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        if value.strip() == "" or value.strip().lower() == "off":
+            return "off"
+        if not _HHMM_RANGE.match(value):
+            raise ValueError("must be HH:MM-HH:MM, e.g. 21:00-09:00 (or 'off')")
+        return value.replace(" ", "")
+
+    @field_validator("organizer_slack_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("slack_command")
+    @classmethod
+    def _check_command(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("must start with '/'")
+        return value
+
+    # Derived values -------------------------------------------------------------------------
+
+    @cached_property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.default_timezone)
+
+    @cached_property
+    def quiet_window(self) -> tuple[time, time] | None:
+        """(start, end) of recipient-local quiet hours, or None when they are off."""
+        match = _HHMM_RANGE.match(self.quiet_hours)
+        if not match:
+            return None
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        return time(h1, m1), time(h2, m2)
+
+    @property
+    def twilio_enabled(self) -> bool:
+        return bool(self.twilio_account_sid and self.twilio_auth_token)
+
+    @property
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return make_url(self.database_url).get_backend_name() == "sqlite"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings; on a bad value raise SettingsError whose message is one clear line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        reason = first["msg"].removeprefix("Value error, ")
+        raise SettingsError(f"setting {name}: {reason}") from None
+
+
+def settings_or_exit() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        print(f"muster: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

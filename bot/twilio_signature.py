@@ -1,0 +1,34 @@
+"""Checking that a webhook really comes from Twilio, with the twilio library's own validator.
+
+The signature covers the exact public URL Twilio called (`PUBLIC_URL` + path + query) and every
+posted parameter, so the check uses the configured public base, not the URL this process sees
+behind a TLS-terminating proxy.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from twilio.request_validator import RequestValidator
+
+
+def public_url_for(request: Request, public_base: str) -> str:
+    url = public_base.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    return url
+
+
+def form_params(form: FormData) -> dict[str, str]:
+    """Twilio never repeats a parameter name in SMS webhooks; keep the last of each."""
+    return {key: str(value) for key, value in form.multi_items()}
+
+
+def is_from_twilio(
+    request: Request, params: dict[str, str], *, auth_token: str | None, public_base: str
+) -> bool:
+    signature = request.headers.get("X-Twilio-Signature")
+    if not signature or not auth_token:
+        return False
+    validator = RequestValidator(auth_token)
+    return validator.validate(public_url_for(request, public_base), params, signature)

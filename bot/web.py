@@ -1,0 +1,55 @@
+"""The one ASGI app: Twilio's webhooks, Slack's events, the health check, the local console."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from bot.bootstrap import Container
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    container: Container,
+    *,
+    on_startup: Callable[[], None] | None = None,
+    on_shutdown: Callable[[], None] | None = None,
+) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if on_startup:
+            await run_in_threadpool(on_startup)
+        try:
+            yield
+        finally:
+            if on_shutdown:
+                await run_in_threadpool(on_shutdown)
+
+    async def healthz(_request: Request) -> JSONResponse:
+        ok, detail = await run_in_threadpool(container.database_ok)
+        body = {"status": "ok" if ok else "unavailable", "database": detail}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    routes += _optional_routes(container)
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.container = container
+    return app
+
+
+def _optional_routes(container: Container) -> list[BaseRoute]:
+    """Each surface lives in its own module and decides for itself whether it is on."""
+    from bot import console_web, metrics, slack_web, twilio_inbound, twilio_status
+
+    routes: list[BaseRoute] = []
+    for module in (twilio_inbound, twilio_status, slack_web, console_web, metrics):
+        routes += module.routes(container)
+    return routes

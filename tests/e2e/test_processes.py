@@ -1,0 +1,108 @@
+"""The real `muster` processes: start, answer, stop cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+MUSTER = [sys.executable, "-m", "bot.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SLACK_"))}
+    env.update({"DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "LOG_LEVEL": "INFO"})
+    env.update(extra)
+    return env
+
+
+def _wait_for_health(url: str, proc: subprocess.Popen, deadline: float = 30) -> httpx.Response:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"process exited early: {proc.stderr.read()}")
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+@pytest.mark.parametrize("args", [[], ["--web-only"]])
+def test_serve_on_a_fresh_sqlite_file_then_sigterm(tmp_path: Path, args: list[str]) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*MUSTER, "serve", "--port", str(port), *args],
+        env=_env(tmp_path),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        response = _wait_for_health(f"http://127.0.0.1:{port}/healthz", proc)
+        assert response.status_code == 200
+        assert response.json()["database"] == "ok"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize("command", [["worker"], ["clock"]])
+def test_worker_and_clock_stop_cleanly(tmp_path: Path, command: list[str]) -> None:
+    subprocess.run([*MUSTER, "db", "upgrade"], env=_env(tmp_path), check=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [*MUSTER, *command], env=_env(tmp_path), cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        time.sleep(1.5)
+        assert proc.poll() is None, proc.stderr.read()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_a_bad_setting_gives_one_clear_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*MUSTER, "serve"],
+        env=_env(tmp_path, QUIET_HOURS="late"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode != 0
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "QUIET_HOURS" in lines[0] and "Traceback" not in done.stderr
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from bot.bootstrap import bootstrap
+    from bot.web import create_app
+    from tests.conftest import make_settings
+
+    settings = make_settings("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    client = TestClient(create_app(bootstrap(settings)))
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["status"] == "unavailable"
