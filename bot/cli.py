@@ -85,8 +85,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return process.serve(container, host=args.host, port=args.port, web_only=args.web_only)
     if args.command == "worker":
         from scheduler.sender import run_sender
+        from scheduler.slack_poster import run_slack_poster
 
-        return process.run_parts(container, {"sender": run_sender})
+        return process.run_parts(container, {"sender": run_sender, "slack": run_slack_poster})
     if args.command == "clock":
         from scheduler.clock import run_clock
 

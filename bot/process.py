@@ -85,8 +85,10 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
             return
         from scheduler.clock import run_clock
         from scheduler.sender import run_sender
+        from scheduler.slack_poster import run_slack_poster
 
-        for name, part in (("clock", run_clock), ("sender", run_sender)):
+        parts = (("clock", run_clock), ("sender", run_sender), ("slack", run_slack_poster))
+        for name, part in parts:
             thread = PartThread(name, part, container, stop)
             thread.start()
             threads.append(thread)
