@@ -24,6 +24,7 @@ class OutboundSms:
     volunteer_id: int | None = None
     priority: int = int(Priority.TRANSACTIONAL)
     broadcast_id: int | None = None
+    commitment_id: int | None = None
     send_after: datetime | None = None
     deadline: datetime | None = None
 

@@ -376,6 +376,10 @@ class Delivery(Base):
     volunteer_id: Mapped[int | None] = mapped_column(
         ForeignKey("volunteers.id", ondelete="SET NULL"), index=True
     )
+    # Reminders and check-ins name the commitment they are about (a Y/N answers the latest one).
+    commitment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("commitments.id", ondelete="SET NULL"), index=True
+    )
     to_phone: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[str] = mapped_column(String(20))  # broadcast, reminder, promotion, reply, ...

@@ -34,6 +34,7 @@ def sms_rows(messages: Iterable[OutboundSms]) -> list[dict[str, Any]]:
             "idempotency_key": m.idempotency_key,
             "broadcast_id": m.broadcast_id,
             "volunteer_id": m.volunteer_id,
+            "commitment_id": m.commitment_id,
             "to_phone": m.phone,
             "body": m.body,
             "kind": m.kind,
