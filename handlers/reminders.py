@@ -28,7 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import String, and_, cast, distinct, exists, func, literal, or_, select, update
+from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.config import OrgConfig
@@ -151,7 +151,7 @@ def _day_before_due(d: _Due, tz: ZoneInfo) -> datetime:
 
 
 def _volunteer_zones(session: Session, default: str) -> set[str]:
-    zones = set(session.scalars(select(distinct(Volunteer.timezone))).all())
+    zones = set(session.scalars(select(Volunteer.timezone).distinct()).all())
     zones.discard(None)
     return {*zones, default}
 

@@ -28,6 +28,8 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.audiences import check_audience, parse_audience
+from handlers.broadcasts import check_body
 from handlers.errors import InvalidInput, UnknownBroadcast, UsageError
 from storage.audit import audit
 from storage.models import Schedule, ScheduleStatus
@@ -239,9 +241,6 @@ def _check_run_at(run_at: datetime, *, now: datetime) -> datetime:
 
 
 def _check_content(session: Session, *, body: str, audience: str) -> tuple[str, str]:
-    from handlers.audiences import check_audience, parse_audience
-    from handlers.broadcasts import check_body
-
     aud = parse_audience(audience)
     check_audience(session, aud)
     return check_body(body), str(aud)

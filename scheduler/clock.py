@@ -138,13 +138,16 @@ class Timetable:
 
     def run(self, stop: threading.Event) -> None:
         log.info("clock started (%s); seeking leadership", self.leadership.holder)
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     self.step()
+                    failures = 0
                 except Exception:
-                    log.exception("clock: tick failed; retrying")
-                stop.wait(TICK_SECONDS)
+                    failures += 1
+                    log.exception("clock: tick failed (%d in a row); retrying", failures)
+                stop.wait(min(TICK_SECONDS * 2**failures, 30.0) if failures else TICK_SECONDS)
         finally:
             self.close()
         log.info("clock stopped")
@@ -226,11 +229,21 @@ class Timetable:
     def sync_schedules(self) -> int:
         """Turn the schedules changed since the last look into jobs; returns jobs (re)added."""
         assert self.scheduler is not None
+        columns = (
+            Schedule.id,
+            Schedule.kind,
+            Schedule.status,
+            Schedule.run_at,
+            Schedule.cron,
+            Schedule.timezone,
+            Schedule.timing_set_at,
+            Schedule.updated_at,
+        )
+        stmt = select(*columns)
+        if self._watermark is not None:
+            stmt = stmt.where(Schedule.updated_at >= self._watermark - SYNC_OVERLAP)
         with self.container.read_uow() as uow:
-            stmt = select(Schedule)
-            if self._watermark is not None:
-                stmt = stmt.where(Schedule.updated_at >= self._watermark - SYNC_OVERLAP)
-            rows = uow.session.scalars(stmt).all()
+            rows = uow.session.execute(stmt).all()
         self._last_sync = time.monotonic()
         changed = 0
         for schedule in rows:
@@ -244,7 +257,7 @@ class Timetable:
             self._watermark = max(newest, self._watermark) if self._watermark else newest
         return changed
 
-    def _sync_one(self, schedule: Schedule) -> int:
+    def _sync_one(self, schedule: Any) -> int:
         job_id = schedule_job_id(schedule.id)
         if schedule.status != ScheduleStatus.ACTIVE:
             self._remove(job_id)

@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.broadcasts import create_draft, expand_broadcast
 from handlers.config import OrgConfig
 from handlers.errors import MusterError
 from handlers.ports import Clock
@@ -125,8 +126,6 @@ def _send_run(
     org: OrgConfig,
     missed: list[datetime],
 ) -> FireOutcome:
-    from handlers.broadcasts import create_draft, expand_broadcast
-
     existing = _already(session, schedule.id, run_at)
     if existing is not None:
         return FireOutcome(missed=missed, broadcast_id=existing.id)
