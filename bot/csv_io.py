@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -524,8 +525,12 @@ def export(
         except MusterError as exc:
             print(f"muster: {exc.message}", file=sys.stderr)
             return 1
-        with _maybe_open(output, default=sys.stdout) as out:
-            count = write_csv(out, columns, rows)
+        try:
+            with _maybe_open(output, default=sys.stdout) as out:
+                count = write_csv(out, columns, rows)
+        except BrokenPipeError:  # `muster export volunteers | head`: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if output:
         print(f"{count} rows written to {output}", file=sys.stderr)
     return 0
