@@ -42,8 +42,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
+from handlers.consent import record_opt_in
 from handlers.errors import MusterError
 from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows, volunteer_rows
+from handlers.geo import zip_info
 from handlers.phones import to_e164, zone_from_number
 from storage.models import (
     ConsentAction,
@@ -74,6 +76,7 @@ BATCH_ROWS = 1000
 NAME_MAX = 80
 SOURCE_MAX = 40
 DEFAULT_SOURCE = "import"
+IMPORT_CHANNEL = "import"  # the consent ledger's channel for opt-ins that came from a file
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ZIP_RE = re.compile(r"^(\d{3,5})(?:-\d{4})?$")
 # Consent evidence may be a little ahead of our clock (another system's clock); not a day ahead.
@@ -141,14 +144,13 @@ def validate_row(
     *,
     now: datetime,
     zone: ZoneInfo,
-    zip_info: Any = None,
 ) -> ImportRow:
     phone = to_e164(raw.get("phone"))
     if phone is None:
         shown = (raw.get("phone") or "").strip()
         raise RowError(f"phone: {shown!r} is not a valid phone number" if shown else "phone: empty")
     name = _clean_name(raw.get("name"))
-    zip5, state, timezone = _clean_zip(raw.get("zip"), zip_info)
+    zip5, state, timezone = _clean_zip(raw.get("zip"))
     return ImportRow(
         line=line,
         raw=raw,
@@ -171,7 +173,7 @@ def _clean_name(value: str | None) -> str | None:
     return name or None
 
 
-def _clean_zip(value: str | None, zip_info: Any) -> tuple[str | None, str | None, str | None]:
+def _clean_zip(value: str | None) -> tuple[str | None, str | None, str | None]:
     text = (value or "").strip()
     if not text:
         return None, None, None
@@ -180,8 +182,6 @@ def _clean_zip(value: str | None, zip_info: Any) -> tuple[str | None, str | None
         raise RowError(f"zip: {text!r} is not a US ZIP code")
     # Spreadsheets drop the leading zeros of New England ZIPs (02124 -> 2124): put them back.
     zip5 = match.group(1).zfill(5)
-    if zip_info is None:
-        return zip5, None, None
     info = zip_info(zip5)
     if info is None:
         raise RowError(f"zip: {zip5} is not a US ZIP code in use")
@@ -306,15 +306,21 @@ def _latest_consent(session: Session, phones: list[str]) -> dict[str, ConsentEve
     return latest
 
 
+def _ledger_detail(row: ImportRow, detail: str) -> str:
+    return f"{detail}; source={row.source}; line={row.line}"
+
+
 def _ledger_row(row: ImportRow, volunteer_id: int, detail: str) -> dict[str, Any]:
+    """The ledger row `handlers.consent.record_opt_in` writes, for a multi-row INSERT of new
+    volunteers (the status and opted_in_at it sets are in the volunteers' own INSERT)."""
     return {
         "phone": row.phone,
         "volunteer_id": volunteer_id,
         "action": ConsentAction.OPT_IN,
         "keyword": None,
-        "channel": "import",
+        "channel": IMPORT_CHANNEL,
         "message_sid": None,
-        "detail": f"{detail}; source={row.source}; line={row.line}",
+        "detail": _ledger_detail(row, detail),
         "occurred_at": row.opted_in_at,
     }
 
@@ -421,9 +427,15 @@ def _update_existing(
             changed = True
     never_subscribed = volunteer.opted_in_at is None and volunteer.status != VolunteerStatus.ACTIVE
     if never_subscribed and row.opted_in_at:
-        volunteer.status = VolunteerStatus.ACTIVE
-        volunteer.opted_in_at = row.opted_in_at
-        session.add(ConsentEvent(**_ledger_row(row, volunteer.id, detail)))
+        record_opt_in(
+            session,
+            phone=row.phone,
+            volunteer=volunteer,
+            keyword=None,
+            channel=IMPORT_CHANNEL,
+            now=row.opted_in_at,
+            detail=_ledger_detail(row, detail),
+        )
         report.subscribed += 1
         changed = True
     if changed:
@@ -442,7 +454,6 @@ def import_volunteers_from(
     *,
     rejects: IO[str] | None = None,
     file_name: str = "-",
-    zip_info: Any = None,
 ) -> ImportReport:
     """Import a CSV stream; returns the counts. Each batch commits on its own."""
     now = container.clock.now()
@@ -466,7 +477,7 @@ def import_volunteers_from(
         for line, raw in batch:
             report.rows += 1
             try:
-                row = validate_row(line, raw, now=now, zone=zone, zip_info=zip_info)
+                row = validate_row(line, raw, now=now, zone=zone)
             except RowError as exc:
                 report.reject(str(exc))
                 rejects_out.write(line, raw_values(raw), str(exc))
