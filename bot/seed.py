@@ -17,18 +17,17 @@ import random
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
+from handlers.consent import record_opt_in, record_opt_out
+from handlers.shifts import commit_to_shift
 from storage.models import (
     AuditEntry,
-    Commitment,
-    CommitmentStatus,
-    ConsentAction,
-    ConsentEvent,
     OnboardingStep,
     Schedule,
     Shift,
@@ -180,29 +179,23 @@ def _volunteers(session: Session, rng: random.Random, now: datetime) -> list[Vol
         volunteer.tags = [VolunteerTag(tag=t) for t in tags]
         session.add(volunteer)
         session.flush()
-        session.add(_consent(volunteer, ConsentAction.OPT_IN, "JOIN", joined))
+        record_opt_in(session, **_ledger(volunteer, "JOIN"), now=joined)
         if i in OPTED_OUT:
             left = joined + timedelta(days=rng.randint(1, 3), hours=2)
-            volunteer.status = VolunteerStatus.OPTED_OUT
-            volunteer.opted_out_at = left
-            session.add(_consent(volunteer, ConsentAction.OPT_OUT, "STOP", left))
+            record_opt_out(session, **_ledger(volunteer, "STOP"), now=left)
         people.append(volunteer)
     return people
 
 
-def _consent(
-    volunteer: Volunteer, action: ConsentAction, keyword: str, at: datetime
-) -> ConsentEvent:
+def _ledger(volunteer: Volunteer, keyword: str) -> dict[str, Any]:
     assert volunteer.phone is not None
-    return ConsentEvent(
-        phone=volunteer.phone,
-        volunteer_id=volunteer.id,
-        action=action,
-        keyword=keyword,
-        channel="sms",
-        detail="demo data",
-        occurred_at=at,
-    )
+    return {
+        "phone": volunteer.phone,
+        "volunteer": volunteer,
+        "keyword": keyword,
+        "channel": "sms",
+        "detail": "demo data",
+    }
 
 
 def _shifts(session: Session, today: date) -> list[Shift]:
@@ -236,35 +229,23 @@ def _commitments(
     shifts: list[Shift],
     now: datetime,
 ) -> int:
-    count = 0
+    """Sign-ups as volunteers made them (YES N), oldest first; the small Oakland canvass fills
+    up and its last sign-up waits on the waitlist (a DROP there promotes them)."""
+    signups: list[tuple[datetime, Volunteer, Shift]] = []
     for shift in shifts:
         nearby = [
             v
             for v in volunteers
             if v.status == VolunteerStatus.ACTIVE and v.timezone == shift.timezone
         ]
-        # The Oakland canvass is full, with one on the waitlist (DROP promotes them).
         wanted = shift.capacity + 1 if shift.capacity <= 2 else rng.randint(1, shift.capacity // 2)
-        for position, volunteer in enumerate(rng.sample(nearby, k=min(wanted, len(nearby)))):
-            signed = now - timedelta(hours=rng.randint(2, 72))
-            full = shift.committed_count >= shift.capacity
-            session.add(
-                Commitment(
-                    volunteer_id=volunteer.id,
-                    shift_id=shift.id,
-                    status=CommitmentStatus.WAITLISTED if full else CommitmentStatus.COMMITTED,
-                    channel="sms",
-                    waitlist_position=position - shift.capacity + 1 if full else None,
-                    created_at=signed,
-                    committed_at=None if full else signed,
-                    updated_at=signed,
-                )
-            )
-            if not full:
-                shift.committed_count += 1
-            count += 1
+        for volunteer in rng.sample(nearby, k=min(wanted, len(nearby))):
+            signups.append((now - timedelta(hours=rng.randint(2, 72)), volunteer, shift))
+    signups.sort(key=lambda s: (s[0], s[1].id, s[2].id))
+    for signed, volunteer, shift in signups:
+        commit_to_shift(session, volunteer=volunteer, shift_id=shift.id, now=signed, channel="sms")
     session.flush()
-    return count
+    return len(signups)
 
 
 def _schedules(session: Session, now: datetime, zone: ZoneInfo) -> int:
