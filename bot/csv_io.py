@@ -294,16 +294,52 @@ def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], 
     return session.execute(stmt, rows).all()
 
 
-def _latest_consent(session: Session, phones: list[str]) -> dict[str, ConsentEvent]:
-    latest: dict[str, ConsentEvent] = {}
+def _latest_consent(session: Session, phones: list[str]) -> dict[str, tuple[str, datetime]]:
+    """Each number's latest consent record: (action, when)."""
+    latest: dict[str, tuple[str, datetime]] = {}
     stmt = (
-        select(ConsentEvent)
+        select(ConsentEvent.phone, ConsentEvent.action, ConsentEvent.occurred_at)
         .where(ConsentEvent.phone.in_(phones))
         .order_by(ConsentEvent.phone, ConsentEvent.occurred_at, ConsentEvent.id)
     )
-    for event in session.scalars(stmt):
-        latest[event.phone] = event
+    for phone, action, occurred_at in session.execute(stmt):
+        latest[phone] = (action, occurred_at)
     return latest
+
+
+def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
+    """The volunteers already on file with these numbers, as plain rows, with their tags."""
+    stmt = select(
+        Volunteer.id,
+        Volunteer.phone,
+        Volunteer.first_name,
+        Volunteer.zip,
+        Volunteer.timezone,
+        Volunteer.status,
+        Volunteer.opted_in_at,
+    ).where(Volunteer.phone.in_(phones))
+    found = {r.phone: r for r in session.execute(stmt)}
+    tags: dict[int, set[str]] = {r.id: set() for r in found.values()}
+    if tags:
+        for vid, tag in session.execute(
+            select(VolunteerTag.volunteer_id, VolunteerTag.tag).where(
+                VolunteerTag.volunteer_id.in_(list(tags))
+            )
+        ):
+            tags[vid].add(tag)
+    return {phone: (r, tags[r.id]) for phone, r in found.items()}
+
+
+def _would_change(row: ImportRow, current: Any, tags: set[str]) -> bool:
+    """Whether the row adds anything to a volunteer already on file (see _update_existing)."""
+    never_subscribed = current.opted_in_at is None and current.status != VolunteerStatus.ACTIVE
+    return bool(
+        (row.name and not current.first_name)
+        or (row.zip and not current.zip)
+        or (row.timezone and not current.timezone)
+        or set(row.tags) - tags
+        or (never_subscribed and row.opted_in_at)
+    )
 
 
 def _ledger_detail(row: ImportRow, detail: str) -> str:
@@ -336,24 +372,26 @@ def import_batch(
 ) -> None:
     """Write one batch of valid, in-file-unique rows inside the caller's transaction."""
     phones = [r.phone for r in rows]
-    existing = {
-        v.phone: v for v in session.scalars(select(Volunteer).where(Volunteer.phone.in_(phones)))
-    }
+    existing = _on_file(session, phones)
     latest = _latest_consent(session, phones)
 
     new_rows: list[ImportRow] = []
     for row in rows:
         last = latest.get(row.phone)
-        volunteer = existing.get(row.phone)
-        opted_out = (last is not None and last.action == ConsentAction.OPT_OUT) or (
-            volunteer is not None and volunteer.status == VolunteerStatus.OPTED_OUT
+        current, tags = existing.get(row.phone, (None, set()))
+        opted_out = (last is not None and last[0] == ConsentAction.OPT_OUT) or (
+            current is not None and current.status == VolunteerStatus.OPTED_OUT
         )
         if opted_out:
-            when = last.occurred_at.date().isoformat() if last else "earlier"
+            when = last[1].date().isoformat() if last else "earlier"
             reject(row, f"opted out: this number opted out ({when}); not re-subscribed")
-        elif volunteer is None:
+        elif current is None:
             new_rows.append(row)
+        elif not _would_change(row, current, tags):
+            report.unchanged += 1
         else:
+            volunteer = session.get(Volunteer, current.id)
+            assert volunteer is not None
             _update_existing(session, volunteer, row, now=now, detail=detail, report=report)
 
     if not new_rows:
