@@ -52,7 +52,7 @@ TWO_HOURS_BEFORE = timedelta(hours=2)
 CHECKIN_AFTER = timedelta(hours=1)
 CHECKIN_DEADLINE = timedelta(hours=16)
 ON_ROSTER = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
-BATCH = 500  # rows per INSERT: far below SQLite's bound-parameter limit
+BATCH = 500  # ids per UPDATE ... IN (...): far below SQLite's bound-parameter limit
 
 
 def reminder_key(commitment_id: int, kind: str) -> str:
@@ -130,7 +130,9 @@ def _candidates(kind: str) -> Any:
         .where(
             Commitment.status.in_(ON_ROSTER),
             Shift.cancelled_at.is_(None),
-            Volunteer.status == VolunteerStatus.ACTIVE,
+            # coalesce(): no index on volunteers.status may tempt SQLite's planner (it keeps no
+            # statistics) into reading every active volunteer; the time range on shifts leads.
+            func.coalesce(Volunteer.status, "") == VolunteerStatus.ACTIVE.value,
             Volunteer.phone.is_not(None),
             _not_yet_sent(kind),
         )
@@ -150,24 +152,45 @@ def _day_before_due(d: _Due, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, DAY_BEFORE_AT, tzinfo=tz).astimezone(UTC)
 
 
-def _volunteer_zones(session: Session, default: str) -> set[str]:
-    zones = set(session.scalars(select(Volunteer.timezone).distinct()).all())
-    zones.discard(None)
-    return {*zones, default}
+def _volunteer_zones(session: Session, *, now: datetime, default: str) -> set[str]:
+    """The zones of volunteers on the rosters of shifts in the day-before window (the next
+    three days at most: 11:00 the day before is never further ahead, in any zone)."""
+    zones = session.scalars(
+        select(func.coalesce(Volunteer.timezone, default))
+        .distinct()
+        .select_from(Shift)
+        .join(Commitment, Commitment.shift_id == Shift.id)
+        .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
+        .where(
+            Shift.starts_at > now + TWO_HOURS_BEFORE,
+            Shift.starts_at < now + timedelta(days=3),
+            Commitment.status.in_(ON_ROSTER),
+        )
+    ).all()
+    return set(zones)
 
 
 def find_day_before(session: Session, *, now: datetime, org: OrgConfig) -> list[_Due]:
     """Due day-before rungs: per volunteer zone, shifts whose 11:00-the-day-before has come."""
     default = org.default_timezone
-    per_zone = []
-    for name in sorted(_volunteer_zones(session, default)):
+    per_zone, cutoffs = [], []
+    zones = _volunteer_zones(session, now=now, default=default)
+    if not zones:
+        return []
+    for name in sorted(zones):
         tz = _zone(name, default)
         local = now.astimezone(tz)
         days_ahead = 2 if local.time() >= DAY_BEFORE_AT else 1
         cutoff = _local_midnight(local.date() + timedelta(days=days_ahead), tz)
         zone_is = func.coalesce(Volunteer.timezone, default) == name
         per_zone.append(and_(zone_is, Shift.starts_at < cutoff))
-    stmt = _candidates(DAY_BEFORE).where(Shift.starts_at > now + TWO_HOURS_BEFORE, or_(*per_zone))
+        cutoffs.append(cutoff)
+    stmt = _candidates(DAY_BEFORE).where(
+        # The outer bounds keep this an index range over shifts.starts_at (at most ~2 days).
+        Shift.starts_at > now + TWO_HOURS_BEFORE,
+        Shift.starts_at < max(cutoffs),
+        or_(*per_zone),
+    )
     return _rows(session, stmt)
 
 
@@ -284,12 +307,6 @@ def _messages(kind: str, due: list[_Due], *, now: datetime, org: OrgConfig) -> l
     ]
 
 
-def _enqueue(session: Session, messages: list[OutboundSms]) -> int:
-    return sum(
-        enqueue_sms(session, messages[i : i + BATCH]) for i in range(0, len(messages), BATCH)
-    )
-
-
 def send_due_reminders(session: Session, *, now: datetime, org: OrgConfig) -> SweepResult:
     """Queue every due rung of the ladder, and list the unconfirmed 2 hours out (caller commits)."""
     found = {
@@ -302,7 +319,7 @@ def send_due_reminders(session: Session, *, now: datetime, org: OrgConfig) -> Sw
     for kind, rows in found.items():
         on_time = [d for d in rows if d.signed_up_at <= _due_at(kind, d, org)]
         skipped += len(rows) - len(on_time)
-        queued[kind] = _enqueue(session, _messages(kind, on_time, now=now, org=org))
+        queued[kind] = enqueue_sms(session, _messages(kind, on_time, now=now, org=org))
         if kind == DAY_BEFORE and on_time:
             ids = [d.commitment_id for d in on_time]
             for i in range(0, len(ids), BATCH):
