@@ -7,8 +7,9 @@ was told about them, and the phone number itself on every row that is not the co
 What stays, on purpose: the consent ledger (`consent_events`), which is append-only and keeps the
 phone number, because it is the proof of when this person opted in and out. Erasure also counts as
 a request to stop texting: when the volunteer was still reachable, an opt-out is appended to the
-ledger, so a later import cannot quietly sign the number up again. The volunteer's row itself stays
-as an anonymous record, so that shift rosters and counts keep adding up.
+ledger (through `handlers.consent.record_opt_out`), so a later import cannot quietly sign the
+number up again. The volunteer's row itself stays as an anonymous record, so that shift rosters
+and counts keep adding up.
 """
 
 from __future__ import annotations
@@ -19,11 +20,10 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from handlers.consent import record_opt_out
 from handlers.phones import masked
 from storage.audit import audit
 from storage.models import (
-    ConsentAction,
-    ConsentEvent,
     Delivery,
     DeliveryStatus,
     InboundMessage,
@@ -91,25 +91,21 @@ def forget_volunteer(
     """
     volunteer = session.scalar(select(Volunteer).where(Volunteer.phone == phone))
     volunteer_id = volunteer.id if volunteer is not None else None
+    deliveries, stopped = _erase_deliveries(session, phone, volunteer_id, now)
     opted_out_now = False
     if volunteer is not None:
         if volunteer.status == VolunteerStatus.ACTIVE:
-            session.add(
-                ConsentEvent(
-                    phone=phone,
-                    volunteer_id=volunteer.id,
-                    action=ConsentAction.OPT_OUT,
-                    keyword=None,
-                    channel=channel,
-                    detail="asked for their data to be erased (muster forget)",
-                    occurred_at=now,
-                )
+            record_opt_out(
+                session,
+                phone=phone,
+                volunteer=volunteer,
+                keyword=None,
+                channel=channel,
+                now=now,
+                detail="asked for their data to be erased (muster forget)",
             )
-            volunteer.opted_out_at = now
             opted_out_now = True
         _anonymize(session, volunteer, now)
-
-    deliveries, stopped = _erase_deliveries(session, phone, volunteer_id, now)
     inbound = session.execute(
         update(InboundMessage)
         .where(_about(InboundMessage.from_phone, InboundMessage.volunteer_id, phone, volunteer_id))
@@ -169,7 +165,6 @@ def _anonymize(session: Session, volunteer: Volunteer, now: datetime) -> None:
     volunteer.state = None
     volunteer.timezone = None
     volunteer.inbox_thread_ts = None
-    volunteer.status = VolunteerStatus.UNREACHABLE
     volunteer.forgotten_at = now
     session.flush()
 

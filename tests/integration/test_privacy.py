@@ -98,7 +98,7 @@ def test_forget_erases_personal_data_and_keeps_the_consent_proof(
     with make_session_factory(engine)() as s:
         maria = s.get(Volunteer, world["maria_id"])
         assert maria.phone is None and maria.first_name is None and maria.zip is None
-        assert maria.status == VolunteerStatus.UNREACHABLE and maria.forgotten_at is not None
+        assert maria.status == VolunteerStatus.OPTED_OUT and maria.forgotten_at is not None
         assert (
             s.scalars(select(VolunteerTag).where(VolunteerTag.volunteer_id == maria.id)).all() == []
         )
