@@ -77,6 +77,9 @@ def worker_name() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+_LIVE_HERE: set[str] = set()  # the senders running in this process
+
+
 def dead_local_workers(holders: list[str], me: str) -> list[str]:
     host = me.split(":", 1)[0]
     dead = []
@@ -88,7 +91,9 @@ def dead_local_workers(holders: list[str], me: str) -> list[str]:
             pid = int(parts[1])
         except ValueError:
             continue
-        if pid == os.getpid() or not _alive(pid):
+        if holder in _LIVE_HERE:
+            continue
+        if pid == os.getpid() or not _alive(pid):  # same pid: a container restarted as pid 1
             dead.append(holder)
     return dead
 
@@ -257,6 +262,13 @@ class Sender:
 
     async def run(self, stop: threading.Event) -> None:
         sms = self._sms_sender or self.container.sms_sender
+        _LIVE_HERE.add(self.worker)
+        try:
+            await self._run(sms, stop)
+        finally:
+            _LIVE_HERE.discard(self.worker)
+
+    async def _run(self, sms: SmsSender, stop: threading.Event) -> None:
         await asyncio.to_thread(self._prepare)
         watcher = asyncio.create_task(self._watch(stop))
         writer = asyncio.create_task(self._writer())
