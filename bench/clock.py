@@ -1,10 +1,10 @@
 """`python -m bench clock`: the clock with 10,000 upcoming shifts and 50,000 commitments.
 
-Measured in one run, on fresh migrated SQLite files (or BENCH_DATABASE_URL, a PostgreSQL database
-it may empty), each figure beside its baseline:
-- start-up: from a new clock to leading with every schedule registered and its scheduler running,
-  with resident memory added and peak Python memory (tracemalloc) of that start-up; baseline: the
-  same start-up on an empty database;
+Measured in one run, on fresh migrated SQLite files (the embedded default), each figure beside
+its baseline:
+- start-up: a real `muster clock` process, from launch to leading with every schedule registered
+  and its scheduler running, and its peak resident memory (after its first reminder sweep);
+  baseline: the same on an empty database;
 - one reminder sweep: an idle sweep (nothing due: the cost every 30 s) and a busy one at 11:00
   Boston time, when tomorrow's day-before reminders all come due at once (hundreds of rows
   queued); baseline: the same sweeps over 10 shifts. Each sweep runs in a transaction rolled back
@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
-import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,9 +41,11 @@ IDLE = BUSY - timedelta(minutes=40)  # 10:20: nothing has come due since the las
 
 
 def fresh_database(workdir: Path, name: str) -> str:
-    from bench.import_volunteers import fresh_database as fresh
+    from storage.migrate import upgrade
 
-    return fresh(workdir, name)
+    url = f"sqlite:///{workdir / name}"
+    upgrade(url)
+    return url
 
 
 def container_for(url: str, clock: Any = None) -> Any:
@@ -143,40 +147,34 @@ def add_schedules(url: str, n: int) -> None:
     container.close()
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def start_up(url: str) -> tuple[float, float, Any]:
-    """Seconds until the new clock leads with everything registered; RSS added (MiB)."""
-    from scheduler.clock import Timetable
-
-    before = rss_mib()
+def clock_process(url: str) -> tuple[float, float]:
+    """A real `muster clock` process: seconds from launch to leading (imports, connecting, the
+    job store read, every schedule registered) and its resident memory then (MiB)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SLACK_"))}
+    env.update({"DATABASE_URL": url, "LOG_LEVEL": "INFO"})
     started = time.perf_counter()
-    timetable = Timetable(container_for(url))
-    assert timetable.step(), "the clock did not lead"
-    seconds = time.perf_counter() - started
-    return seconds, rss_mib() - before, timetable
-
-
-def stop(timetable: Any) -> None:
-    timetable.close()
-    timetable.container.close()
-
-
-def peak_start_up_mib(url: str) -> float:
-    tracemalloc.start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "clock"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
     try:
-        _s, _rss, timetable = start_up(url)
-        peak = tracemalloc.get_traced_memory()[1] / 2**20
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "clock: leading" in line:
+                break
+        seconds = time.perf_counter() - started
+        time.sleep(0.5)  # the first reminder sweep runs at once: count its memory too
+        with open(f"/proc/{proc.pid}/status") as status:
+            rss = next(int(x.split()[1]) for x in status if x.startswith("VmHWM:")) / 1024
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
     finally:
-        tracemalloc.stop()
-    stop(timetable)
-    return peak
+        if proc.poll() is None:
+            proc.kill()
+    return seconds, rss
 
 
 def sweep_seconds(url: str, at: datetime, repeat: int = 5) -> tuple[float, int]:
@@ -265,6 +263,10 @@ def _fmt(rows: list[tuple[float, float, int]]) -> str:
     return f"started {started} s late; committed {committed} s after ({rows[0][2]:,} recipients)"
 
 
+def _median(rows: list[tuple[float, float]], i: int) -> float:
+    return statistics.median(r[i] for r in rows)
+
+
 def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = call()
@@ -275,13 +277,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         empty = fresh_database(work, "empty.db")
-        small = (
-            fresh_database(work, "small.db") if not os.environ.get("BENCH_DATABASE_URL") else None
-        )
-        seed_s, _ = timed(lambda: None)
-        if small:
-            seed(small, shifts=10, commitments=50, volunteers=10)
-        big = fresh_database(work, "big.db") if small else empty
+        small = fresh_database(work, "small.db")
+        seed(small, shifts=10, commitments=50, volunteers=10)
+        big = fresh_database(work, "big.db")
         seed_s, _ = timed(
             lambda: seed(big, shifts=SHIFTS, commitments=COMMITMENTS, volunteers=VOLUNTEERS)
         )
@@ -289,19 +287,13 @@ def main() -> int:
         print(f"seeded {SHIFTS:,} shifts, {COMMITMENTS:,} commitments, {VOLUNTEERS:,} volunteers, "
               f"20 weekly schedules in {seed_s:.1f} s")  # fmt: skip
 
-        if small:
-            base_start, base_rss, t = start_up(empty)
-            stop(t)
-        big_start, big_rss, t = start_up(big)
-        stop(t)
-        big_peak = peak_start_up_mib(big)
-        if small:
-            base_peak = peak_start_up_mib(empty)
-            print(f"start-up to leading: {big_start:.2f} s, +{big_rss:.1f} MiB resident, "
-                  f"peak Python {big_peak:.1f} MiB; baseline (empty database) {base_start:.2f} s, "
-                  f"+{base_rss:.1f} MiB, peak {base_peak:.1f} MiB")  # fmt: skip
-        else:
-            print(f"start-up to leading: {big_start:.2f} s, peak Python {big_peak:.1f} MiB")
+        starts = [clock_process(big) for _ in range(3)]
+        base = [clock_process(empty) for _ in range(3)]
+        print(
+            f"muster clock, launch to leading: {_median(starts, 0):.2f} s, peak resident "
+            f"{_median(starts, 1):.0f} MiB; baseline (empty database) {_median(base, 0):.2f} s, "
+            f"{_median(base, 1):.0f} MiB (median of 3 each)"
+        )
 
         idle_s, idle_n = sweep_seconds(big, IDLE)
         busy_s, busy_n = sweep_seconds(big, BUSY)
@@ -309,18 +301,16 @@ def main() -> int:
             f"reminder sweep over {SHIFTS:,} shifts: idle {idle_s * 1000:.1f} ms ({idle_n} due), "
             f"busy {busy_s * 1000:.1f} ms ({busy_n} reminders queued)"
         )
-        if small:
-            s_idle, _ = sweep_seconds(small, IDLE)
-            s_busy, s_n = sweep_seconds(small, BUSY)
-            line += (
-                f"; baseline over 10 shifts: idle {s_idle * 1000:.1f} ms, "
-                f"busy {s_busy * 1000:.1f} ms ({s_n} queued)"
-            )
+        s_idle, _ = sweep_seconds(small, IDLE)
+        s_busy, s_n = sweep_seconds(small, BUSY)
+        line += (
+            f"; baseline over 10 shifts: idle {s_idle * 1000:.1f} ms, "
+            f"busy {s_busy * 1000:.1f} ms ({s_n} queued)"
+        )
         print(line)
 
         print(f"scheduled broadcast, {VOLUNTEERS:,} volunteers: {_fmt(lateness(big))}")
-        if small:
-            print(f"baseline, 10 volunteers: {_fmt(lateness(small))}")
+        print(f"baseline, 10 volunteers: {_fmt(lateness(small))}")
         print("machine: 2-core python-svc, shared with other sessions (figures under load)")
     return 0
 
