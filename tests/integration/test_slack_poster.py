@@ -19,7 +19,7 @@ from scheduler.slack_poster import SlackPoster
 from storage.models import Commitment, CommitmentStatus, SlackPost, Volunteer
 from storage.outbox import enqueue_posts
 from tests.builders import make_shift, make_volunteer
-from tests.conftest import T0, make_settings
+from tests.conftest import make_settings
 from tests.fakes.slack_api import FakeSlackApi
 
 INBOX = "C0INBOX"
