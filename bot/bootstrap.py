@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.logs import register_settings_secrets
 from bot.settings import Settings, load_settings
 from handlers.config import OrgConfig
 from handlers.ports import Clock, SmsSender, SystemClock
@@ -91,6 +92,7 @@ def bootstrap(
     sms_sender: SmsSender | None = None,
 ) -> Container:
     settings = settings or load_settings()
+    register_settings_secrets(settings)  # never logged, wherever they turn up
     return Container(
         settings=settings,
         engine=engine or make_engine(settings.database_url),

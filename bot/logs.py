@@ -1,7 +1,11 @@
 """Logging: one JSON object per line when not on a terminal, and no full phone number ever.
 
 Every record passes through `mask_phones`, so a phone number that slips into a message or an
-argument is shown as its last four digits (`***-***-1234`).
+argument is shown as its last four digits (`***-***-1234`), and through `redact_secrets`, so a
+configured secret (auth tokens, signing secrets, the metrics token) or anything shaped like a Slack
+token or a bearer credential is shown as `[redacted]`. Each web request carries a request id
+(`X-Request-Id`, taken from the caller when it is sane, otherwise made here) that every line logged
+while handling it repeats, and that the response returns.
 """
 
 from __future__ import annotations
@@ -11,11 +15,18 @@ import json
 import logging
 import re
 import sys
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 # E.164 and common US spellings: +16175551234, 617-555-1234, (617) 555-1234, 6175551234.
 _PHONE = re.compile(r"(?<![\w])(\+?\d[\d\-\s().]{7,16}\d)(?![\w])")
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+# Slack tokens (xoxb-, xoxp-, xapp- ...) and "Bearer <credential>" wherever they appear.
+_TOKEN_SHAPES = re.compile(r"\b(?:xox[abposre]|xapp)-[A-Za-z0-9-]{6,}|(?i:bearer)\s+[^\s\"',]+")
+REDACTED = "[redacted]"
+_secrets: set[str] = set()
 
 
 def mask_phone(phone: str | None) -> str:
@@ -33,13 +44,37 @@ def mask_phones(text: str) -> str:
     return _PHONE.sub(_sub, text)
 
 
+def register_secrets(values: Iterable[str | None]) -> None:
+    """Secrets this process knows (from its settings): never printed, wherever they turn up."""
+    _secrets.update(v for v in values if v and len(v) >= 8)
+
+
+def register_settings_secrets(settings: Any) -> None:
+    """Every `SecretStr` setting (pydantic-settings) of this process."""
+    from pydantic import SecretStr
+
+    values = (getattr(settings, name) for name in type(settings).model_fields)
+    register_secrets(v.get_secret_value() for v in values if isinstance(v, SecretStr))
+
+
+def redact_secrets(text: str) -> str:
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    return _TOKEN_SHAPES.sub(REDACTED, text)
+
+
+def scrub(text: str) -> str:
+    return mask_phones(redact_secrets(text))
+
+
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        record.msg = mask_phones(message)
+        record.msg = scrub(message)
         record.args = None
         if record.exc_info and not record.exc_text:
-            record.exc_text = mask_phones(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
         record.request_id = request_id.get()
         return True
 
@@ -73,3 +108,37 @@ def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) ->
     root.setLevel(level.upper())
     for noisy in ("apscheduler", "httpx", "twilio.http_client", "uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+_SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+
+
+class RequestIdMiddleware:
+    """ASGI middleware: the request id of every HTTP request, in the log context and the response.
+
+    A caller's `X-Request-Id` (a load balancer's, a test's) is kept when it is a plain token;
+    otherwise a fresh one is made, so a request can be followed through every line it logged.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        rid = given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        token = request_id.set(rid)
+
+        async def send_with_id(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", rid.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)

@@ -8,11 +8,13 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from bot.bootstrap import Container
+from bot.logs import RequestIdMiddleware
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def create_app(
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     routes += _optional_routes(container)
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(RequestIdMiddleware)])
     app.state.container = container
     return app
 

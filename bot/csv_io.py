@@ -1,0 +1,557 @@
+"""`muster import volunteers FILE.csv [--rejects FILE]` and `muster export volunteers|roster N`.
+
+The import reads the file as a stream, in batches: each batch is validated in Python, then written
+with a handful of set-based statements in its own transaction (one SELECT of the numbers already on
+file, one of their consent history, one multi-row INSERT each for volunteers, tags and consent
+records). Memory stays flat however long the file is (only the set of numbers already seen in the
+file grows, to report duplicates), and a running server is never locked out for long on SQLite.
+
+The rules (docs/data.md says the same for organizers):
+- every row is validated; a bad row is written to the rejects file with a `reason` and the line
+  it came from, and nothing of it is imported;
+- a row with a valid `opted_in_at` is consent evidence: the volunteer is subscribed (`active`) and
+  the opt-in is written to the consent ledger (channel `import`, at the time the file gives);
+- a row without `opted_in_at` is kept on file but NOT subscribed: status `unreachable`,
+  `opted_in_at` empty, no ledger entry. Such volunteers receive nothing (no broadcast, no
+  reminder) until they text JOIN themselves; their name, ZIP and tags are kept;
+- a number whose latest consent record is an opt-out is never re-subscribed: the row is rejected;
+- a number already on file keeps what it has: the row only fills empty fields, adds tags and, when
+  the volunteer was never subscribed, subscribes them on the row's evidence;
+- the same number twice in the file: the first row counts, the later ones are rejected;
+- running the same file again changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from bot.bootstrap import Container
+from handlers.errors import MusterError
+from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows, volunteer_rows
+from handlers.phones import to_e164, zone_from_number
+from storage.models import (
+    ConsentAction,
+    ConsentEvent,
+    OnboardingStep,
+    Volunteer,
+    VolunteerStatus,
+    VolunteerTag,
+)
+
+log = logging.getLogger(__name__)
+
+IMPORT_COLUMNS: tuple[str, ...] = ("phone", "name", "zip", "tags", "opted_in_at", "source")
+# Header names other tools use for the same thing (Action Network, spreadsheets).
+COLUMN_ALIASES = {
+    "phone_number": "phone",
+    "mobile": "phone",
+    "mobile_number": "phone",
+    "first_name": "name",
+    "given_name": "name",
+    "zip_code": "zip",
+    "zipcode": "zip",
+    "postal_code": "zip",
+    "opt_in_date": "opted_in_at",
+    "opted_in": "opted_in_at",
+}
+BATCH_ROWS = 1000
+NAME_MAX = 80
+SOURCE_MAX = 40
+DEFAULT_SOURCE = "import"
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+ZIP_RE = re.compile(r"^(\d{3,5})(?:-\d{4})?$")
+# Consent evidence may be a little ahead of our clock (another system's clock); not a day ahead.
+FUTURE_SLACK = timedelta(hours=24)
+
+
+class ImportFileError(MusterError):
+    """The file as a whole cannot be imported (missing, unreadable, no phone column)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    line: int
+    raw: dict[str, str]
+    phone: str
+    name: str | None
+    zip: str | None
+    state: str | None
+    timezone: str | None
+    tags: tuple[str, ...]
+    opted_in_at: datetime | None
+    source: str
+
+
+@dataclass
+class ImportReport:
+    rows: int = 0
+    created: int = 0  # new volunteers, subscribed or not
+    subscribed: int = 0  # opt-ins written to the ledger (new or existing volunteers)
+    not_subscribed: int = 0  # new volunteers kept without consent evidence
+    updated: int = 0  # volunteers already on file that gained something
+    unchanged: int = 0
+    rejected: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def reject(self, reason: str) -> None:
+        self.rejected += 1
+        kind = reason.split(":", 1)[0]
+        self.reasons[kind] = self.reasons.get(kind, 0) + 1
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.rows} rows read",
+            f"  {self.created} new volunteers ({self.created - self.not_subscribed} subscribed, "
+            f"{self.not_subscribed} kept unsubscribed: no opted_in_at)",
+            f"  {self.updated} already on file and updated, {self.unchanged} already on file "
+            "and unchanged",
+            f"  {self.subscribed} opt-ins written to the consent ledger",
+            f"  {self.rejected} rejected",
+        ]
+        lines += [f"    {n} x {kind}" for kind, n in sorted(self.reasons.items())]
+        return "\n".join(lines)
+
+
+# --- Validating one row (pure) --------------------------------------------------------------
+
+
+class RowError(ValueError):
+    """Why a row cannot be imported; the message goes to the rejects file's `reason`."""
+
+
+def validate_row(
+    line: int,
+    raw: dict[str, str],
+    *,
+    now: datetime,
+    zone: ZoneInfo,
+    zip_info: Any = None,
+) -> ImportRow:
+    phone = to_e164(raw.get("phone"))
+    if phone is None:
+        shown = (raw.get("phone") or "").strip()
+        raise RowError(f"phone: {shown!r} is not a valid phone number" if shown else "phone: empty")
+    name = _clean_name(raw.get("name"))
+    zip5, state, timezone = _clean_zip(raw.get("zip"), zip_info)
+    return ImportRow(
+        line=line,
+        raw=raw,
+        phone=phone,
+        name=name,
+        zip=zip5,
+        state=state,
+        timezone=timezone or zone_from_number(phone),
+        tags=_clean_tags(raw.get("tags")),
+        opted_in_at=_clean_time(raw.get("opted_in_at"), now=now, zone=zone),
+        source=_clean_source(raw.get("source")),
+    )
+
+
+def _clean_name(value: str | None) -> str | None:
+    name = " ".join((value or "").split())
+    name = "".join(ch for ch in name if ch.isprintable())
+    if len(name) > NAME_MAX:
+        raise RowError(f"name: longer than {NAME_MAX} characters")
+    return name or None
+
+
+def _clean_zip(value: str | None, zip_info: Any) -> tuple[str | None, str | None, str | None]:
+    text = (value or "").strip()
+    if not text:
+        return None, None, None
+    match = ZIP_RE.match(text)
+    if not match:
+        raise RowError(f"zip: {text!r} is not a US ZIP code")
+    # Spreadsheets drop the leading zeros of New England ZIPs (02124 -> 2124): put them back.
+    zip5 = match.group(1).zfill(5)
+    if zip_info is None:
+        return zip5, None, None
+    info = zip_info(zip5)
+    if info is None:
+        raise RowError(f"zip: {zip5} is not a US ZIP code in use")
+    return zip5, info.state, info.timezone
+
+
+def _clean_tags(value: str | None) -> tuple[str, ...]:
+    tags: list[str] = []
+    for part in re.split(r"[,;|]", value or ""):
+        tag = "-".join(part.strip().lower().split())
+        if not tag:
+            continue
+        if not TAG_RE.match(tag):
+            raise RowError(
+                f"tags: {part.strip()!r} is not a tag (letters, digits, - and _, up to 40)"
+            )
+        if tag not in tags:
+            tags.append(tag)
+    return tuple(tags)
+
+
+def _clean_time(value: str | None, *, now: datetime, zone: ZoneInfo) -> datetime | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise RowError(
+            f"opted_in_at: {text!r} is not an ISO 8601 time (e.g. 2026-03-01T14:05:00-05:00)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=zone)  # a time without a zone is in DEFAULT_TIMEZONE
+    if when > now + FUTURE_SLACK:
+        raise RowError(f"opted_in_at: {text} is in the future")
+    return when
+
+
+def _clean_source(value: str | None) -> str:
+    source = " ".join((value or "").split())
+    if len(source) > SOURCE_MAX:
+        raise RowError(f"source: longer than {SOURCE_MAX} characters")
+    return source or DEFAULT_SOURCE
+
+
+# --- Reading the file --------------------------------------------------------------------------
+
+
+def read_rows(stream: IO[str]) -> tuple[list[str], Iterator[tuple[int, dict[str, str]]]]:
+    """The file's own header, and its rows as (line number, {our column: value})."""
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise ImportFileError(
+            "the file is empty (it needs a header line: phone,name,...)"
+        ) from None
+    columns = [COLUMN_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+    if "phone" not in columns:
+        raise ImportFileError(
+            f"no phone column in the header {header!r}; expected: {','.join(IMPORT_COLUMNS)}"
+        )
+
+    def rows() -> Iterator[tuple[int, dict[str, str]]]:
+        for values in reader:
+            if not any(v.strip() for v in values):
+                continue  # blank lines are not rows
+            row = dict(zip(columns, values, strict=False))
+            if len(values) > len(columns):
+                row["__extra__"] = ",".join(values[len(columns) :])
+            yield reader.line_num, {k: (v or "") for k, v in row.items()}
+
+    return header, rows()
+
+
+def batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class RejectsWriter:
+    """The rejected rows, with the file's own columns, then `reason` and `line`."""
+
+    def __init__(self, stream: IO[str] | None, header: list[str]):
+        self._writer = csv.writer(stream) if stream else None
+        self._width = len(header)
+        if self._writer:
+            self._writer.writerow([*header, "reason", "line"])
+
+    def write(self, line: int, raw_values: list[str], reason: str) -> None:
+        if self._writer:
+            values = (raw_values + [""] * self._width)[: self._width]
+            self._writer.writerow([*values, reason, line])
+
+
+# --- Writing a batch (set-based) ----------------------------------------------------------------
+
+
+def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], *cols: Any) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING cols, on either database."""
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = module.insert(model).on_conflict_do_nothing().returning(*cols)
+    return session.execute(stmt, rows).all()
+
+
+def _latest_consent(session: Session, phones: list[str]) -> dict[str, ConsentEvent]:
+    latest: dict[str, ConsentEvent] = {}
+    stmt = (
+        select(ConsentEvent)
+        .where(ConsentEvent.phone.in_(phones))
+        .order_by(ConsentEvent.phone, ConsentEvent.occurred_at, ConsentEvent.id)
+    )
+    for event in session.scalars(stmt):
+        latest[event.phone] = event
+    return latest
+
+
+def _ledger_row(row: ImportRow, volunteer_id: int, detail: str) -> dict[str, Any]:
+    return {
+        "phone": row.phone,
+        "volunteer_id": volunteer_id,
+        "action": ConsentAction.OPT_IN,
+        "keyword": None,
+        "channel": "import",
+        "message_sid": None,
+        "detail": f"{detail}; source={row.source}; line={row.line}",
+        "occurred_at": row.opted_in_at,
+    }
+
+
+def import_batch(
+    session: Session,
+    rows: list[ImportRow],
+    *,
+    now: datetime,
+    detail: str,
+    report: ImportReport,
+    reject: Any,
+) -> None:
+    """Write one batch of valid, in-file-unique rows inside the caller's transaction."""
+    phones = [r.phone for r in rows]
+    existing = {
+        v.phone: v for v in session.scalars(select(Volunteer).where(Volunteer.phone.in_(phones)))
+    }
+    latest = _latest_consent(session, phones)
+
+    new_rows: list[ImportRow] = []
+    for row in rows:
+        last = latest.get(row.phone)
+        volunteer = existing.get(row.phone)
+        opted_out = (last is not None and last.action == ConsentAction.OPT_OUT) or (
+            volunteer is not None and volunteer.status == VolunteerStatus.OPTED_OUT
+        )
+        if opted_out:
+            when = last.occurred_at.date().isoformat() if last else "earlier"
+            reject(row, f"opted out: this number opted out ({when}); not re-subscribed")
+        elif volunteer is None:
+            new_rows.append(row)
+        else:
+            _update_existing(session, volunteer, row, now=now, detail=detail, report=report)
+
+    if not new_rows:
+        return
+    values = [
+        {
+            "phone": r.phone,
+            "first_name": r.name,
+            "zip": r.zip,
+            "state": r.state,
+            "timezone": r.timezone,
+            "language": "en",
+            "status": VolunteerStatus.ACTIVE if r.opted_in_at else VolunteerStatus.UNREACHABLE,
+            "onboarding_step": OnboardingStep.DONE,
+            "zip_attempts": 0,
+            "digest_opt_in": False,
+            "source": r.source,
+            "opted_in_at": r.opted_in_at,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for r in new_rows
+    ]
+    ids = dict(
+        (phone, vid)
+        for vid, phone in _insert_returning(
+            session, Volunteer, values, Volunteer.id, Volunteer.phone
+        )
+    )
+    tags, ledger = [], []
+    for row in new_rows:
+        vid = ids.get(row.phone)
+        if vid is None:  # someone texted JOIN from this number a moment ago: theirs stands
+            report.unchanged += 1
+            continue
+        report.created += 1
+        tags += [{"volunteer_id": vid, "tag": t} for t in row.tags]
+        if row.opted_in_at:
+            ledger.append(_ledger_row(row, vid, detail))
+        else:
+            report.not_subscribed += 1
+    if tags:
+        session.execute(insert(VolunteerTag), tags)
+    if ledger:
+        session.execute(insert(ConsentEvent), ledger)
+        report.subscribed += len(ledger)
+
+
+def _update_existing(
+    session: Session,
+    volunteer: Volunteer,
+    row: ImportRow,
+    *,
+    now: datetime,
+    detail: str,
+    report: ImportReport,
+) -> None:
+    """A number already on file keeps what it has; the row fills gaps and may subscribe it."""
+    changed = False
+    if not volunteer.first_name and row.name:
+        volunteer.first_name, changed = row.name, True
+    if not volunteer.zip and row.zip:
+        volunteer.zip, volunteer.state, changed = row.zip, row.state, True
+        volunteer.timezone = row.timezone or volunteer.timezone
+    if not volunteer.timezone and row.timezone:
+        volunteer.timezone, changed = row.timezone, True
+    have = set(volunteer.tag_names)
+    for tag in row.tags:
+        if tag not in have:
+            volunteer.tags.append(VolunteerTag(tag=tag))
+            changed = True
+    never_subscribed = volunteer.opted_in_at is None and volunteer.status != VolunteerStatus.ACTIVE
+    if never_subscribed and row.opted_in_at:
+        volunteer.status = VolunteerStatus.ACTIVE
+        volunteer.opted_in_at = row.opted_in_at
+        session.add(ConsentEvent(**_ledger_row(row, volunteer.id, detail)))
+        report.subscribed += 1
+        changed = True
+    if changed:
+        volunteer.updated_at = now
+        report.updated += 1
+    else:
+        report.unchanged += 1
+
+
+# --- The commands -----------------------------------------------------------------------------
+
+
+def import_volunteers_from(
+    container: Container,
+    stream: IO[str],
+    *,
+    rejects: IO[str] | None = None,
+    file_name: str = "-",
+    zip_info: Any = None,
+) -> ImportReport:
+    """Import a CSV stream; returns the counts. Each batch commits on its own."""
+    now = container.clock.now()
+    zone = container.org.zone
+    header, rows = read_rows(stream)
+    rejects_out = RejectsWriter(rejects, header)
+    report = ImportReport()
+    seen: dict[str, int] = {}
+    detail = f"file={Path(file_name).name}; imported_at={now.isoformat()}"
+    keys = [COLUMN_ALIASES.get(h.strip().lower(), h.strip().lower()) for h in header]
+
+    def raw_values(raw: dict[str, str]) -> list[str]:
+        return [raw.get(key, "") for key in keys]
+
+    def reject(row: ImportRow, reason: str) -> None:
+        report.reject(reason)
+        rejects_out.write(row.line, raw_values(row.raw), reason)
+
+    for batch in batches(rows, BATCH_ROWS):
+        good: list[ImportRow] = []
+        for line, raw in batch:
+            report.rows += 1
+            try:
+                row = validate_row(line, raw, now=now, zone=zone, zip_info=zip_info)
+            except RowError as exc:
+                report.reject(str(exc))
+                rejects_out.write(line, raw_values(raw), str(exc))
+                continue
+            first = seen.get(row.phone)
+            if first is not None:
+                reject(row, f"duplicate: the same phone as line {first}")
+                continue
+            seen[row.phone] = line
+            good.append(row)
+        if good:
+            with container.uow() as uow:
+                import_batch(
+                    uow.session, good, now=now, detail=detail, report=report, reject=reject
+                )
+                uow.commit()
+    return report
+
+
+def import_volunteers(container: Container, path: str, *, rejects: str | None = None) -> int:
+    """`muster import volunteers FILE.csv [--rejects FILE]`; exit status 0, or 1 on a bad file."""
+    source = Path(path)
+    if not source.is_file():
+        print(f"muster: no such file: {path}", file=sys.stderr)
+        return 1
+    try:
+        with source.open(newline="", encoding="utf-8-sig") as stream, _maybe_open(rejects) as out:
+            report = import_volunteers_from(container, stream, rejects=out, file_name=path)
+    except (ImportFileError, UnicodeDecodeError, csv.Error) as exc:
+        message = exc.message if isinstance(exc, MusterError) else str(exc)
+        print(f"muster: cannot import {path}: {message}", file=sys.stderr)
+        return 1
+    print(report.summary())
+    if report.rejected and not rejects:
+        print("  (run again with --rejects FILE.csv to get the rejected rows and their reasons)")
+    elif report.rejected:
+        print(f"  rejected rows and reasons: {rejects}")
+    log.info("imported %s: %s new, %s rejected", path, report.created, report.rejected)
+    return 0
+
+
+def export(
+    container: Container, what: str, *, shift_id: int | None = None, output: str | None = None
+) -> int:
+    """`muster export volunteers|roster N [--output FILE]`: CSV to standard output or FILE."""
+    if what == "roster" and shift_id is None:
+        print("muster: usage: muster export roster N [--output FILE]", file=sys.stderr)
+        return 2
+    with container.read_uow() as uow:
+        try:
+            if what == "volunteers":
+                columns, rows = VOLUNTEER_COLUMNS, volunteer_rows(uow.session)
+            else:
+                assert shift_id is not None
+                columns, rows = ROSTER_COLUMNS, roster_rows(uow.session, shift_id)
+        except MusterError as exc:
+            print(f"muster: {exc.message}", file=sys.stderr)
+            return 1
+        with _maybe_open(output, default=sys.stdout) as out:
+            count = write_csv(out, columns, rows)
+    if output:
+        print(f"{count} rows written to {output}", file=sys.stderr)
+    return 0
+
+
+def write_csv(stream: IO[str], columns: Iterable[str], rows: Iterable[dict[str, str]]) -> int:
+    writer = csv.DictWriter(stream, fieldnames=list(columns), lineterminator="\r\n")
+    writer.writeheader()
+    count = 0
+    for row in rows:
+        writer.writerow(row)
+        count += 1
+    return count
+
+
+def csv_text(columns: Iterable[str], rows: Iterable[dict[str, str]]) -> str:
+    """The same CSV as a string (small exports, e.g. a file uploaded to Slack)."""
+    buffer = io.StringIO()
+    write_csv(buffer, columns, rows)
+    return buffer.getvalue()
+
+
+@contextmanager
+def _maybe_open(path: str | None, default: IO[str] | None = None) -> Iterator[IO[str] | None]:
+    if path is None:
+        yield default
+        return
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        yield stream

@@ -1,0 +1,283 @@
+"""The inbound spool: a volunteer's text is not lost while the database is away.
+
+Twilio does not retry an inbound text by default. So when a signed text arrives and the database
+cannot be reached (the connection is refused, drops, or times out), the webhook keeps the signed
+request in a local directory (`SPOOL_DIR`) and answers with a short generic reply. A background
+replayer, in every web process, replays the kept requests in the order they came, through the same
+handler, once the database answers again; what the handler would have replied goes out as a text
+through the outbox. The handler is idempotent on MessageSid, so a request replayed twice (a crash
+between the replay and the file's removal) is answered but not acted on twice.
+
+Each request is one file, written to a temporary name, fsync'd, renamed into place and the
+directory fsync'd, so a crash leaves either the whole request or nothing. File names sort in
+arrival order. While any request waits in the spool, new ones join the queue behind it instead of
+overtaking it. Files hold phone numbers and message bodies: the directory is private (0700) and a
+file is deleted once its request is replayed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import itertools
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+from twilio.request_validator import RequestValidator
+
+from bot.bootstrap import Container
+from handlers.config import OrgConfig
+from handlers.messages import InboundText
+from handlers.phones import masked
+from handlers.results import OutboundSms, Result
+from handlers.volunteers import receive_text
+from storage.outbox import enqueue_sms
+
+log = logging.getLogger(__name__)
+
+SUFFIX = ".json"
+FAILED = "failed"  # requests the handler refused for a reason other than the database
+_sequence = itertools.count()
+
+
+def is_database_away(exc: BaseException) -> bool:
+    """True for the errors that mean "the database cannot be reached right now" (worth keeping
+    the request and trying later), as opposed to a bug or a bad row."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+@dataclass(frozen=True, slots=True)
+class SpooledRequest:
+    """A webhook request as Twilio signed it, and when it arrived."""
+
+    path: str  # the request's path and query, as signed (`/twilio/sms`)
+    params: dict[str, str]
+    signature: str
+    received_at: datetime
+    file: Path | None = None
+
+    @property
+    def message_sid(self) -> str:
+        return self.params.get("MessageSid") or self.params.get("SmsSid") or "?"
+
+
+class Spool:
+    """One directory of spooled requests, oldest first."""
+
+    def __init__(self, directory: str | Path):
+        self.directory = Path(directory)
+        self._lock = threading.Lock()
+
+    def _ensure(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def put(self, request: SpooledRequest) -> Path:
+        """Keep the request durably; returns its file."""
+        self._ensure()
+        stamp = f"{time.time_ns():020d}-{os.getpid():07d}-{next(_sequence):06d}"
+        final = self.directory / f"{stamp}{SUFFIX}"
+        temp = self.directory / f".{stamp}.tmp"
+        data = json.dumps(
+            {
+                "path": request.path,
+                "params": request.params,
+                "signature": request.signature,
+                "received_at": request.received_at.astimezone(UTC).isoformat(),
+            },
+            ensure_ascii=False,
+        ).encode()
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, final)
+        self._fsync_directory()
+        log.warning(
+            "database away: kept inbound %s from %s in the spool",
+            request.message_sid,
+            masked(request.params.get("From")),
+        )
+        return final
+
+    def _fsync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def pending(self) -> list[Path]:
+        """Spooled requests in arrival order."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX))
+
+    def has_pending(self) -> bool:
+        return bool(self.pending())
+
+    def load(self, file: Path) -> SpooledRequest:
+        data = json.loads(file.read_text(encoding="utf-8"))
+        return SpooledRequest(
+            path=data["path"],
+            params={str(k): str(v) for k, v in data["params"].items()},
+            signature=data["signature"],
+            received_at=datetime.fromisoformat(data["received_at"]),
+            file=file,
+        )
+
+    @contextlib.contextmanager
+    def _directory_lock(self) -> Iterator[None]:
+        """Another process sharing this directory (two web processes on one host) waits."""
+        self._ensure()
+        fd = os.open(self.directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def remove(self, file: Path) -> None:
+        file.unlink(missing_ok=True)
+        self._fsync_directory()
+
+    def set_aside(self, file: Path) -> Path:
+        """A request the handler refused for good: kept for a person to look at, out of the way."""
+        failed = self.directory / FAILED
+        failed.mkdir(mode=0o700, exist_ok=True)
+        target = failed / file.name
+        os.replace(file, target)
+        self._fsync_directory()
+        return target
+
+    def replay(self, handle: Callable[[SpooledRequest], Any]) -> int:
+        """Replay every spooled request in order through `handle`; stop at the first one that
+        finds the database away (it stays first in line). Returns how many were replayed.
+
+        One replay at a time per spool (a lock), so two threads never replay the same file.
+        """
+        replayed = 0
+        with self._lock, self._directory_lock():
+            for file in self.pending():
+                try:
+                    request = self.load(file)
+                except (OSError, ValueError, KeyError) as exc:
+                    log.error("spool: unreadable file %s set aside (%s)", file.name, exc)
+                    self.set_aside(file)
+                    continue
+                try:
+                    handle(request)
+                except Exception as exc:
+                    if is_database_away(exc):
+                        log.info("spool: database still away; %d waiting", len(self.pending()))
+                        break
+                    log.exception("spool: inbound %s refused; set aside", request.message_sid)
+                    self.set_aside(file)
+                    continue
+                self.remove(file)
+                replayed += 1
+        if replayed:
+            log.info("spool: replayed %d inbound texts", replayed)
+        return replayed
+
+
+def generic_reply(org: OrgConfig) -> str:
+    return f"{org.org_name}: thanks, we got your message and will answer it shortly."
+
+
+def answer_or_keep(
+    container: Container, request: SpooledRequest, answer: Callable[[], Result]
+) -> Result:
+    """The webhook's side: answer now, or keep the request when the database is away (and
+    while older requests wait in the spool, so that none is overtaken)."""
+    spool = spool_for(container)
+    if not spool.has_pending():
+        try:
+            return answer()
+        except Exception as exc:
+            if not is_database_away(exc):
+                raise
+    spool.put(request)
+    return Result(reply=generic_reply(container.org), intent="spooled")
+
+
+def replay_through(
+    container: Container,
+    request: SpooledRequest,
+    *,
+    to_message: Callable[[dict[str, str], datetime], InboundText | None],
+) -> Result | None:
+    """The replayer's side: check the signature again, run the same handler with the time the
+    text arrived, and send what it would have replied as a text (once, by MessageSid)."""
+    settings = container.settings
+    token = settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else ""
+    url = settings.public_url.rstrip("/") + request.path
+    if not token or not RequestValidator(token).validate(url, request.params, request.signature):
+        raise ValueError("the spooled request's Twilio signature does not match")
+    msg = to_message(request.params, request.received_at)
+    if msg is None:
+        return None
+    result = receive_text(msg, uow=container.uow(), org=container.org, clock=container.clock)
+    if result.reply:
+        reply = OutboundSms(
+            phone=msg.phone,
+            body=result.reply,
+            kind="reply",
+            idempotency_key=f"spooled-reply:{msg.message_id}",
+        )
+        uow = container.uow()
+        with uow:
+            enqueue_sms(uow.session, [reply])
+            uow.commit()
+    log.info(
+        "spool: replayed inbound %s from %s: %s", msg.message_id, masked(msg.phone), result.intent
+    )
+    return result
+
+
+def spool_for(container: Container) -> Spool:
+    """The container's spool (one per process, so its lock is shared by web and replayer)."""
+    spool = container.extras.get("spool")
+    if spool is None:
+        spool = container.extras["spool"] = Spool(container.settings.spool_dir)
+    return spool
+
+
+def run_spool_replayer(
+    container: Container,
+    stop: threading.Event,
+    *,
+    handle: Callable[[SpooledRequest], Any] | None = None,
+    interval: float = 1.0,
+) -> None:
+    """The background part: while anything waits in the spool and the database answers, replay.
+
+    Backs off (up to 30 s) while the database stays away, and never stops for it.
+    """
+    spool = spool_for(container)
+    if handle is None:
+        from bot.twilio_inbound import inbound_text
+
+        def handle(request: SpooledRequest) -> Any:
+            return replay_through(container, request, to_message=inbound_text)
+
+    wait = interval
+    while not stop.wait(wait):
+        if not spool.has_pending():
+            wait = interval
+            continue
+        ok, _detail = container.database_ok()
+        progressed = ok and spool.replay(handle) > 0
+        wait = interval if progressed or not spool.has_pending() else min(wait * 2, 30.0)

@@ -1,0 +1,326 @@
+"""Shifts and commitments: sign up, waitlist, drop with promotion, confirm, check in.
+
+Every function runs inside the CALLER's unit of work (an SMS keyword, a Slack button, the console),
+so the commitment and its effects commit together.
+
+Capacity holds under concurrency on both databases: the shift row is locked first
+(`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite every writing transaction already holds the
+database's write lock from `BEGIN IMMEDIATE`), then the seat is taken by a conditional
+`UPDATE shifts SET committed_count = committed_count + 1 WHERE committed_count < capacity`, whose
+row count says whether a seat was free. The CHECK constraint `committed_count <= capacity` is the
+backstop. Waitlist positions are assigned under the same lock, so they are unique and ordered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from handlers import geo, sms_text
+from handlers.results import OutboundSms
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    Priority,
+    Shift,
+    Volunteer,
+    VolunteerStatus,
+)
+
+# A commitment that holds a seat (counted in shifts.committed_count).
+SEATED = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
+# A commitment that is still live: seated or waiting for a seat.
+LIVE = (*SEATED, CommitmentStatus.WAITLISTED)
+# How many upcoming shifts `list_open_shifts` considers before sorting by distance.
+_CANDIDATES = 200
+
+
+class CommitStatus:
+    COMMITTED = "committed"
+    WAITLISTED = "waitlisted"
+    ALREADY = "already"  # already committed, confirmed or waitlisted (see `commitment.status`)
+    PAST = "past"  # the shift has started or ended
+    CANCELLED = "cancelled"  # organizers cancelled the shift
+    UNKNOWN = "unknown"  # no such shift
+
+
+class DropStatus:
+    DROPPED = "dropped"
+    NOT_SIGNED_UP = "not_signed_up"
+    PAST = "past"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class CommitOutcome:
+    status: str
+    shift: Shift | None = None
+    commitment: Commitment | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DropOutcome:
+    status: str
+    shift: Shift | None = None
+    commitment: Commitment | None = None
+    was: CommitmentStatus | None = None  # the dropped commitment's status before the drop
+    promoted: Commitment | None = None  # the waitlisted volunteer who got the seat
+    sms: tuple[OutboundSms, ...] = field(default_factory=tuple)
+
+
+def _lock_shift(session: Session, shift_id: int) -> Shift | None:
+    """The shift, freshly read and locked for this transaction (no-op lock on SQLite)."""
+    stmt = (
+        select(Shift)
+        .where(Shift.id == shift_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return session.scalars(stmt).first()
+
+
+def _find(session: Session, volunteer_id: int, shift_id: int) -> Commitment | None:
+    return session.scalars(
+        select(Commitment).where(
+            Commitment.volunteer_id == volunteer_id, Commitment.shift_id == shift_id
+        )
+    ).first()
+
+
+def _next_ticket(session: Session, shift_id: int) -> int:
+    last = session.scalar(
+        select(func.max(Commitment.waitlist_position)).where(Commitment.shift_id == shift_id)
+    )
+    return (last or 0) + 1
+
+
+def waitlist_rank(session: Session, commitment: Commitment) -> int:
+    """1-based place in line of a waitlisted commitment."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Commitment)
+            .where(
+                Commitment.shift_id == commitment.shift_id,
+                Commitment.status == CommitmentStatus.WAITLISTED,
+                Commitment.waitlist_position < (commitment.waitlist_position or 0),
+            )
+        )
+        or 0
+    ) + 1
+
+
+def _take_seat(session: Session, shift: Shift) -> bool:
+    res = session.execute(
+        update(Shift)
+        .where(Shift.id == shift.id, Shift.committed_count < Shift.capacity)
+        .values(committed_count=Shift.committed_count + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount == 1:
+        session.expire(shift, ["committed_count"])  # re-read the database's value when asked
+        return True
+    return False
+
+
+def commit_to_shift(
+    session: Session, *, volunteer: Volunteer, shift_id: int, now: datetime, channel: str
+) -> CommitOutcome:
+    """Take a seat on the shift, or a place on its waitlist when it is full."""
+    shift = _lock_shift(session, shift_id)
+    if shift is None:
+        return CommitOutcome(CommitStatus.UNKNOWN)
+    if shift.cancelled_at is not None:
+        return CommitOutcome(CommitStatus.CANCELLED, shift)
+    if shift.starts_at <= now:
+        return CommitOutcome(CommitStatus.PAST, shift)
+    existing = _find(session, volunteer.id, shift.id)
+    if existing is not None and existing.status in LIVE:
+        return CommitOutcome(CommitStatus.ALREADY, shift, existing)
+
+    commitment = existing or Commitment(volunteer_id=volunteer.id, shift_id=shift.id)
+    commitment.channel = channel
+    commitment.created_at = now
+    commitment.dropped_at = None
+    commitment.reminded_at = None
+    commitment.confirmed_at = None
+    commitment.checked_in_at = None
+    if _take_seat(session, shift):
+        commitment.status = CommitmentStatus.COMMITTED
+        commitment.committed_at = now
+        commitment.waitlist_position = None
+        status = CommitStatus.COMMITTED
+    else:
+        commitment.status = CommitmentStatus.WAITLISTED
+        commitment.committed_at = None
+        commitment.waitlist_position = _next_ticket(session, shift.id)
+        status = CommitStatus.WAITLISTED
+    if existing is None:
+        session.add(commitment)
+    session.flush()
+    return CommitOutcome(status, shift, commitment)
+
+
+def drop_commitment(
+    session: Session,
+    *,
+    volunteer: Volunteer,
+    shift_id: int,
+    now: datetime,
+    org_name: str = "Muster",
+) -> DropOutcome:
+    """Withdraw from a shift. A freed seat goes to the first waitlisted volunteer who can still
+    be texted; they are told by an `OutboundSms` (kind "promotion") in the outcome."""
+    shift = _lock_shift(session, shift_id)
+    if shift is None:
+        return DropOutcome(DropStatus.UNKNOWN)
+    commitment = _find(session, volunteer.id, shift.id)
+    if commitment is None or commitment.status not in LIVE:
+        return DropOutcome(DropStatus.NOT_SIGNED_UP, shift, commitment)
+    if shift.starts_at <= now:
+        return DropOutcome(DropStatus.PAST, shift, commitment)
+
+    was = commitment.status
+    commitment.status = CommitmentStatus.DROPPED
+    commitment.dropped_at = now
+    commitment.waitlist_position = None
+    promoted: Commitment | None = None
+    sms: tuple[OutboundSms, ...] = ()
+    if was in SEATED and shift.cancelled_at is None:
+        promoted = _first_in_line(session, shift.id)
+        if promoted is not None:
+            promoted.status = CommitmentStatus.COMMITTED
+            promoted.committed_at = now
+            promoted.waitlist_position = None
+            sms = (promotion_sms(promoted, shift, org_name=org_name),)
+    if was in SEATED and promoted is None:
+        session.execute(
+            update(Shift)
+            .where(Shift.id == shift.id, Shift.committed_count > 0)
+            .values(committed_count=Shift.committed_count - 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.expire(shift, ["committed_count"])
+    session.flush()
+    return DropOutcome(DropStatus.DROPPED, shift, commitment, was, promoted, sms)
+
+
+def _first_in_line(session: Session, shift_id: int) -> Commitment | None:
+    """The waitlisted commitment with the lowest ticket whose volunteer can still be texted."""
+    return session.scalars(
+        select(Commitment)
+        .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
+        .where(
+            Commitment.shift_id == shift_id,
+            Commitment.status == CommitmentStatus.WAITLISTED,
+            Volunteer.status == VolunteerStatus.ACTIVE,
+            Volunteer.phone.is_not(None),
+        )
+        .order_by(Commitment.waitlist_position, Commitment.id)
+        .limit(1)
+    ).first()
+
+
+def promotion_sms(commitment: Commitment, shift: Shift, *, org_name: str) -> OutboundSms:
+    volunteer = commitment.volunteer
+    zone = volunteer.timezone or shift.timezone
+    body = sms_text.say(
+        "promoted",
+        volunteer.language,
+        org=org_name,
+        shift=sms_text.shift_line(shift, zone, volunteer.language),
+        n=shift.id,
+    )
+    stamp = int(commitment.committed_at.timestamp()) if commitment.committed_at else 0
+    return OutboundSms(
+        phone=volunteer.phone or "",
+        body=body,
+        kind="promotion",
+        idempotency_key=f"promo:{commitment.id}:{stamp}",
+        volunteer_id=volunteer.id,
+        priority=int(Priority.TRANSACTIONAL),
+        commitment_id=commitment.id,
+        deadline=shift.starts_at,
+    )
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+
+def list_open_shifts(
+    session: Session, *, now: datetime, near_zip: str | None = None, limit: int = 5
+) -> list[Shift]:
+    """Upcoming shifts with a free seat: nearest first when `near_zip` is a known ZIP (shifts
+    without a ZIP after those with one), soonest first otherwise and between equals."""
+    candidates = list(
+        session.scalars(
+            select(Shift)
+            .where(
+                Shift.starts_at > now,
+                Shift.cancelled_at.is_(None),
+                Shift.committed_count < Shift.capacity,
+            )
+            .order_by(Shift.starts_at, Shift.id)
+            .limit(_CANDIDATES if near_zip else limit)
+        )
+    )
+    home = geo.zip_info(near_zip) if near_zip else None
+    if home is None:
+        return candidates[:limit]
+
+    def distance(shift: Shift) -> float:
+        d = geo.miles_between(home, shift.zip) if shift.zip else None
+        # Whole miles, so that shifts in the same neighbourhood stay in time order.
+        return float(round(d)) if d is not None else float("inf")
+
+    candidates.sort(key=lambda s: (distance(s), s.starts_at, s.id))
+    return candidates[:limit]
+
+
+def my_commitments(session: Session, *, volunteer: Volunteer, now: datetime) -> list[Commitment]:
+    """The volunteer's live commitments on shifts that have not ended, soonest first."""
+    return list(
+        session.scalars(
+            select(Commitment)
+            .join(Shift, Shift.id == Commitment.shift_id)
+            .where(
+                Commitment.volunteer_id == volunteer.id,
+                Commitment.status.in_(LIVE),
+                Shift.ends_at > now,
+                Shift.cancelled_at.is_(None),
+            )
+            .order_by(Shift.starts_at, Shift.id)
+        ).unique()
+    )
+
+
+def confirm_next_reminded(
+    session: Session, *, volunteer: Volunteer, now: datetime
+) -> Commitment | None:
+    """Confirm the soonest upcoming commitment that was reminded and not yet confirmed."""
+    commitment = session.scalars(
+        select(Commitment)
+        .join(Shift, Shift.id == Commitment.shift_id)
+        .where(
+            Commitment.volunteer_id == volunteer.id,
+            Commitment.status == CommitmentStatus.COMMITTED,
+            Commitment.reminded_at.is_not(None),
+            Shift.ends_at > now,
+            Shift.cancelled_at.is_(None),
+        )
+        .order_by(Shift.starts_at, Shift.id)
+        .limit(1)
+    ).first()
+    if commitment is not None:
+        commitment.status = CommitmentStatus.CONFIRMED
+        commitment.confirmed_at = now
+    return commitment
+
+
+def record_check_in(commitment: Commitment, *, attended: bool, now: datetime) -> None:
+    """Y/N to a check-in text: attended or no-show. The seat stays counted either way."""
+    commitment.status = CommitmentStatus.ATTENDED if attended else CommitmentStatus.NO_SHOW
+    commitment.checked_in_at = now

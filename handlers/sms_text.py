@@ -1,0 +1,249 @@
+"""The words Muster texts volunteers, in English and Spanish, and how shifts read in a text.
+
+Every reply is written to fit one SMS segment where it can (160 GSM-7 characters); lists (SHIFTS,
+MY) are cut to fit three. Spanish replies keep their accents: correct Spanish is worth the switch
+to UCS-2, and each of them still fits the three-segment limit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from storage.models import Shift
+
+LANGUAGES = ("en", "es")
+
+TEXTS: dict[str, dict[str, str]] = {
+    "welcome": {
+        "en": "{org}: thanks for joining our volunteer texts! Msg freq varies. Msg & data rates "
+        "may apply. Reply HELP for help, STOP to opt out. What's your first name?",
+        "es": "{org}: ¡gracias por unirte a nuestros mensajes para voluntarios! Frecuencia "
+        "variable. Msg & data rates may apply: pueden aplicar tarifas. AYUDA para ayuda, ALTO "
+        "para salir. ¿Cuál es tu nombre?",
+    },
+    "welcome_back": {
+        "en": "{org}: you're subscribed again. Msg freq varies. Msg & data rates may apply. "
+        "Reply HELP for help, STOP to opt out.",
+        "es": "{org}: te suscribiste de nuevo. Frecuencia variable. Msg & data rates may apply: "
+        "pueden aplicar tarifas. AYUDA para ayuda, ALTO para salir.",
+    },
+    "already_joined": {
+        "en": "{org}: you're already signed up. Reply SHIFTS to see shifts, HELP for help, STOP "
+        "to opt out.",
+        "es": "{org}: ya estás inscrito. Responde TURNOS para ver turnos, AYUDA para ayuda, ALTO "
+        "para salir.",
+    },
+    "opted_out": {
+        "en": "{org}: you're unsubscribed and will get no more texts from us. Reply START to "
+        "resubscribe.",
+        "es": "{org}: te diste de baja y no recibirás más mensajes nuestros. Responde UNIRSE para "
+        "volver.",
+    },
+    "help": {
+        "en": "{org} volunteer texts.{contact} Reply SHIFTS for shifts, MY for yours. Msg & data "
+        "rates may apply. Reply STOP to opt out.",
+        "es": "{org}, mensajes para voluntarios.{contact} Responde TURNOS para ver turnos, MIS "
+        "para los tuyos. Pueden aplicar tarifas. ALTO para salir.",
+    },
+    "help_contact": {"en": " Help: {contact}.", "es": " Ayuda: {contact}."},
+    "join_first": {
+        "en": "{org}: reply JOIN to get volunteer texts from us. Msg & data rates may apply. "
+        "Reply HELP for help, STOP to opt out.",
+        "es": "{org}: responde UNIRSE para recibir mensajes para voluntarios. Pueden aplicar "
+        "tarifas. AYUDA para ayuda, ALTO para salir.",
+    },
+    # Onboarding
+    "ask_name": {
+        "en": "What's your first name?",
+        "es": "¿Cuál es tu nombre?",
+    },
+    "ask_zip": {
+        "en": "Thanks, {name}! What's your 5-digit ZIP code? (or SKIP)",
+        "es": "¡Gracias, {name}! ¿Cuál es tu código postal de 5 dígitos? (o SALTAR)",
+    },
+    "bad_zip": {
+        "en": "Sorry, {zip} isn't a US ZIP code. Please send your 5-digit ZIP (or SKIP).",
+        "es": "Lo siento, {zip} no es un código postal de EE. UU. Envía tus 5 dígitos (o SALTAR).",
+    },
+    "ask_interests": {
+        "en": "How would you like to help? Reply with numbers: 1 phonebank, 2 canvass, 3 text "
+        "bank, 4 testify or lobby, 5 host an event. Or SKIP.",
+        "es": "¿Cómo te gustaría ayudar? Responde con números: 1 llamadas, 2 puerta a puerta, 3 "
+        "mensajes, 4 testificar o cabildear, 5 organizar un evento. O SALTAR.",
+    },
+    "onboarded": {
+        "en": "You're all set{name}! Reply SHIFTS to see upcoming shifts, HELP for help.",
+        "es": "¡Listo{name}! Responde TURNOS para ver los próximos turnos, AYUDA para ayuda.",
+    },
+    # Shifts
+    "shifts_header": {"en": "Open shifts:", "es": "Turnos abiertos:"},
+    "shifts_footer": {
+        "en": "Reply YES + number to sign up, e.g. YES {n}",
+        "es": "Responde SI + número para inscribirte, p. ej. SI {n}",
+    },
+    "no_shifts": {
+        "en": "No open shifts right now. We'll text you when there are more.",
+        "es": "No hay turnos abiertos ahora. Te avisaremos cuando haya más.",
+    },
+    "spots_left": {"en": "{k} left", "es": "quedan {k}"},
+    "committed": {
+        "en": "You're signed up: {shift}. Reply DROP {n} if you can't make it.",
+        "es": "Estás inscrito: {shift}. Responde DROP {n} si no puedes ir.",
+    },
+    "waitlisted": {
+        "en": "Shift {n} is full, so you're #{rank} on its waitlist. We'll text you if a spot "
+        "opens. DROP {n} to leave the list.",
+        "es": "El turno {n} está lleno: eres el #{rank} en la lista de espera. Te avisaremos si "
+        "se abre un lugar. DROP {n} para salir.",
+    },
+    "already_committed": {
+        "en": "You're already signed up for shift {n}. Reply MY to see your shifts.",
+        "es": "Ya estás inscrito en el turno {n}. Responde MIS para ver tus turnos.",
+    },
+    "already_waitlisted": {
+        "en": "You're already on the waitlist for shift {n} (#{rank}). We'll text you if a spot "
+        "opens.",
+        "es": "Ya estás en la lista de espera del turno {n} (#{rank}). Te avisaremos si se abre "
+        "un lugar.",
+    },
+    "unknown_shift": {
+        "en": "There's no shift {n}. Reply SHIFTS to see open shifts.",
+        "es": "No hay un turno {n}. Responde TURNOS para ver los turnos abiertos.",
+    },
+    "past_shift": {
+        "en": "Shift {n} has already started, so sign-ups are closed. Reply SHIFTS for upcoming "
+        "ones.",
+        "es": "El turno {n} ya empezó y no admite inscripciones. Responde TURNOS para ver otros.",
+    },
+    "cancelled_shift": {
+        "en": "Shift {n} was cancelled. Reply SHIFTS for other shifts.",
+        "es": "El turno {n} fue cancelado. Responde TURNOS para ver otros.",
+    },
+    "dropped": {
+        "en": "You're off shift {n}. Thanks for letting us know!",
+        "es": "Ya no estás en el turno {n}. ¡Gracias por avisar!",
+    },
+    "dropped_waitlist": {
+        "en": "You're off the waitlist for shift {n}.",
+        "es": "Saliste de la lista de espera del turno {n}.",
+    },
+    "drop_not_signed_up": {
+        "en": "You're not signed up for shift {n}. Reply MY to see your shifts.",
+        "es": "No estás inscrito en el turno {n}. Responde MIS para ver tus turnos.",
+    },
+    "drop_past": {
+        "en": "Shift {n} has already started. If you can't be there, please tell an organizer.",
+        "es": "El turno {n} ya empezó. Si no puedes estar, avisa a un organizador.",
+    },
+    "which_shift": {
+        "en": "Which shift? Send {word} and its number, e.g. {word} 12. Reply SHIFTS or MY to "
+        "see numbers.",
+        "es": "¿Qué turno? Envía {word} y su número, p. ej. {word} 12. Responde TURNOS o MIS para "
+        "ver los números.",
+    },
+    "promoted": {
+        "en": "{org}: a spot opened! You're now signed up: {shift}. Reply DROP {n} if you can't "
+        "make it.",
+        "es": "{org}: ¡se abrió un lugar! Ya estás inscrito: {shift}. Responde DROP {n} si no "
+        "puedes ir.",
+    },
+    "my_header": {"en": "Your shifts:", "es": "Tus turnos:"},
+    "my_waitlist": {"en": "waitlist #{rank}", "es": "en espera #{rank}"},
+    "my_confirmed": {"en": "confirmed", "es": "confirmado"},
+    "my_none": {
+        "en": "You have no upcoming shifts. Reply SHIFTS to find one.",
+        "es": "No tienes turnos próximos. Responde TURNOS para buscar uno.",
+    },
+    "confirmed": {
+        "en": "Thanks! You're confirmed: {shift}. See you there!",
+        "es": "¡Gracias! Confirmado: {shift}. ¡Nos vemos!",
+    },
+    "nothing_to_confirm": {
+        "en": "You have no reminded shift to confirm. Reply MY to see your shifts.",
+        "es": "No tienes un turno por confirmar. Responde MIS para ver tus turnos.",
+    },
+    # Profile
+    "name_set": {
+        "en": "Thanks, {name}! Your name is updated.",
+        "es": "¡Gracias, {name}! Actualizamos tu nombre.",
+    },
+    "name_usage": {
+        "en": "Send NAME and your first name, e.g. NAME Maria.",
+        "es": "Envía NOMBRE y tu nombre, p. ej. NOMBRE María.",
+    },
+    "zip_set": {
+        "en": "Got it: ZIP {zip} ({place}).",
+        "es": "Listo: código postal {zip} ({place}).",
+    },
+    "zip_usage": {
+        "en": "Send ZIP and your 5-digit ZIP code, e.g. ZIP 02124.",
+        "es": "Envía ZIP y tu código postal de 5 dígitos, p. ej. ZIP 02124.",
+    },
+    # Calls to action and check-ins
+    "cta_yes": {
+        "en": "Thanks, we've got your YES! An organizer will follow up.",
+        "es": "¡Gracias, recibimos tu SÍ! Un organizador te contactará.",
+    },
+    "cta_no": {
+        "en": "Thanks for letting us know.",
+        "es": "Gracias por avisarnos.",
+    },
+    "checkin_yes": {
+        "en": "Thanks for coming to {title}!",
+        "es": "¡Gracias por venir a {title}!",
+    },
+    "checkin_no": {
+        "en": "Sorry we missed you. Hope to see you next time! Reply SHIFTS for upcoming shifts.",
+        "es": "Te extrañamos. ¡Esperamos verte la próxima! Responde TURNOS para ver turnos.",
+    },
+    "yes_without_question": {
+        "en": "Thanks! Reply SHIFTS to see open shifts, then YES and a number to sign up.",
+        "es": "¡Gracias! Responde TURNOS para ver turnos y luego SI y un número para inscribirte.",
+    },
+    # Anything else
+    "ack": {
+        "en": "{org}: thanks, we got your message. An organizer will read it.",
+        "es": "{org}: gracias, recibimos tu mensaje. Un organizador lo leerá.",
+    },
+    "maybe_opt_out": {
+        "en": "{org}: got it. To stop all texts from us, reply STOP.",
+        "es": "{org}: recibido. Para no recibir más mensajes, responde ALTO.",
+    },
+}
+
+_WEEKDAYS = {
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "es": ("lun", "mar", "mié", "jue", "vie", "sáb", "dom"),
+}
+TITLE_CHARS = 28
+
+
+def lang_of(language: str | None) -> str:
+    return language if language in LANGUAGES else "en"
+
+
+def say(key: str, language: str | None, **values: object) -> str:
+    return TEXTS[key][lang_of(language)].format(**values)
+
+
+def when(at: datetime, zone: str | None, language: str | None) -> str:
+    """`Sat 11/21 10am` (English, US order) or `sáb 21/11 10:00` (Spanish), in the zone given."""
+    local = at.astimezone(ZoneInfo(zone)) if zone else at
+    lang = lang_of(language)
+    day = _WEEKDAYS[lang][local.weekday()]
+    if lang == "es":
+        return f"{day} {local.day}/{local.month} {local:%H:%M}"
+    hour = local.hour % 12 or 12
+    minutes = f":{local.minute:02d}" if local.minute else ""
+    return f"{day} {local.month}/{local.day} {hour}{minutes}{'am' if local.hour < 12 else 'pm'}"
+
+
+def short_title(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 3].rstrip() + "..."
+
+
+def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:
+    """`#12 Sat 11/21 10am Phonebank for the Clea...`: number, local start and title."""
+    return f"#{shift.id} {when(shift.starts_at, zone, language)} {short_title(shift.title)}"

@@ -1,0 +1,311 @@
+"""`muster import volunteers` and `muster export`: what an organizer's file does to the database,
+and what comes back out (on SQLite and PostgreSQL, whichever this run targets)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from bot.bootstrap import Container
+from bot.csv_io import export, import_volunteers, import_volunteers_from
+from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    ConsentAction,
+    ConsentEvent,
+    Volunteer,
+    VolunteerStatus,
+)
+from tests.builders import make_shift, make_volunteer
+from tests.conftest import T0
+
+HEADER = "phone,name,zip,tags,opted_in_at,source\n"
+
+
+def run_import(container: Container, text: str) -> tuple[object, list[dict[str, str]]]:
+    rejects = io.StringIO()
+    report = import_volunteers_from(
+        container, io.StringIO(text), rejects=rejects, file_name="members.csv"
+    )
+    rejected = list(csv.DictReader(io.StringIO(rejects.getvalue())))
+    return report, rejected
+
+
+def volunteers(session: Session) -> dict[str, Volunteer]:
+    return {v.phone: v for v in session.scalars(select(Volunteer))}
+
+
+def ledger(session: Session) -> list[ConsentEvent]:
+    return list(session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)))
+
+
+def snapshot(container: Container) -> list[tuple]:
+    with container.read_uow() as uow:
+        people = [
+            (v.phone, v.first_name, v.zip, v.status, v.opted_in_at, tuple(v.tag_names))
+            for v in uow.session.scalars(select(Volunteer).order_by(Volunteer.phone))
+        ]
+        events = uow.session.scalar(select(func.count()).select_from(ConsentEvent))
+    return [*people, ("ledger", events)]
+
+
+def test_good_rows_are_imported_with_their_consent(container: Container) -> None:
+    report, rejected = run_import(
+        container,
+        HEADER
+        + '(617) 555-0134,Maria,02124,"phonebank, canvass",2026-03-01T14:05:00-05:00,an\n'
+        + "+1 312 555 0147,  Dev  ,60601,testify,2026-04-02 10:00,\n",
+    )
+    assert rejected == []
+    assert (report.created, report.subscribed, report.rejected) == (2, 2, 0)
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        maria, dev = people["+16175550134"], people["+13125550147"]
+        assert (maria.first_name, maria.zip, maria.status) == ("Maria", "02124", "active")
+        assert maria.tag_names == ["canvass", "phonebank"]
+        assert maria.source == "an"
+        assert maria.opted_in_at == T0.replace(2026, 3, 1, 19, 5)
+        assert (dev.first_name, dev.source, dev.timezone) == ("Dev", "import", "America/Chicago")
+        # A time without a zone is read in DEFAULT_TIMEZONE (New York, EDT in April).
+        assert dev.opted_in_at == T0.replace(2026, 4, 2, 14, 0)
+        events = ledger(uow.session)
+        assert [(e.phone, e.action, e.channel) for e in events] == [
+            ("+16175550134", ConsentAction.OPT_IN, "import"),
+            ("+13125550147", ConsentAction.OPT_IN, "import"),
+        ]
+        assert events[0].occurred_at == maria.opted_in_at
+        assert "members.csv" in (events[0].detail or "")
+
+
+def test_bad_rows_are_rejected_with_a_reason_and_the_rest_imported(
+    container: Container,
+) -> None:
+    report, rejected = run_import(
+        container,
+        HEADER
+        + "555-1234,Short,,,2026-03-01,\n"
+        + "not a phone,Word,,,2026-03-01,\n"
+        + ",Nobody,,,2026-03-01,\n"
+        + "6175550101,Zed,ABCDE,,2026-03-01,\n"
+        + '6175550102,Tag,,"ok, no way!",2026-03-01,\n'
+        + "6175550103,When,,,03/01/2026,\n"
+        + "6175550104,Later,,,2099-01-01,\n"
+        + "6175550105,Fine,2124,,2026-03-01,\n",
+    )
+    assert report.created == 1 and report.rejected == 7
+    reasons = {r["name"]: r["reason"] for r in rejected}
+    assert reasons["Short"].startswith("phone:") and "555-1234" in reasons["Short"]
+    assert reasons["Word"].startswith("phone:")
+    assert reasons["Nobody"] == "phone: empty"
+    assert reasons["Zed"].startswith("zip:")
+    assert reasons["Tag"].startswith("tags:") and "no way!" in reasons["Tag"]
+    assert reasons["When"].startswith("opted_in_at:") and "ISO 8601" in reasons["When"]
+    assert "future" in reasons["Later"]
+    # The rejects file keeps the organizer's own columns and says which line each came from.
+    assert list(rejected[0]) == [*HEADER.strip().split(","), "reason", "line"]
+    assert [r["line"] for r in rejected] == ["2", "3", "4", "5", "6", "7", "8"]
+    with container.read_uow() as uow:
+        # Spreadsheets drop New England's leading zero; it is put back.
+        assert volunteers(uow.session)["+16175550105"].zip == "02124"
+
+
+def test_a_row_without_consent_is_kept_but_never_subscribed(container: Container) -> None:
+    report, rejected = run_import(container, HEADER + "6175550111,Quinn,02124,canvass,,\n")
+    assert rejected == [] and report.not_subscribed == 1 and report.subscribed == 0
+    with container.read_uow() as uow:
+        quinn = volunteers(uow.session)["+16175550111"]
+        assert quinn.status == VolunteerStatus.UNREACHABLE
+        assert quinn.opted_in_at is None and quinn.tag_names == ["canvass"]
+        assert ledger(uow.session) == []
+    # Later evidence (a second file with a time) subscribes them, once.
+    report, _ = run_import(container, HEADER + "6175550111,,,,2026-05-01T09:00:00Z,\n")
+    assert (report.updated, report.subscribed) == (1, 1)
+    with container.read_uow() as uow:
+        assert volunteers(uow.session)["+16175550111"].status == VolunteerStatus.ACTIVE
+        assert len(ledger(uow.session)) == 1
+
+
+def test_duplicate_phones_in_the_file_first_row_wins(container: Container) -> None:
+    report, rejected = run_import(
+        container,
+        HEADER
+        + "6175550121,First,02124,,2026-03-01,\n"
+        + "(617) 555-0121,Second,02125,,2026-03-02,\n",
+    )
+    assert report.created == 1 and report.rejected == 1
+    assert rejected[0]["name"] == "Second"
+    assert rejected[0]["reason"] == "duplicate: the same phone as line 2"
+    with container.read_uow() as uow:
+        assert volunteers(uow.session)["+16175550121"].first_name == "First"
+
+
+def test_a_number_already_on_file_keeps_its_data_and_only_fills_gaps(
+    container: Container,
+) -> None:
+    with container.uow() as uow:
+        make_volunteer(
+            uow.session, phone="+16175550131", first_name="Ana", zip=None, tags=["canvass"]
+        )
+        uow.commit()
+    report, rejected = run_import(
+        container, HEADER + '6175550131,Annabelle,02124,"canvass,phonebank",2026-03-01,\n'
+    )
+    assert rejected == [] and (report.created, report.updated) == (0, 1)
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        assert len(people) == 1
+        ana = people["+16175550131"]
+        assert (ana.first_name, ana.zip) == ("Ana", "02124")
+        assert ana.tag_names == ["canvass", "phonebank"]
+        # Already subscribed (by texting JOIN): no second opt-in in the ledger.
+        assert ledger(uow.session) == []
+
+
+def test_a_number_that_opted_out_is_never_resubscribed(container: Container) -> None:
+    with container.uow() as uow:
+        gone = make_volunteer(uow.session, phone="+16175550141", status=VolunteerStatus.OPTED_OUT)
+        uow.session.add(
+            ConsentEvent(
+                phone=gone.phone,
+                volunteer_id=gone.id,
+                action=ConsentAction.OPT_OUT,
+                keyword="STOP",
+                channel="sms",
+                occurred_at=T0 - timedelta(days=3),
+            )
+        )
+        # A number that opted out and was then forgotten: only the ledger remembers it.
+        uow.session.add(
+            ConsentEvent(
+                phone="+16175550142",
+                action=ConsentAction.OPT_OUT,
+                keyword="STOP",
+                channel="sms",
+                occurred_at=T0 - timedelta(days=30),
+            )
+        )
+        uow.commit()
+    report, rejected = run_import(
+        container,
+        HEADER
+        # Even consent dated after the opt-out does not override a STOP: only their START does.
+        + f"6175550141,Gone,,,{(T0 - timedelta(days=1)).isoformat()},\n"
+        + "6175550142,Forgotten,,,2026-01-01,\n",
+    )
+    assert report.created == 0 and report.subscribed == 0 and report.rejected == 2
+    assert all(r["reason"].startswith("opted out:") for r in rejected)
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        assert people["+16175550141"].status == VolunteerStatus.OPTED_OUT
+        assert "+16175550142" not in people
+        assert [e.action for e in ledger(uow.session)] == [ConsentAction.OPT_OUT] * 2
+
+
+def test_a_second_run_changes_nothing(container: Container) -> None:
+    text = (
+        HEADER
+        + "6175550151,Ines,02124,canvass,2026-03-01,\n"
+        + "6175550152,Jo,,,,\n"
+        + "bad,Bad,,,,\n"
+    )
+    first, _ = run_import(container, text)
+    assert (first.created, first.rejected) == (2, 1)
+    before = snapshot(container)
+    second, rejected = run_import(container, text)
+    assert (second.created, second.updated, second.subscribed) == (0, 0, 0)
+    assert second.unchanged == 2 and len(rejected) == 1
+    assert snapshot(container) == before
+
+
+def test_a_file_bigger_than_one_batch_is_imported_whole(container: Container) -> None:
+    lines = [f"+1617555{n:04d},P{n},,,2026-03-01," for n in range(2500)]
+    report, rejected = run_import(container, HEADER + "\n".join(lines) + "\n")
+    assert rejected == [] and report.created == 2500 and report.subscribed == 2500
+    with container.read_uow() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(Volunteer)) == 2500
+
+
+def test_the_command_writes_rejects_and_refuses_a_file_without_phones(
+    container: Container, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.csv"
+    source.write_text("\ufeff" + HEADER + "6175550161,Kim,,,2026-03-01,\nxx,Lee,,,,\n")
+    rejects = tmp_path / "rejects.csv"
+    assert import_volunteers(container, str(source), rejects=str(rejects)) == 0
+    out = capsys.readouterr().out
+    assert "1 new volunteers" in out and "1 rejected" in out
+    assert "xx" in rejects.read_text() and "phone:" in rejects.read_text()
+
+    (tmp_path / "nophone.csv").write_text("name,zip\nKim,02124\n")
+    assert import_volunteers(container, str(tmp_path / "nophone.csv")) == 1
+    assert "no phone column" in capsys.readouterr().err
+    assert import_volunteers(container, str(tmp_path / "missing.csv")) == 1
+
+
+def test_export_volunteers_round_trips_through_import(
+    container: Container, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_import(
+        container,
+        HEADER
+        + '6175550171,=HYPERLINK("x"),02124,canvass,2026-03-01T10:00:00Z,an\n'
+        + "6175550172,Bo,,,,\n",
+    )
+    out = tmp_path / "volunteers.csv"
+    assert export(container, "volunteers", output=str(out)) == 0
+    rows = list(csv.DictReader(out.open(newline="")))
+    assert list(rows[0]) == list(VOLUNTEER_COLUMNS)
+    first = rows[0]
+    assert first["phone"] == "+16175550171" and first["status"] == "active"
+    assert first["name"] == '\'=HYPERLINK("x")'  # a spreadsheet shows it, never runs it
+    assert first["opted_in_at"] == "2026-03-01T10:00:00+00:00"
+    assert rows[1]["status"] == "unreachable" and rows[1]["opted_in_at"] == ""
+    before = snapshot(container)
+    report, _ = run_import(container, out.read_text())
+    assert report.unchanged == 2 and snapshot(container) == before
+
+
+def test_export_roster_lists_committed_then_waitlist(
+    container: Container, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with container.uow() as uow:
+        shift = make_shift(uow.session, starts_at=T0 + timedelta(days=2), capacity=1)
+        a = make_volunteer(uow.session, first_name="Ann")
+        b = make_volunteer(uow.session, first_name="Ben")
+        uow.session.add_all(
+            [
+                Commitment(
+                    volunteer_id=b.id,
+                    shift_id=shift.id,
+                    status=CommitmentStatus.WAITLISTED,
+                    waitlist_position=1,
+                ),
+                Commitment(
+                    volunteer_id=a.id,
+                    shift_id=shift.id,
+                    status=CommitmentStatus.COMMITTED,
+                    committed_at=T0,
+                ),
+            ]
+        )
+        shift.committed_count = 1
+        shift_id = shift.id
+        uow.commit()
+    with container.read_uow() as uow:
+        rows = list(roster_rows(uow.session, shift_id))
+    assert [(r["name"], r["status"], r["waitlist_position"]) for r in rows] == [
+        ("Ann", "committed", ""),
+        ("Ben", "waitlisted", "1"),
+    ]
+    assert export(container, "roster", shift_id=shift_id) == 0
+    printed = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert list(printed[0]) == list(ROSTER_COLUMNS) and len(printed) == 2
+    assert export(container, "roster", shift_id=9999) == 1
+    assert "no shift 9999" in capsys.readouterr().err
