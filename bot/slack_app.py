@@ -221,6 +221,12 @@ class SlackListeners:
     ) -> None:
         act = self._modal_action(body, view)
         channel = view.get("private_metadata") or None
+        try:  # Bolt runs the lazy part even when the ack sent field errors back: nothing to do
+            await asyncio.to_thread(
+                organizers.validate_action, act, org=self.container.org, now=act.issued_at
+            )
+        except MusterError:
+            return
 
         async def answer(text: str) -> None:
             await _tell(client, user=act.user_id, channel=channel, text=text)

@@ -481,7 +481,7 @@ def _roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
     return Result(view=view, intent="roster")
 
 
-def _mark_attendance(status: CommitmentStatus) -> Callable[..., Result]:
+def _mark_attendance(attended: bool) -> Callable[..., Result]:
     def handler(
         action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
     ) -> Result:
@@ -495,9 +495,11 @@ def _mark_attendance(status: CommitmentStatus) -> Callable[..., Result]:
                 raise MusterError("That volunteer is no longer on this shift's roster.")
             if now < commitment.shift.starts_at:
                 raise MusterError("Attendance can be recorded once the shift has started.")
+            from handlers.shifts import record_check_in
+
             before = str(commitment.status)
-            commitment.status = status
-            commitment.checked_in_at = now
+            record_check_in(commitment, attended=attended, now=now)
+            status = str(commitment.status)
             audit(
                 uow.session,
                 actor=action.user_id,
@@ -507,7 +509,7 @@ def _mark_attendance(status: CommitmentStatus) -> Callable[..., Result]:
                 at=now,
             )
             view = views.AttendanceView(
-                shift_id=commitment.shift_id, name=_name(commitment.volunteer), status=str(status)
+                shift_id=commitment.shift_id, name=_name(commitment.volunteer), status=status
             )
             uow.commit()
         return Result(view=view, intent=f"roster.{status}")
@@ -627,11 +629,13 @@ def broadcast_request(
         parse_audience(audience)
     except UsageError as exc:
         errors["to"] = exc.message
-    body = values.get("message", "").strip()
-    if not body:
-        errors["message"] = "write the message to send"
-    elif len(body) > 1600:
-        errors["message"] = "keep it under 1,600 characters (10 text segments)"
+    from handlers.broadcasts import check_body
+
+    body = values.get("message", "")
+    try:
+        body = check_body(body)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
     run_at = None
     if values.get("at", "").strip():
         try:
@@ -661,12 +665,19 @@ def broadcast_request_from_form(
     values: dict[str, str], *, org: OrgConfig, now: datetime
 ) -> BroadcastRequest:
     fields = dict(values)
+    errors: dict[str, str] = {}
     day, at = values.get("date", "").strip(), values.get("time", "").strip()
-    if day or at:
-        if not (day and at):
-            raise InvalidInput({"time" if day else "date": "pick both a date and a time"})
+    if day and at:
         fields["at"] = f"{day} {at}"
-    return broadcast_request(fields, org=org, now=now, at_key="date")
+    elif day or at:
+        errors["time" if day else "date"] = "pick both a date and a time"
+    try:
+        request = broadcast_request(fields, org=org, now=now, at_key="date")
+    except InvalidInput as exc:
+        raise InvalidInput({**exc.errors, **errors}) from None
+    if errors:
+        raise InvalidInput(errors)
+    return request
 
 
 def _broadcast(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
@@ -720,14 +731,6 @@ def preview(
             broadcast_id = draft.id
             token = f"b:{draft.id}"
             when = "now"
-            audit(
-                uow.session,
-                actor=user_id,
-                action="broadcast.draft",
-                target=f"broadcast:{draft.id}",
-                detail={"audience": request.audience, "recipients": p.recipients},
-                at=now,
-            )
         else:
             token = "s:" + json.dumps(
                 {
@@ -750,21 +753,15 @@ def preview(
         audience=request.audience,
         body=request.body,
         recipients=p.recipients,
-        segments=p.segments,
-        encoding=p.encoding,
-        estimated_cost=_money(p.estimated_cost),
-        in_quiet_hours=p.in_quiet_hours,
+        segments=p.segments.segments,
+        encoding=p.segments.encoding,
+        estimated_cost=f"${p.estimated_cost_usd:,.2f}",
+        in_quiet_hours=p.in_quiet_hours_now,
         first_names=tuple(p.first_names),
         when=when,
         broadcast_id=broadcast_id,
     )
     return Result(view=view, intent="broadcast.preview")
-
-
-def _money(value: object) -> str:
-    if isinstance(value, str):
-        return value
-    return f"${float(value):,.2f}"  # type: ignore[arg-type]
 
 
 def _broadcast_confirm(
@@ -780,15 +777,6 @@ def _broadcast_confirm(
             queued = broadcasts.confirm_broadcast(
                 uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
             )
-            if queued:
-                audit(
-                    uow.session,
-                    actor=action.user_id,
-                    action="broadcast.confirm",
-                    target=f"broadcast:{broadcast_id}",
-                    detail={"queued": queued},
-                    at=now,
-                )
             uow.commit()
         if not queued:
             done = views.BroadcastDoneView(
@@ -855,14 +843,6 @@ def _broadcast_cancel(
     with uow:
         cancelled = broadcasts.cancel_broadcast(
             uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
-        )
-        audit(
-            uow.session,
-            actor=action.user_id,
-            action="broadcast.cancel",
-            target=f"broadcast:{broadcast_id}",
-            detail={"unsent_cancelled": cancelled},
-            at=now,
         )
         uow.commit()
     text = f"Broadcast #{broadcast_id} cancelled" + (
@@ -1078,7 +1058,7 @@ _ACTIONS: dict[str, Callable[..., Result]] = {
     "broadcast.submit": _broadcast_submit,
     "broadcast.confirm": _broadcast_confirm,
     "broadcast.cancel": _broadcast_cancel,
-    "roster.attended": _mark_attendance(CommitmentStatus.ATTENDED),
-    "roster.no_show": _mark_attendance(CommitmentStatus.NO_SHOW),
+    "roster.attended": _mark_attendance(attended=True),
+    "roster.no_show": _mark_attendance(attended=False),
     "inbox.reply": _inbox_reply,
 }
