@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
@@ -41,8 +42,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
+from handlers.consent import record_opt_in
 from handlers.errors import MusterError
 from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows, volunteer_rows
+from handlers.geo import zip_info
 from handlers.phones import to_e164, zone_from_number
 from storage.models import (
     ConsentAction,
@@ -73,6 +76,7 @@ BATCH_ROWS = 1000
 NAME_MAX = 80
 SOURCE_MAX = 40
 DEFAULT_SOURCE = "import"
+IMPORT_CHANNEL = "import"  # the consent ledger's channel for opt-ins that came from a file
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ZIP_RE = re.compile(r"^(\d{3,5})(?:-\d{4})?$")
 # Consent evidence may be a little ahead of our clock (another system's clock); not a day ahead.
@@ -140,14 +144,13 @@ def validate_row(
     *,
     now: datetime,
     zone: ZoneInfo,
-    zip_info: Any = None,
 ) -> ImportRow:
     phone = to_e164(raw.get("phone"))
     if phone is None:
         shown = (raw.get("phone") or "").strip()
         raise RowError(f"phone: {shown!r} is not a valid phone number" if shown else "phone: empty")
     name = _clean_name(raw.get("name"))
-    zip5, state, timezone = _clean_zip(raw.get("zip"), zip_info)
+    zip5, state, timezone = _clean_zip(raw.get("zip"))
     return ImportRow(
         line=line,
         raw=raw,
@@ -170,7 +173,7 @@ def _clean_name(value: str | None) -> str | None:
     return name or None
 
 
-def _clean_zip(value: str | None, zip_info: Any) -> tuple[str | None, str | None, str | None]:
+def _clean_zip(value: str | None) -> tuple[str | None, str | None, str | None]:
     text = (value or "").strip()
     if not text:
         return None, None, None
@@ -179,8 +182,6 @@ def _clean_zip(value: str | None, zip_info: Any) -> tuple[str | None, str | None
         raise RowError(f"zip: {text!r} is not a US ZIP code")
     # Spreadsheets drop the leading zeros of New England ZIPs (02124 -> 2124): put them back.
     zip5 = match.group(1).zfill(5)
-    if zip_info is None:
-        return zip5, None, None
     info = zip_info(zip5)
     if info is None:
         raise RowError(f"zip: {zip5} is not a US ZIP code in use")
@@ -293,27 +294,69 @@ def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], 
     return session.execute(stmt, rows).all()
 
 
-def _latest_consent(session: Session, phones: list[str]) -> dict[str, ConsentEvent]:
-    latest: dict[str, ConsentEvent] = {}
+def _latest_consent(session: Session, phones: list[str]) -> dict[str, tuple[str, datetime]]:
+    """Each number's latest consent record: (action, when)."""
+    latest: dict[str, tuple[str, datetime]] = {}
     stmt = (
-        select(ConsentEvent)
+        select(ConsentEvent.phone, ConsentEvent.action, ConsentEvent.occurred_at)
         .where(ConsentEvent.phone.in_(phones))
         .order_by(ConsentEvent.phone, ConsentEvent.occurred_at, ConsentEvent.id)
     )
-    for event in session.scalars(stmt):
-        latest[event.phone] = event
+    for phone, action, occurred_at in session.execute(stmt):
+        latest[phone] = (action, occurred_at)
     return latest
 
 
+def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
+    """The volunteers already on file with these numbers, as plain rows, with their tags."""
+    stmt = select(
+        Volunteer.id,
+        Volunteer.phone,
+        Volunteer.first_name,
+        Volunteer.zip,
+        Volunteer.timezone,
+        Volunteer.status,
+        Volunteer.opted_in_at,
+    ).where(Volunteer.phone.in_(phones))
+    found = {r.phone: r for r in session.execute(stmt)}
+    tags: dict[int, set[str]] = {r.id: set() for r in found.values()}
+    if tags:
+        for vid, tag in session.execute(
+            select(VolunteerTag.volunteer_id, VolunteerTag.tag).where(
+                VolunteerTag.volunteer_id.in_(list(tags))
+            )
+        ):
+            tags[vid].add(tag)
+    return {phone: (r, tags[r.id]) for phone, r in found.items()}
+
+
+def _would_change(row: ImportRow, current: Any, tags: set[str]) -> bool:
+    """Whether the row adds anything to a volunteer already on file (see _update_existing)."""
+    never_subscribed = current.opted_in_at is None and current.status != VolunteerStatus.ACTIVE
+    return bool(
+        (row.name and not current.first_name)
+        or (row.zip and not current.zip)
+        or (row.timezone and not current.timezone)
+        or set(row.tags) - tags
+        or (never_subscribed and row.opted_in_at)
+    )
+
+
+def _ledger_detail(row: ImportRow, detail: str) -> str:
+    return f"{detail}; source={row.source}; line={row.line}"
+
+
 def _ledger_row(row: ImportRow, volunteer_id: int, detail: str) -> dict[str, Any]:
+    """The ledger row `handlers.consent.record_opt_in` writes, for a multi-row INSERT of new
+    volunteers (the status and opted_in_at it sets are in the volunteers' own INSERT)."""
     return {
         "phone": row.phone,
         "volunteer_id": volunteer_id,
         "action": ConsentAction.OPT_IN,
         "keyword": None,
-        "channel": "import",
+        "channel": IMPORT_CHANNEL,
         "message_sid": None,
-        "detail": f"{detail}; source={row.source}; line={row.line}",
+        "detail": _ledger_detail(row, detail),
         "occurred_at": row.opted_in_at,
     }
 
@@ -329,24 +372,26 @@ def import_batch(
 ) -> None:
     """Write one batch of valid, in-file-unique rows inside the caller's transaction."""
     phones = [r.phone for r in rows]
-    existing = {
-        v.phone: v for v in session.scalars(select(Volunteer).where(Volunteer.phone.in_(phones)))
-    }
+    existing = _on_file(session, phones)
     latest = _latest_consent(session, phones)
 
     new_rows: list[ImportRow] = []
     for row in rows:
         last = latest.get(row.phone)
-        volunteer = existing.get(row.phone)
-        opted_out = (last is not None and last.action == ConsentAction.OPT_OUT) or (
-            volunteer is not None and volunteer.status == VolunteerStatus.OPTED_OUT
+        current, tags = existing.get(row.phone, (None, set()))
+        opted_out = (last is not None and last[0] == ConsentAction.OPT_OUT) or (
+            current is not None and current.status == VolunteerStatus.OPTED_OUT
         )
         if opted_out:
-            when = last.occurred_at.date().isoformat() if last else "earlier"
+            when = last[1].date().isoformat() if last else "earlier"
             reject(row, f"opted out: this number opted out ({when}); not re-subscribed")
-        elif volunteer is None:
+        elif current is None:
             new_rows.append(row)
+        elif not _would_change(row, current, tags):
+            report.unchanged += 1
         else:
+            volunteer = session.get(Volunteer, current.id)
+            assert volunteer is not None
             _update_existing(session, volunteer, row, now=now, detail=detail, report=report)
 
     if not new_rows:
@@ -420,9 +465,15 @@ def _update_existing(
             changed = True
     never_subscribed = volunteer.opted_in_at is None and volunteer.status != VolunteerStatus.ACTIVE
     if never_subscribed and row.opted_in_at:
-        volunteer.status = VolunteerStatus.ACTIVE
-        volunteer.opted_in_at = row.opted_in_at
-        session.add(ConsentEvent(**_ledger_row(row, volunteer.id, detail)))
+        record_opt_in(
+            session,
+            phone=row.phone,
+            volunteer=volunteer,
+            keyword=None,
+            channel=IMPORT_CHANNEL,
+            now=row.opted_in_at,
+            detail=_ledger_detail(row, detail),
+        )
         report.subscribed += 1
         changed = True
     if changed:
@@ -441,7 +492,6 @@ def import_volunteers_from(
     *,
     rejects: IO[str] | None = None,
     file_name: str = "-",
-    zip_info: Any = None,
 ) -> ImportReport:
     """Import a CSV stream; returns the counts. Each batch commits on its own."""
     now = container.clock.now()
@@ -465,7 +515,7 @@ def import_volunteers_from(
         for line, raw in batch:
             report.rows += 1
             try:
-                row = validate_row(line, raw, now=now, zone=zone, zip_info=zip_info)
+                row = validate_row(line, raw, now=now, zone=zone)
             except RowError as exc:
                 report.reject(str(exc))
                 rejects_out.write(line, raw_values(raw), str(exc))
@@ -524,8 +574,12 @@ def export(
         except MusterError as exc:
             print(f"muster: {exc.message}", file=sys.stderr)
             return 1
-        with _maybe_open(output, default=sys.stdout) as out:
-            count = write_csv(out, columns, rows)
+        try:
+            with _maybe_open(output, default=sys.stdout) as out:
+                count = write_csv(out, columns, rows)
+        except BrokenPipeError:  # `muster export volunteers | head`: the reader has had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
     if output:
         print(f"{count} rows written to {output}", file=sys.stderr)
     return 0

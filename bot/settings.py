@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     quiet_hours: str = "21:00-09:00"
     send_rate_mps: float = Field(default=1.0, gt=0)
     send_concurrency: int = Field(default=50, ge=1, le=1000)
+    # SQLite only: how long a dead clock's leadership lease lasts before a standby takes over.
+    clock_lease_seconds: float = Field(default=10.0, ge=2, le=300)
 
     metrics_token: SecretStr | None = None
     log_level: str = "INFO"

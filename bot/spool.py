@@ -199,16 +199,26 @@ def generic_reply(org: OrgConfig) -> str:
 
 def answer_or_keep(
     container: Container, request: SpooledRequest, answer: Callable[[], Result]
-) -> Result:
+) -> Result | None:
     """The webhook's side: answer now, or keep the request when the database is away (and
-    while older requests wait in the spool, so that none is overtaken)."""
+    while older requests wait in the spool, so that none is overtaken).
+
+    None means "the database is away and spooling is off (`SPOOL_DIR=off`)": the webhook then
+    answers 503, so that Twilio's retry (connection overrides, docs/deploy.md) delivers it again.
+    """
     spool = spool_for(container)
-    if not spool.has_pending():
+    if spool is None or not spool.has_pending():
         try:
             return answer()
         except Exception as exc:
             if not is_database_away(exc):
                 raise
+            if spool is None:
+                log.warning(
+                    "database away and SPOOL_DIR=off: inbound %s refused with 503",
+                    request.message_sid,
+                )
+                return None
     spool.put(request)
     return Result(reply=generic_reply(container.org), intent="spooled")
 
@@ -247,11 +257,15 @@ def replay_through(
     return result
 
 
-def spool_for(container: Container) -> Spool:
-    """The container's spool (one per process, so its lock is shared by web and replayer)."""
+def spool_for(container: Container) -> Spool | None:
+    """The container's spool (one per process, so its lock is shared by web and replayer), or
+    None when `SPOOL_DIR` is `off` (or empty)."""
+    directory = container.settings.spool_dir.strip()
+    if directory.lower() in ("", "off"):
+        return None
     spool = container.extras.get("spool")
     if spool is None:
-        spool = container.extras["spool"] = Spool(container.settings.spool_dir)
+        spool = container.extras["spool"] = Spool(directory)
     return spool
 
 
@@ -267,6 +281,8 @@ def run_spool_replayer(
     Backs off (up to 30 s) while the database stays away, and never stops for it.
     """
     spool = spool_for(container)
+    if spool is None:
+        return
     if handle is None:
         from bot.twilio_inbound import inbound_text
 

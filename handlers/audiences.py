@@ -6,6 +6,8 @@
     near:ZIP:MILES   ZIP codes within MILES of ZIP (near:02124:5), by the ZIP centroids of geo
     state:XX         a US state or territory by its USPS code (state:MA)
     shift:N          the volunteers committed to shift N (its roster, waitlist excluded)
+    digest           the volunteers who opted into the weekly digest of open shifts (the clock's
+                     digest schedule sends to it)
 
 An audience becomes a SQL condition over `volunteers`, never a Python loop over people, so a
 broadcast to 100,000 volunteers expands in one INSERT ... SELECT. Reachable means active (not
@@ -48,13 +50,13 @@ _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    kind: str  # all, tag, zip, near, state, shift
+    kind: str  # all, tag, zip, near, state, shift, digest
     value: str = ""  # tag name, ZIP prefix, ZIP, state code, shift number
     miles: float | None = None  # near: only
 
     def __str__(self) -> str:
-        if self.kind == "all":
-            return "all"
+        if self.kind in ("all", "digest"):
+            return self.kind
         if self.kind == "near":
             return f"near:{self.value}:{self.miles:g}"
         return f"{self.kind}:{self.value}"
@@ -73,6 +75,8 @@ def parse_audience(text: str | Audience) -> Audience:
     kind, rest = kind.strip().lower(), rest.strip()
     if kind in {"all", "everyone"} and not rest:
         return Audience("all")
+    if kind == "digest" and not rest:
+        return Audience("digest")
     if kind == "tag" and _TAG.match(rest.lower()):
         return Audience("tag", rest.lower())
     if kind == "zip" and re.fullmatch(r"\d{1,5}", rest):
@@ -99,6 +103,8 @@ def audience_condition(audience: Audience) -> ColumnElement[bool]:
     """The audience as a condition over `volunteers` (one SQL expression, every database)."""
     if audience.kind == "all":
         return true()
+    if audience.kind == "digest":
+        return Volunteer.digest_opt_in.is_(True)
     if audience.kind == "tag":
         return exists().where(
             VolunteerTag.volunteer_id == Volunteer.id,

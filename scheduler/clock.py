@@ -1,17 +1,342 @@
-"""The clock: Muster's APScheduler timetable (filled in by the timetable issue)."""
+"""The clock: Muster's APScheduler 3 timetable, run by one leader at a time.
+
+    muster clock            this alone (Procfile `clock:`); safe to start twice
+    muster serve            the web app with the clock (and sender) in the same process
+
+How it works, every tick (1 s):
+1. Leadership (`scheduler/leader.py`): PostgreSQL advisory lock, or the `leases` row on SQLite.
+   A standby only tries to take it; it never touches the job store.
+2. The leader runs a `BackgroundScheduler` whose jobs persist in the database
+   (`SQLAlchemyJobStore`, table `apscheduler_jobs`, same DATABASE_URL), so a restart neither loses
+   nor repeats a job: a schedule due while the clock was down is still in the store with its past
+   run time and runs as soon as the clock leads again.
+3. Every 2 s the leader reads the `schedules` rows changed since it last looked (by
+   `updated_at`) and turns them into jobs: id `schedule:<id>`, `replace_existing=True`, so a
+   second registration replaces rather than doubles. A job is replaced only when the schedule's
+   timing changed (so a pending past run time survives a restart); cancelled and finished
+   schedules lose their job. Web processes only write rows; APScheduler 3 cannot share a job store
+   between processes (its FAQ: "You can't"), so only this process writes the store.
+
+Job options, on purpose: `misfire_grace_time=None` and `coalesce=True` for schedule jobs.
+APScheduler's own misfire handling drops a late run with a log line nobody reads; Muster instead
+has APScheduler call the job however late, once for however many missed runs, and
+`scheduler.jobs.fire_schedule` decides with the run times in hand: up to 15 minutes late it sends,
+later it records a MISSED broadcast and tells the organizers. See docs/timetable.md.
+
+The reminder sweep (every 30 s) lives in an in-memory job store: it is self-correcting (it
+looks at the database, not at what it did last), so persisting it would only write a row every
+30 s for nothing.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Engine, select
+
+from bot import metrics
 from bot.bootstrap import Container
+from handlers.schedules import cron_trigger
+from scheduler import jobs
+from scheduler.leader import AdvisoryLock, LeaseRow, leadership_for
+from storage.db import make_engine
+from storage.models import Schedule, ScheduleStatus
 
 log = logging.getLogger(__name__)
 
+TICK_SECONDS = 1.0
+SYNC_EVERY = timedelta(seconds=2)
+SYNC_OVERLAP = timedelta(seconds=30)  # re-read rows this far behind the watermark (late commits)
+REMINDER_SWEEP_SECONDS = 30
+SCHEDULE_STORE, BUILTIN_STORE = "default", "builtin"
+SCHEDULE_JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
+REMINDER_JOB_ID = "muster:reminders"
+
+# The timetable that leads in this process: APScheduler's persisted jobs name plain functions
+# (textual references, so they pickle) and reach the container through it.
+_leading: Timetable | None = None
+_leading_lock = threading.Lock()
+
+
+def schedule_job_id(schedule_id: int) -> str:
+    return f"schedule:{schedule_id}"
+
+
+def timing_version(schedule: Any) -> str:
+    """What a schedule's job depends on; the job is replaced only when this changes."""
+    when = schedule.cron or (schedule.run_at.isoformat() if schedule.run_at else "")
+    changed = schedule.timing_set_at.isoformat() if schedule.timing_set_at else ""
+    return f"{when}|{schedule.timezone}|{changed}"
+
+
+def run_schedule_job(schedule_id: int, timing: str = "") -> None:
+    """APScheduler's entry point for a schedule (a module-level function: it pickles)."""
+    timetable = _leading
+    if timetable is None or not timetable.leading:
+        log.warning("clock: schedule %s due, but this clock does not lead; skipped", schedule_id)
+        return
+    timetable.fire(schedule_id)
+
+
+def run_reminder_job() -> None:
+    timetable = _leading
+    if timetable is not None and timetable.leading:
+        timetable.sweep_reminders()
+
+
+class Timetable:
+    """One clock: seeks leadership, and while it leads runs the APScheduler scheduler."""
+
+    def __init__(
+        self,
+        container: Container,
+        *,
+        leadership: AdvisoryLock | LeaseRow | None = None,
+        reminder_seconds: float = REMINDER_SWEEP_SECONDS,
+    ):
+        self.container = container
+        self.clock = container.clock
+        lease = timedelta(seconds=container.settings.clock_lease_seconds)
+        self.leadership = leadership or leadership_for(
+            container.engine, self.clock, lease_ttl=lease
+        )
+        self.reminder_seconds = reminder_seconds
+        self.scheduler: BackgroundScheduler | None = None
+        self._store_engine: Engine | None = None
+        self._versions: dict[str, str] = {}
+        self._watermark: datetime | None = None
+        self._last_sync = float("-inf")
+
+    # --- leadership ----------------------------------------------------------------------
+
+    @property
+    def leading(self) -> bool:
+        return self.scheduler is not None
+
+    def step(self) -> bool:
+        """One tick: keep or seek the leadership; while leading, pick up changed schedules."""
+        holds = self.leadership.acquire()
+        if holds and not self.leading:
+            self._lead()
+        elif not holds and self.leading:
+            log.warning("clock: leadership lost; stopping the timetable here")
+            self._stand_down()
+        if self.leading and time.monotonic() - self._last_sync >= SYNC_EVERY.total_seconds():
+            self.sync_schedules()
+        return self.leading
+
+    def run(self, stop: threading.Event) -> None:
+        log.info("clock started (%s); seeking leadership", self.leadership.holder)
+        failures = 0
+        try:
+            while not stop.is_set():
+                try:
+                    self.step()
+                    failures = 0
+                except Exception:
+                    failures += 1
+                    log.exception("clock: tick failed (%d in a row); retrying", failures)
+                stop.wait(min(TICK_SECONDS * 2**failures, 30.0) if failures else TICK_SECONDS)
+        finally:
+            self.close()
+        log.info("clock stopped")
+
+    def close(self) -> None:
+        """Clean shutdown: let a running job finish, then hand the leadership over."""
+        if self.leading:
+            self._stand_down()
+        self.leadership.close()
+
+    def _lead(self) -> None:
+        global _leading
+        log.info("clock: leading (%s)", self.leadership.holder)
+        with _leading_lock:
+            _leading = self
+        self._store_engine = make_engine(self.container.settings.database_url, pool_size=2)
+        scheduler = BackgroundScheduler(
+            jobstores={
+                SCHEDULE_STORE: SQLAlchemyJobStore(engine=self._store_engine),
+                BUILTIN_STORE: MemoryJobStore(),
+            },
+            executors={"default": ThreadPoolExecutor(max_workers=4)},
+            job_defaults=SCHEDULE_JOB_DEFAULTS,
+            timezone=UTC,
+        )
+        scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
+        scheduler.add_listener(_observe_lag, EVENT_JOB_SUBMITTED)
+        self.scheduler = scheduler
+        self._versions = {}
+        self._watermark = None
+        try:
+            scheduler.start(paused=True)
+            for job in scheduler.get_jobs(jobstore=SCHEDULE_STORE):
+                self._versions[job.id] = job.kwargs.get("timing", "")
+            jobs.ensure_digest_schedule(self.container.uow(), self.clock, org=self.container.org)
+            self.sync_schedules()
+            self._add_builtin_jobs(scheduler)
+            scheduler.resume()
+        except Exception:
+            self._stand_down()
+            raise
+
+    def _add_builtin_jobs(self, scheduler: BackgroundScheduler) -> None:
+        scheduler.add_job(
+            "scheduler.clock:run_reminder_job",
+            trigger=IntervalTrigger(seconds=self.reminder_seconds),
+            id=REMINDER_JOB_ID,
+            name="reminder sweep",
+            jobstore=BUILTIN_STORE,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+
+    def _stand_down(self) -> None:
+        global _leading
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        with _leading_lock:
+            if _leading is self:
+                _leading = None
+        if self._store_engine is not None:
+            self._store_engine.dispose()
+            self._store_engine = None
+        self.leadership.release()
+
+    def abandon(self) -> None:
+        """Tests: die without a clean shutdown (no hand-over; the lease or lock just lapses)."""
+        global _leading
+        scheduler, self.scheduler = self.scheduler, None
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        with _leading_lock:
+            if _leading is self:
+                _leading = None
+        self.leadership.abandon()
+
+    # --- schedules -> jobs -------------------------------------------------------------------
+
+    def sync_schedules(self) -> int:
+        """Turn the schedules changed since the last look into jobs; returns jobs (re)added."""
+        assert self.scheduler is not None
+        columns = (
+            Schedule.id,
+            Schedule.kind,
+            Schedule.status,
+            Schedule.run_at,
+            Schedule.cron,
+            Schedule.timezone,
+            Schedule.timing_set_at,
+            Schedule.updated_at,
+        )
+        stmt = select(*columns)
+        if self._watermark is not None:
+            stmt = stmt.where(Schedule.updated_at >= self._watermark - SYNC_OVERLAP)
+        with self.container.read_uow() as uow:
+            rows = uow.session.execute(stmt).all()
+        self._last_sync = time.monotonic()
+        changed = 0
+        for schedule in rows:
+            changed += self._sync_one(schedule)
+        if self._watermark is None:
+            active = {schedule_job_id(s.id) for s in rows if s.status == ScheduleStatus.ACTIVE}
+            for job_id in set(self._versions) - active:
+                self._remove(job_id)
+        if rows:
+            newest = max(s.updated_at for s in rows)
+            self._watermark = max(newest, self._watermark) if self._watermark else newest
+        return changed
+
+    def _sync_one(self, schedule: Any) -> int:
+        job_id = schedule_job_id(schedule.id)
+        if schedule.status != ScheduleStatus.ACTIVE:
+            self._remove(job_id)
+            return 0
+        version = timing_version(schedule)
+        if self._versions.get(job_id) == version:
+            return 0
+        if schedule.cron:
+            trigger: Any = cron_trigger(schedule.cron, schedule.timezone)
+        elif schedule.run_at is not None:
+            trigger = DateTrigger(run_date=schedule.run_at, timezone=UTC)
+        else:
+            return 0
+        assert self.scheduler is not None
+        self.scheduler.add_job(
+            "scheduler.clock:run_schedule_job",
+            trigger=trigger,
+            args=(schedule.id,),
+            kwargs={"timing": version},
+            id=job_id,
+            name=f"schedule {schedule.id} ({schedule.kind})",
+            jobstore=SCHEDULE_STORE,
+            replace_existing=True,
+        )
+        self._versions[job_id] = version
+        log.info("clock: schedule %s registered (%s)", schedule.id, version.split("|")[0])
+        return 1
+
+    def _remove(self, job_id: str) -> None:
+        if job_id not in self._versions:
+            return
+        self._versions.pop(job_id, None)
+        assert self.scheduler is not None
+        try:
+            self.scheduler.remove_job(job_id, jobstore=SCHEDULE_STORE)
+            log.info("clock: %s removed", job_id)
+        except JobLookupError:
+            pass  # a one-off job APScheduler already dropped after its run
+
+    # --- what jobs do -----------------------------------------------------------------------
+
+    def fire(self, schedule_id: int) -> jobs.FireOutcome:
+        outcome = jobs.fire_schedule(
+            self.container.uow(), self.clock, schedule_id=schedule_id, org=self.container.org
+        )
+        if outcome.sent_run_at is not None:
+            late = (self.clock.now() - outcome.sent_run_at).total_seconds()
+            log.info(
+                "clock: schedule %s fired (broadcast %s, %d recipients, %.1f s after its time)",
+                schedule_id,
+                outcome.broadcast_id,
+                outcome.recipients,
+                late,
+            )
+        if outcome.missed:
+            log.warning("clock: schedule %s missed %d run(s)", schedule_id, len(outcome.missed))
+        return outcome
+
+    def sweep_reminders(self) -> None:
+        jobs.run_reminder_sweep(self.container.uow(), self.clock, org=self.container.org)
+
+    def _on_job_error(self, event: JobExecutionEvent) -> None:
+        log.error("clock: job %s failed: %r", event.job_id, event.exception)
+
+
+def _observe_lag(event: JobSubmissionEvent) -> None:
+    """How late a job started after its (latest) scheduled time: the metrics' scheduler lag."""
+    if event.scheduled_run_times:
+        metrics.observe_scheduler_lag(
+            (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
+        )
+
 
 def run_clock(container: Container, stop: threading.Event) -> None:
-    log.info("clock started")
-    while not stop.wait(1.0):
-        pass
-    log.info("clock stopped")
+    Timetable(container).run(stop)

@@ -280,6 +280,9 @@ class Schedule(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
     last_fired_at: Mapped[datetime | None]
+    # When run_at / cron / timezone were last set: fire times before it belong to an older
+    # timetable and are neither sent nor reported as missed.
+    timing_set_at: Mapped[datetime | None]
 
 
 class BroadcastStatus(StrEnum):

@@ -69,6 +69,7 @@ def test_good_rows_are_imported_with_their_consent(container: Container) -> None
         people = volunteers(uow.session)
         maria, dev = people["+16175550134"], people["+13125550147"]
         assert (maria.first_name, maria.zip, maria.status) == ("Maria", "02124", "active")
+        assert (maria.state, maria.timezone) == ("MA", "America/New_York")  # from the ZIP
         assert maria.tag_names == ["canvass", "phonebank"]
         assert maria.source == "an"
         assert maria.opted_in_at == T0.replace(2026, 3, 1, 19, 5)
@@ -97,9 +98,10 @@ def test_bad_rows_are_rejected_with_a_reason_and_the_rest_imported(
         + '6175550102,Tag,,"ok, no way!",2026-03-01,\n'
         + "6175550103,When,,,03/01/2026,\n"
         + "6175550104,Later,,,2099-01-01,\n"
-        + "6175550105,Fine,2124,,2026-03-01,\n",
+        + "6175550105,Fine,2124,,2026-03-01,\n"
+        + "6175550106,Nowhere,99999,,2026-03-01,\n",
     )
-    assert report.created == 1 and report.rejected == 7
+    assert report.created == 1 and report.rejected == 8
     reasons = {r["name"]: r["reason"] for r in rejected}
     assert reasons["Short"].startswith("phone:") and "555-1234" in reasons["Short"]
     assert reasons["Word"].startswith("phone:")
@@ -108,9 +110,10 @@ def test_bad_rows_are_rejected_with_a_reason_and_the_rest_imported(
     assert reasons["Tag"].startswith("tags:") and "no way!" in reasons["Tag"]
     assert reasons["When"].startswith("opted_in_at:") and "ISO 8601" in reasons["When"]
     assert "future" in reasons["Later"]
+    assert reasons["Nowhere"] == "zip: 99999 is not a US ZIP code in use"
     # The rejects file keeps the organizer's own columns and says which line each came from.
     assert list(rejected[0]) == [*HEADER.strip().split(","), "reason", "line"]
-    assert [r["line"] for r in rejected] == ["2", "3", "4", "5", "6", "7", "8"]
+    assert [r["line"] for r in rejected] == ["2", "3", "4", "5", "6", "7", "8", "10"]
     with container.read_uow() as uow:
         # Spreadsheets drop New England's leading zero; it is put back.
         assert volunteers(uow.session)["+16175550105"].zip == "02124"

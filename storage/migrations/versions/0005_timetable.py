@@ -1,4 +1,4 @@
-"""Schema changes for issue 6 (timetable); none yet.
+"""Schema changes for issue 6 (timetable): when a schedule's timing was last set.
 
 Revision ID: 0005
 Revises: 0004
@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
@@ -16,8 +19,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("schedules") as batch:
+        batch.add_column(sa.Column("timing_set_at", sa.DateTime(timezone=True), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("schedules") as batch:
+        batch.drop_column("timing_set_at")

@@ -1,0 +1,129 @@
+"""The logs of Muster's main flows hold no full phone number, no secret, no volunteer's words.
+
+The flows run through the real routes with real signatures and the real logging pipeline
+(`configure_logging`, JSON lines at INFO); then every captured line is scanned.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+
+import phonenumbers
+import pytest
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
+
+from bot.bootstrap import bootstrap
+from bot.cli import main as muster
+from bot.logs import configure_logging
+from bot.web import create_app
+from tests.builders import random_phone
+from tests.conftest import make_settings
+
+AUTH_TOKEN = "twilio-auth-token-0123456789abcdef"
+METRICS_TOKEN = "metrics-token-fedcba9876543210"
+SIGNING_SECRET = "slack-signing-secret-00112233445566"
+BOT_TOKEN = "xoxb-1111111111-2222222222-abcdefghijklmnopqrstuvwx"
+PRIVATE_WORDS = "I live at 42 Zanzibar Ochre Lane"
+
+
+@pytest.fixture
+def log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """The real logging pipeline, writing JSON lines into a buffer instead of standard error."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging("INFO", json_lines=True)
+    yield stream
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+
+
+@pytest.fixture
+def settings_values(db_url: str) -> dict[str, str]:
+    return {
+        "database_url": db_url,
+        "twilio_account_sid": "AC" + "f" * 32,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_from_number": "+16175550100",
+        "twilio_api_url": "http://127.0.0.1:9",  # never reached in these flows
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": "http://127.0.0.1:9/api/",
+        "metrics_token": METRICS_TOKEN,
+    }
+
+
+def _text(client: TestClient, phone: str, body: str, n: int) -> tuple[int, str]:
+    url = "https://muster.example.org/twilio/sms"
+    params = {
+        "MessageSid": f"SM{n:032d}",
+        "From": phone,
+        "To": "+16175550100",
+        "Body": body,
+        "AccountSid": "AC" + "f" * 32,
+    }
+    signature = RequestValidator(AUTH_TOKEN).compute_signature(url, params)
+    response = client.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+    return response.status_code, signature
+
+
+def test_main_flows_log_no_phone_secret_or_message_body(
+    log_lines: io.StringIO,
+    settings_values: dict[str, str],
+    clock,
+    engine,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = make_settings(settings_values.pop("database_url"), **settings_values)
+    client = TestClient(create_app(bootstrap(settings, clock=clock, engine=engine)))
+    phones = [random_phone() for _ in range(3)]
+    signatures = []
+
+    # A volunteer signs up by text, answers the questions, writes something personal, asks for
+    # help and shifts, then opts out; a second one texts a bad signature.
+    n = 0
+    for phone in phones[:2]:
+        for body in ["JOIN", "Maria", "02124", "canvass", PRIVATE_WORDS, "HELP", "SHIFTS", "STOP"]:
+            n += 1
+            status, signature = _text(client, phone, body, n)
+            assert status == 200
+            signatures.append(signature)
+    refused = client.post(
+        "/twilio/sms",
+        data={"From": phones[2], "Body": PRIVATE_WORDS},
+        headers={"X-Twilio-Signature": "forged"},
+    )
+    assert refused.status_code == 403
+
+    # An operator scrapes the metrics (and someone tries a wrong token), and erases a volunteer.
+    assert (
+        client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}).status_code
+        == 200
+    )
+    assert client.get("/metrics", headers={"Authorization": "Bearer guess"}).status_code == 401
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    assert muster(["forget", phones[0]]) == 0
+
+    # Even a careless log call is scrubbed on its way out.
+    logging.getLogger("muster.careless").error(
+        "sending to %s with token %s / %s", phones[1], AUTH_TOKEN, BOT_TOKEN
+    )
+
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.strip()]
+    assert len(lines) >= 5, "the flows should have logged something"
+    text = "\n".join(json.dumps(line) for line in lines)
+    for phone in phones:
+        national = phone[2:]
+        assert phone not in text and national not in text, f"full number {phone[-4:]} logged"
+    assert not [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "US")]
+    for secret in (AUTH_TOKEN, METRICS_TOKEN, SIGNING_SECRET, BOT_TOKEN, "guess", *signatures):
+        assert secret not in text, f"secret {secret[:6]}... logged"
+    info = "\n".join(line["msg"] for line in lines if line["level"] in {"INFO", "DEBUG"})
+    assert PRIVATE_WORDS not in info and not re.search(r"Zanzibar", info)
