@@ -38,8 +38,9 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     # One cached statement, executed for many rows (SQLAlchemy batches it as "insertmanyvalues"),
-    # rather than a VALUES list compiled afresh for every call. Counted from RETURNING: psycopg
-    # reports rowcount -1 here.
+    # rather than a VALUES list compiled afresh for every call. Counted from RETURNING: a
+    # multi-row INSERT on psycopg reports rowcount -1 (SQLAlchemy 2.1), which made a conflict look
+    # like an insert.
     stmt = module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
     return len(session.execute(stmt, rows).all())
 
