@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +21,7 @@ from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
 from handlers.volunteers import receive_text
+from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
 TWIML = "application/xml"
@@ -35,6 +37,9 @@ def twiml(reply: str | None) -> Response:
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
+    # SQLite has one writer: texts queue here, in order, instead of in SQLite's busy handler
+    # (which sleeps and retries, and turns a queue of 16 into a tail of seconds).
+    writers = anyio.CapacityLimiter(1 if is_sqlite(container.engine) else 16)
     auth_token = (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     )
@@ -61,9 +66,10 @@ def routes(container: Container) -> list[BaseRoute]:
             opt_out_type=(params.get("OptOutType") or None),
             from_zip=params.get("FromZip") or None,
         )
-        result = await run_in_threadpool(
-            receive_text, msg, uow=container.uow(), org=container.org, clock=container.clock
-        )
+        async with writers:
+            result = await run_in_threadpool(
+                receive_text, msg, uow=container.uow(), org=container.org, clock=container.clock
+            )
         log.info("inbound sms from %s: %s", masked(phone), result.intent)
         return twiml(result.reply)
 

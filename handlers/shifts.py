@@ -255,29 +255,36 @@ def list_open_shifts(
 ) -> list[Shift]:
     """Upcoming shifts with a free seat: nearest first when `near_zip` is a known ZIP (shifts
     without a ZIP after those with one), soonest first otherwise and between equals."""
-    candidates = list(
-        session.scalars(
-            select(Shift)
-            .where(
-                Shift.starts_at > now,
-                Shift.cancelled_at.is_(None),
-                Shift.committed_count < Shift.capacity,
-            )
-            .order_by(Shift.starts_at, Shift.id)
-            .limit(_CANDIDATES if near_zip else limit)
-        )
+    open_now = (
+        Shift.starts_at > now,
+        Shift.cancelled_at.is_(None),
+        Shift.committed_count < Shift.capacity,
     )
     home = geo.zip_info(near_zip) if near_zip else None
     if home is None:
-        return candidates[:limit]
+        return list(
+            session.scalars(
+                select(Shift).where(*open_now).order_by(Shift.starts_at, Shift.id).limit(limit)
+            )
+        )
 
-    def distance(shift: Shift) -> float:
-        d = geo.miles_between(home, shift.zip) if shift.zip else None
+    # Rank the candidates on three plain columns, then load only the shifts that will be shown.
+    candidates = session.execute(
+        select(Shift.id, Shift.zip, Shift.starts_at)
+        .where(*open_now)
+        .order_by(Shift.starts_at, Shift.id)
+        .limit(_CANDIDATES)
+    ).all()
+
+    def distance(zip5: str | None) -> float:
+        d = geo.miles_between(home, zip5) if zip5 else None
         # Whole miles, so that shifts in the same neighbourhood stay in time order.
         return float(round(d)) if d is not None else float("inf")
 
-    candidates.sort(key=lambda s: (distance(s), s.starts_at, s.id))
-    return candidates[:limit]
+    candidates.sort(key=lambda row: (distance(row.zip), row.starts_at, row.id))
+    chosen = [row.id for row in candidates[:limit]]
+    by_id = {s.id: s for s in session.scalars(select(Shift).where(Shift.id.in_(chosen)))}
+    return [by_id[i] for i in chosen if i in by_id]
 
 
 def my_commitments(session: Session, *, volunteer: Volunteer, now: datetime) -> list[Commitment]:
