@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from handlers import geo, sms_text
@@ -250,6 +250,18 @@ def promotion_sms(commitment: Commitment, shift: Shift, *, org_name: str) -> Out
 # --- Reading -----------------------------------------------------------------------------------
 
 
+_OPEN_CANDIDATES = (
+    select(Shift.id, Shift.zip, Shift.starts_at)
+    .where(
+        Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),
+        Shift.cancelled_at.is_(None),
+        Shift.committed_count < Shift.capacity,
+    )
+    .order_by(Shift.starts_at, Shift.id)
+    .limit(_CANDIDATES)
+)
+
+
 def list_open_shifts(
     session: Session, *, now: datetime, near_zip: str | None = None, limit: int = 5
 ) -> list[Shift]:
@@ -269,12 +281,7 @@ def list_open_shifts(
         )
 
     # Rank the candidates on three plain columns, then load only the shifts that will be shown.
-    candidates = session.execute(
-        select(Shift.id, Shift.zip, Shift.starts_at)
-        .where(*open_now)
-        .order_by(Shift.starts_at, Shift.id)
-        .limit(_CANDIDATES)
-    ).all()
+    candidates = session.execute(_OPEN_CANDIDATES, {"now": now}).all()
 
     def distance(zip5: str | None) -> float:
         d = geo.miles_between(home, zip5) if zip5 else None

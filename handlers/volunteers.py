@@ -54,6 +54,7 @@ INTEREST_TRIES = 2
 MAX_SEGMENTS = 3
 # Built once: the lookup every text starts with (tags are loaded only when onboarding needs them).
 _BY_PHONE = select(Volunteer).where(Volunteer.phone == bindparam("phone")).options(lazyload("*"))
+_INSERT_INBOUND = insert(InboundMessage.__table__)
 # Deliveries a volunteer has (or may have) received: what a bare YES/NO can be answering.
 _RECEIVED = (
     DeliveryStatus.CLAIMED,
@@ -118,19 +119,20 @@ class _Turn:
         # One plain INSERT; the unique message id is checked here, so a duplicate's work is
         # rolled back before its effects are written.
         inbound_id = s.execute(
-            insert(InboundMessage).values(
-                message_sid=self.msg.message_id,
-                channel=str(self.msg.channel),
-                from_phone=self.msg.phone,
-                to_phone=self.msg.to,
-                body=_storable(self.msg.text),
-                volunteer_id=self.volunteer.id if self.volunteer is not None else None,
-                intent=intent,
-                reply=reply,
-                opt_out_type=self.msg.opt_out_type,
-                flagged=self.flagged,
-                received_at=self.now,
-            )
+            _INSERT_INBOUND,
+            {
+                "message_sid": self.msg.message_id,
+                "channel": str(self.msg.channel),
+                "from_phone": self.msg.phone,
+                "to_phone": self.msg.to,
+                "body": _storable(self.msg.text),
+                "volunteer_id": self.volunteer.id if self.volunteer is not None else None,
+                "intent": intent,
+                "reply": reply,
+                "opt_out_type": self.msg.opt_out_type,
+                "flagged": self.flagged,
+                "received_at": self.now,
+            },
         ).inserted_primary_key[0]
         if self.cta is not None:
             self.cta.inbound_id = inbound_id
