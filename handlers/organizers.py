@@ -27,7 +27,7 @@ import zipcodes
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from handlers import broadcasts, exports, schedules, views
+from handlers import broadcasts, exports, schedules, shifts, sms_text, views
 from handlers.audiences import parse_audience
 from handlers.broadcasts import check_body
 from handlers.config import OrgConfig
@@ -37,7 +37,7 @@ from handlers.phones import display, masked, to_e164
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
 from handlers.schedules import ScheduledView, local_to_utc
-from handlers.shifts import record_check_in
+from handlers.shifts import CommitStatus, record_check_in
 from storage.audit import audit
 from storage.models import (
     Commitment,
@@ -63,6 +63,7 @@ USAGE: dict[str, str] = {
     ),
     "shifts": f"{COMMAND} shifts",
     "roster": f"{COMMAND} roster N",
+    "signup": f"{COMMAND} signup N PHONE",
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
         f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
@@ -77,6 +78,7 @@ DESCRIPTIONS: dict[str, str] = {
     "shift add": "add a shift (a form; or everything inline as shown)",
     "shifts": "upcoming shifts and how full they are",
     "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
+    "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
     "find": "look a volunteer up",
     "broadcast": "text an audience (a form; or inline), after a preview you confirm",
     "scheduled": "broadcasts planned ahead",
@@ -527,6 +529,77 @@ def _name(volunteer: Volunteer) -> str:
     if volunteer.forgotten_at is not None:
         return "(forgotten)"
     return volunteer.first_name or "(no name yet)"
+
+
+# --- signup: an organizer signs a volunteer up ------------------------------------------------
+
+
+def _signup(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    """The same sign-up as a volunteer's `YES N`, through `shifts.commit_to_shift`; the volunteer
+    is told by text (the words the SMS side uses), through the outbox."""
+    words = cmd.args.split(None, 1)
+    if len(words) != 2:
+        raise _usage(USAGE["signup"], "give the shift number and the volunteer's phone number")
+    shift_id = _one_number(words[0], "signup")
+    phone = to_e164(words[1])
+    if phone is None:
+        raise _usage(USAGE["signup"], f"{words[1]} is not a valid phone number")
+    now = clock.now()
+    with uow:
+        volunteer = uow.session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+        if volunteer is None:
+            raise MusterError(
+                f"No volunteer has the number {display(phone)}. They can text JOIN to sign up "
+                "(Muster texts only people who asked for it)."
+            )
+        out = shifts.commit_to_shift(
+            uow.session, volunteer=volunteer, shift_id=shift_id, now=now, channel="slack"
+        )
+        if out.status == CommitStatus.UNKNOWN:
+            raise UnknownShift(shift_id)
+        if out.status in (CommitStatus.PAST, CommitStatus.CANCELLED):
+            state = "has already started" if out.status == CommitStatus.PAST else "was cancelled"
+            raise MusterError(f"Shift {shift_id} {state}; nobody can sign up for it.")
+        name = _name(volunteer)
+        if out.status == CommitStatus.ALREADY:
+            assert out.commitment is not None
+            text = f"{name} is already on shift #{shift_id} ({out.commitment.status})."
+            return Result(view=views.NoticeView(text), intent="signup.already")
+        assert out.shift is not None and out.commitment is not None
+        lang, zone = volunteer.language, volunteer.timezone or org.default_timezone
+        if out.status == CommitStatus.COMMITTED:
+            line = sms_text.shift_line(out.shift, zone, lang)
+            words_sent = sms_text.say("committed", lang, shift=line, n=shift_id)
+            text = f"{name} is signed up for shift #{shift_id}"
+        else:
+            rank = shifts.waitlist_rank(uow.session, out.commitment)
+            words_sent = sms_text.say("waitlisted", lang, n=shift_id, rank=rank)
+            text = f"Shift #{shift_id} is full: {name} is #{rank} on its waitlist"
+        sms: tuple[OutboundSms, ...] = ()
+        if volunteer.status == VolunteerStatus.ACTIVE:
+            sms = (
+                OutboundSms(
+                    phone=phone,
+                    body=f"{org.org_name}: {words_sent}",
+                    kind="confirmation",
+                    idempotency_key=f"signup:{out.commitment.id}:{now.timestamp():.0f}",
+                    volunteer_id=volunteer.id,
+                ),
+            )
+            text += " and will get a text."
+        else:
+            text += f"; they are {str(volunteer.status).replace('_', ' ')}, so no text was sent."
+        audit(
+            uow.session,
+            actor=cmd.user_id,
+            action="shift.signup",
+            target=f"commitment:{out.commitment.id}",
+            detail={"shift_id": shift_id, "status": out.status},
+            at=now,
+        )
+        result = record_effects(uow.session, Result(sms=sms, view=views.NoticeView(text)))
+        uow.commit()
+    return Result(view=result.view, sms=result.sms, intent=f"signup.{out.status}")
 
 
 # --- find ----------------------------------------------------------------------------------------
@@ -1021,6 +1094,7 @@ _COMMANDS: dict[str, Callable[..., Result]] = {
     "shift add": _shift_add,
     "shifts": _shifts,
     "roster": _roster,
+    "signup": _signup,
     "find": _find,
     "broadcast": _broadcast,
     "scheduled": _scheduled,
