@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in {"serve", "worker", "clock"}:
+        from bot.process import catch_signals_early
+
+        catch_signals_early()
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:

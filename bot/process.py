@@ -19,6 +19,21 @@ log = logging.getLogger(__name__)
 Part = Callable[[Container, threading.Event], None]
 
 
+_early_signal: list[int] = []
+
+
+def catch_signals_early() -> None:
+    """Called first thing by the CLI: a SIGTERM that arrives while the process is still starting
+    (imports, connecting) is remembered, and the process then stops cleanly with status 0
+    instead of being killed by the signal's default action."""
+
+    def _remember(signum: int, _frame: object) -> None:
+        _early_signal.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _remember)
+
+
 @contextlib.contextmanager
 def stop_on_signals(
     stop: threading.Event, also: Callable[[], None] | None = None
@@ -32,6 +47,8 @@ def stop_on_signals(
             also()
 
     previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if _early_signal:  # it came while starting up: act on it now
+        _handler(_early_signal[-1], None)
     try:
         yield
     finally:
