@@ -42,7 +42,7 @@ class _HttpClient(AsyncTwilioHttpClient):
     (aiohttp's default is 100), that notes `Retry-After` for the caller's task."""
 
     def __init__(self, *, connections: int, timeout: float):
-        # twilio logs eleven INFO lines per request (URL, headers); one line per text is ours.
+        # twilio logs eleven INFO lines per request (URL, headers); we log errors ourselves.
         quiet = logging.getLogger("bot.twilio_sender.http")
         quiet.setLevel(logging.WARNING)
         super().__init__(pool_connections=False, timeout=timeout, logger=quiet)

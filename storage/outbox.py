@@ -37,8 +37,10 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
         return 0
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(rows).on_conflict_do_nothing()
-    return session.execute(stmt).rowcount or 0
+    key = next(iter(table.primary_key.columns))
+    stmt = module.insert(table).values(rows).on_conflict_do_nothing().returning(key)
+    # Counted from RETURNING: psycopg reports rowcount -1 for this statement.
+    return len(session.execute(stmt).all())
 
 
 def sms_rows(messages: Iterable[OutboundSms]) -> list[dict[str, Any]]:
