@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import bindparam
 
 from bot.bootstrap import Container
+from handlers.delivery_status import CALLBACK_STATUS
 from handlers.phones import masked
 from handlers.ports import SendResult, SmsSender
 from handlers.send_errors import MAX_ATTEMPTS, Effect, apply_volunteer_effect, backoff, effect_of
@@ -62,15 +63,6 @@ FLUSH_EVERY_S = 0.02
 MAX_BATCH = 250
 AUTH_REFUSED = "20003"
 AUTH_RETRY = timedelta(minutes=1)
-
-PROVIDER_STATUS = {
-    "queued": DeliveryStatus.QUEUED,
-    "accepted": DeliveryStatus.QUEUED,
-    "scheduled": DeliveryStatus.QUEUED,
-    "sending": DeliveryStatus.QUEUED,
-    "sent": DeliveryStatus.SENT,
-    "delivered": DeliveryStatus.DELIVERED,
-}
 
 
 def worker_name() -> str:
@@ -136,7 +128,7 @@ def record_outcomes(session: Any, outcomes: list[Outcome], *, worker: str, now: 
         }
         if result.ok:
             values.update(
-                status=PROVIDER_STATUS.get(result.status or "queued", DeliveryStatus.QUEUED).value,
+                status=CALLBACK_STATUS.get(result.status or "queued", DeliveryStatus.QUEUED).value,
                 provider_sid=result.provider_sid,
                 sent_at=now,
             )
