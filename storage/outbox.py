@@ -37,9 +37,10 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
         return 0
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    key = next(iter(table.primary_key.columns))
-    stmt = module.insert(table).values(rows).on_conflict_do_nothing().returning(key)
-    # Counted from RETURNING: psycopg reports rowcount -1 for this statement.
+    stmt = module.insert(table).values(rows).on_conflict_do_nothing()
+    # Counted from RETURNING: a multi-row INSERT on psycopg reports rowcount -1 (seen on
+    # SQLAlchemy 2.1), which made a conflict look like an insert.
+    stmt = stmt.returning(*table.primary_key.columns)
     return len(session.execute(stmt).all())
 
 
