@@ -26,12 +26,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.config import OrgConfig
+from handlers.quiet_hours import zone
 from handlers.results import InboxPost, OutboundSms
 from storage.models import (
     Commitment,
@@ -91,16 +92,6 @@ class _Due:
     starts_at: datetime
     ends_at: datetime
     shift_tz: str
-
-
-def _zone(name: str | None, default: str) -> ZoneInfo:
-    for candidate in (name, default):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("America/New_York")
 
 
 def _not_yet_sent(kind: str) -> Any:
@@ -178,7 +169,7 @@ def find_day_before(session: Session, *, now: datetime, org: OrgConfig) -> list[
     if not zones:
         return []
     for name in sorted(zones):
-        tz = _zone(name, default)
+        tz = zone(name, default)
         local = now.astimezone(tz)
         days_ahead = 2 if local.time() >= DAY_BEFORE_AT else 1
         cutoff = _local_midnight(local.date() + timedelta(days=days_ahead), tz)
@@ -238,7 +229,7 @@ def _place(d: _Due) -> str:
 
 
 def day_before_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
-    tz, shift_tz = _zone(d.volunteer_tz, org.default_timezone), _zone(d.shift_tz, org.zone.key)
+    tz, shift_tz = zone(d.volunteer_tz, org.default_timezone), zone(d.shift_tz, org.zone.key)
     hello = f"Hi {d.first_name}!" if d.first_name else "Hi!"
     return (
         f"{org.org_name}: {hello} Reminder: {d.title} is {_day_word(d.starts_at, now, tz)}, "
@@ -248,7 +239,7 @@ def day_before_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
 
 
 def two_hours_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
-    tz, shift_tz = _zone(d.volunteer_tz, org.default_timezone), _zone(d.shift_tz, org.zone.key)
+    tz, shift_tz = zone(d.volunteer_tz, org.default_timezone), zone(d.shift_tz, org.zone.key)
     local = d.starts_at.astimezone(tz)
     zone_name = f" {local.tzname()}" if tz.key != shift_tz.key else ""
     return (
@@ -259,7 +250,7 @@ def two_hours_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
 
 
 def checkin_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
-    tz = _zone(d.volunteer_tz, org.default_timezone)
+    tz = zone(d.volunteer_tz, org.default_timezone)
     local = d.starts_at.astimezone(tz)
     return (
         f"{org.org_name}: Thanks for signing up for {d.title} on {local:%a %b} {local.day}. "
@@ -272,7 +263,7 @@ def checkin_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
 
 def _due_at(kind: str, d: _Due, org: OrgConfig) -> datetime:
     if kind == DAY_BEFORE:
-        return _day_before_due(d, _zone(d.volunteer_tz, org.default_timezone))
+        return _day_before_due(d, zone(d.volunteer_tz, org.default_timezone))
     if kind == TWO_HOURS:
         return d.starts_at - TWO_HOURS_BEFORE
     return d.ends_at + CHECKIN_AFTER
@@ -385,7 +376,7 @@ def list_unconfirmed(session: Session, *, now: datetime, org: OrgConfig) -> list
         if not claimed:
             continue
         entry = shifts[shift_id]
-        local = entry["starts_at"].astimezone(_zone(entry["tz"], org.default_timezone))
+        local = entry["starts_at"].astimezone(zone(entry["tz"], org.default_timezone))
         listed = ", ".join(unconfirmed[:25]) + (
             f" and {len(unconfirmed) - 25} more" if len(unconfirmed) > 25 else ""
         )

@@ -20,6 +20,7 @@ from storage.models import Broadcast
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.builders import make_volunteer
 from tests.conftest import ON_POSTGRES
+from tests.sending import wait_until
 
 MUSTER = [sys.executable, "-m", "bot.cli", "clock"]
 
@@ -51,23 +52,14 @@ class _Clock:
         self.proc.wait(timeout=10)
 
 
-def _wait_for(check, seconds: float) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
-
-
 def test_killing_the_leader_hands_the_timetable_to_the_standby(db_url: str, tmp_path: Path):
     engine = make_engine(db_url)
     uow = SqlAlchemyUnitOfWork(make_session_factory(engine))
     clocks = [_Clock(db_url, tmp_path)]
     try:
-        assert _wait_for(lambda: clocks[0].leading, 30), "".join(clocks[0].lines)
+        wait_until(lambda: clocks[0].leading, 30)
         clocks.append(_Clock(db_url, tmp_path))
-        assert _wait_for(lambda: any("seeking leadership" in x for x in clocks[1].lines), 30)
+        wait_until(lambda: any("seeking leadership" in x for x in clocks[1].lines), 30)
         time.sleep(1.5)
         assert not clocks[1].leading  # a standby while the first one lives
 
@@ -83,7 +75,7 @@ def test_killing_the_leader_hands_the_timetable_to_the_standby(db_url: str, tmp_
         clocks[0].proc.send_signal(signal.SIGKILL)
         clocks[0].proc.wait(timeout=10)
         died = time.monotonic()
-        assert _wait_for(lambda: clocks[1].leading, 15), "".join(clocks[1].lines)
+        wait_until(lambda: clocks[1].leading, 15)
         takeover = time.monotonic() - died
         assert takeover < (3 if ON_POSTGRES else 8)  # seconds: the lock at once, the lease soon
 
@@ -91,7 +83,7 @@ def test_killing_the_leader_hands_the_timetable_to_the_standby(db_url: str, tmp_
             with uow:
                 return uow.session.scalar(select(func.count()).select_from(Broadcast)) or 0
 
-        assert _wait_for(lambda: fired() == 1, 20), "".join(clocks[1].lines)
+        wait_until(lambda: fired() == 1, 20)
         time.sleep(1.0)
         assert fired() == 1
         clocks[1].proc.send_signal(signal.SIGTERM)

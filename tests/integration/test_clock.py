@@ -23,6 +23,7 @@ from storage.db import make_engine
 from storage.models import Broadcast, BroadcastStatus, Delivery, Schedule, ScheduleStatus, SlackPost
 from tests.builders import make_volunteer
 from tests.conftest import ON_POSTGRES, T0, make_settings
+from tests.sending import wait_until
 
 NY = "America/New_York"
 
@@ -78,15 +79,6 @@ def _count(container: Container, model, *where) -> int:
         return uow.session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
 
-def _wait_for(check: Callable[[], bool], seconds: float = 15.0) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return True
-        time.sleep(0.1)
-    return check()
-
-
 def _run(timetable: Timetable) -> tuple[threading.Thread, threading.Event]:
     stop = threading.Event()
     thread = threading.Thread(target=timetable.run, args=(stop,), daemon=True)
@@ -112,7 +104,7 @@ def test_one_clock_leads_and_a_standby_takes_over_when_it_dies(clocks) -> None:
     first.abandon()  # killed: no clean shutdown, no hand-over
     if ON_POSTGRES:
         # The server drops a dead session's advisory lock as soon as it sees it gone.
-        assert _wait_for(second.step, seconds=10)
+        wait_until(second.step, timeout=10)
     else:
         assert second.step() is False  # the dead leader's lease still runs
         lease_clock.advance(timedelta(seconds=6))  # CLOCK_LEASE_SECONDS=5 later
@@ -149,8 +141,8 @@ def test_a_leader_whose_lock_session_was_killed_stops(clocks, engine: Engine) ->
                 "WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()"
             )
         )
-    assert _wait_for(lambda: not first.step(), seconds=10)
-    assert _wait_for(second.step, seconds=10)
+    wait_until(lambda: not first.step(), timeout=10)
+    wait_until(second.step, timeout=10)
 
 
 # --- The scheduler, for real -------------------------------------------------------------------
@@ -161,10 +153,10 @@ def test_two_clocks_fire_a_schedule_once(clocks) -> None:
     _add_volunteers(first.container, 4)
     threads = [_run(first), _run(second)]
     try:
-        assert _wait_for(lambda: first.leading or second.leading)
+        wait_until(lambda: first.leading or second.leading)
         run_at = datetime.now(UTC) + timedelta(seconds=3)
         sid = _schedule(first.container, run_at=run_at)
-        assert _wait_for(lambda: _count(first.container, Broadcast) > 0)
+        wait_until(lambda: _count(first.container, Broadcast) > 0)
         time.sleep(1.5)  # the other clock, and a second look by the leader, add nothing
     finally:
         for thread, stop in threads:
@@ -196,8 +188,8 @@ def test_a_job_survives_a_restart_and_fires_once(clocks, engine: Engine) -> None
     job_id = schedule_job_id(sid)
     job = after.scheduler.get_job(job_id)
     assert job is not None and job.next_run_time == run_at
-    assert _wait_for(lambda: _count(after.container, Broadcast) > 0)
-    assert _wait_for(lambda: job_id not in _stored_job_ids(engine))
+    wait_until(lambda: _count(after.container, Broadcast) > 0)
+    wait_until(lambda: job_id not in _stored_job_ids(engine))
     after.step()
     assert _count(after.container, Broadcast) == 1
     assert _count(after.container, Delivery) == 2
@@ -217,7 +209,7 @@ def test_a_run_missed_while_the_clock_was_down_goes_when_it_is_back(clocks) -> N
 
     after = clocks()
     assert after.step()
-    assert _wait_for(lambda: _count(after.container, Broadcast) > 0)
+    wait_until(lambda: _count(after.container, Broadcast) > 0)
     with after.container.read_uow() as uow:
         broadcast = uow.session.scalars(select(Broadcast)).one()
         assert broadcast.status == BroadcastStatus.QUEUED and broadcast.run_at == run_at
@@ -233,7 +225,7 @@ def test_a_run_two_days_old_is_reported_when_the_clock_comes_back(clocks) -> Non
         now=two_days_ago,  # planned back then; the clock was down ever since
     )
     assert timetable.step()
-    assert _wait_for(lambda: _count(timetable.container, SlackPost) > 0)
+    wait_until(lambda: _count(timetable.container, SlackPost) > 0)
     with timetable.container.read_uow() as uow:
         broadcast = uow.session.scalars(select(Broadcast)).one()
         post = uow.session.scalars(select(SlackPost)).one()
@@ -246,7 +238,7 @@ def test_new_changed_and_cancelled_schedules_are_picked_up_within_seconds(clocks
     timetable = clocks()
     thread, stop = _run(timetable)
     try:
-        assert _wait_for(lambda: timetable.leading)
+        wait_until(lambda: timetable.leading)
         now = datetime.now(UTC)
         weekly = _schedule(timetable.container, cron="0 9 * * MON")
         once = _schedule(timetable.container, run_at=now + timedelta(hours=5))
@@ -254,22 +246,22 @@ def test_new_changed_and_cancelled_schedules_are_picked_up_within_seconds(clocks
         def job(sid: int):
             return timetable.scheduler.get_job(schedule_job_id(sid)) if timetable.leading else None
 
-        assert _wait_for(lambda: job(weekly) is not None and job(once) is not None, seconds=8)
+        wait_until(lambda: job(weekly) is not None and job(once) is not None, timeout=8)
         with timetable.container.uow() as uow:
             edit_schedule(uow.session, schedule_id=weekly, user_id="U0ORGANIZER",
                           now=datetime.now(UTC), cron="0 18 * * FRI")  # fmt: skip
             cancel_schedule(uow.session, schedule_id=once, user_id="U0ORGANIZER",
                             now=datetime.now(UTC))  # fmt: skip
             uow.commit()
-        assert _wait_for(lambda: job(once) is None, seconds=8)
-        assert _wait_for(
+        wait_until(lambda: job(once) is None, timeout=8)
+        wait_until(
             lambda: (
                 job(weekly)
                 .next_run_time.astimezone(job(weekly).trigger.timezone)
                 .strftime("%a %H:%M")
                 == "Fri 18:00"
             ),
-            seconds=8,
+            timeout=8,
         )
     finally:
         stop.set()
