@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container, bootstrap
+from bot.web import create_app
 from handlers.broadcasts import cancel_broadcast, confirm_broadcast, create_draft
-from handlers.consent import record_opt_out
 from handlers.ports import FixedClock
 from handlers.results import OutboundSms
 from scheduler.sender import Sender
@@ -123,11 +125,14 @@ def test_a_stop_while_the_broadcast_goes_out_stops_that_number(
     last = deliveries(app)[-1].to_phone
     with RunningSender(app, rate_mps=10_000.0, concurrency=1):
         fake.wait_for(3)
-        with app.uow() as uow:  # what the STOP keyword does (handlers/consent.py)
-            person = uow.session.scalar(select(Volunteer).where(Volunteer.phone == last))
-            record_opt_out(uow.session, phone=last, volunteer=person, keyword="STOP",
-                           channel="sms", now=app.clock.now())  # fmt: skip
-            uow.commit()
+        # The volunteer texts STOP to our number: Twilio's signed webhook, the real route.
+        params = {"From": last, "To": "+16175550100", "Body": "STOP", "MessageSid": "SMstop1"}
+        signature = RequestValidator(fake.auth_token).compute_signature(
+            "https://muster.example.org/twilio/sms", params
+        )
+        web = TestClient(create_app(app), base_url="https://muster.example.org")
+        reply = web.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+        assert reply.status_code == 200
         wait_until(lambda: outstanding(app) == 0)
     assert fake.sent_to(last) == []
     assert len(fake.sent()) == 29
