@@ -6,10 +6,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.bootstrap import Container, bootstrap
-from bot.logs import configure_logging
-from bot.settings import Settings, settings_or_exit
+# Settings, the database and the app are imported once the command is known, so that a process
+# catches SIGTERM (bot.process.catch_signals_early) before its slow imports.
+if TYPE_CHECKING:
+    from bot.bootstrap import Container
+    from bot.settings import Settings
 
 log = logging.getLogger("muster")
 
@@ -58,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bot.process import catch_signals_early
 
         catch_signals_early()
+    from bot.logs import configure_logging
+    from bot.settings import settings_or_exit
+
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:
@@ -68,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot import process
+    from bot.bootstrap import bootstrap
 
     if args.command == "db" and args.db_command == "upgrade":
         from storage.migrate import upgrade

@@ -11,12 +11,14 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from bot.bootstrap import Container
+if TYPE_CHECKING:  # imported lazily: the CLI catches signals before the heavy imports
+    from bot.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
-Part = Callable[[Container, threading.Event], None]
+Part = Callable[["Container", threading.Event], None]
 
 
 _early_signal: list[int] = []
