@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.bootstrap import Container
 from bot.twilio_signature import form_params, is_from_twilio
+from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
 from handlers.volunteers import receive_text
@@ -33,6 +34,7 @@ def twiml(reply: str | None) -> Response:
 
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
+    geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
     auth_token = (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     )

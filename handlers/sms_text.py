@@ -7,9 +7,11 @@ to UCS-2, and each of them still fits the three-segment limit.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.segments import count_segments, is_gsm7
 from storage.models import Shift
 
 LANGUAGES = ("en", "es")
@@ -18,15 +20,14 @@ TEXTS: dict[str, dict[str, str]] = {
     "welcome": {
         "en": "{org}: thanks for joining our volunteer texts! Msg freq varies. Msg & data rates "
         "may apply. Reply HELP for help, STOP to opt out. What's your first name?",
-        "es": "{org}: ¡gracias por unirte a nuestros mensajes para voluntarios! Frecuencia "
-        "variable. Msg & data rates may apply: pueden aplicar tarifas. AYUDA para ayuda, ALTO "
-        "para salir. ¿Cuál es tu nombre?",
+        "es": "{org}: ¡gracias por unirte! Frecuencia variable. Pueden aplicarse tarifas de msj y "
+        "datos. AYUDA para ayuda, ALTO para salir. ¿Cuál es tu nombre?",
     },
     "welcome_back": {
         "en": "{org}: you're subscribed again. Msg freq varies. Msg & data rates may apply. "
         "Reply HELP for help, STOP to opt out.",
-        "es": "{org}: te suscribiste de nuevo. Frecuencia variable. Msg & data rates may apply: "
-        "pueden aplicar tarifas. AYUDA para ayuda, ALTO para salir.",
+        "es": "{org}: te suscribiste de nuevo. Frecuencia variable. Pueden aplicarse tarifas "
+        "de msj y datos. AYUDA para ayuda, ALTO para salir.",
     },
     "already_joined": {
         "en": "{org}: you're already signed up. Reply SHIFTS to see shifts, HELP for help, STOP "
@@ -43,8 +44,8 @@ TEXTS: dict[str, dict[str, str]] = {
     "help": {
         "en": "{org} volunteer texts.{contact} Reply SHIFTS for shifts, MY for yours. Msg & data "
         "rates may apply. Reply STOP to opt out.",
-        "es": "{org}, mensajes para voluntarios.{contact} Responde TURNOS para ver turnos, MIS "
-        "para los tuyos. Pueden aplicar tarifas. ALTO para salir.",
+        "es": "{org}, mensajes para voluntarios.{contact} TURNOS para ver turnos, MIS para los "
+        "tuyos. Pueden aplicarse tarifas. ALTO para salir.",
     },
     "help_contact": {"en": " Help: {contact}.", "es": " Ayuda: {contact}."},
     "join_first": {
@@ -58,13 +59,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "What's your first name?",
         "es": "¿Cuál es tu nombre?",
     },
+    "thanks_name": {"en": "Thanks, {name}!", "es": "¡Gracias, {name}!"},
+    "thanks": {"en": "Thanks!", "es": "¡Gracias!"},
     "ask_zip": {
-        "en": "Thanks, {name}! What's your 5-digit ZIP code? (or SKIP)",
-        "es": "¡Gracias, {name}! ¿Cuál es tu código postal de 5 dígitos? (o SALTAR)",
+        "en": "What's your 5-digit ZIP code? (or SKIP)",
+        "es": "¿Cuál es tu código postal de 5 dígitos? (o SALTAR)",
     },
     "bad_zip": {
         "en": "Sorry, {zip} isn't a US ZIP code. Please send your 5-digit ZIP (or SKIP).",
         "es": "Lo siento, {zip} no es un código postal de EE. UU. Envía tus 5 dígitos (o SALTAR).",
+    },
+    "zip_skipped": {
+        "en": "Let's skip the ZIP for now (you can send ZIP 02124 later).",
+        "es": "Dejemos el código postal para después (puedes enviar ZIP 02124 luego).",
     },
     "ask_interests": {
         "en": "How would you like to help? Reply with numbers: 1 phonebank, 2 canvass, 3 text "
@@ -206,6 +213,11 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{org}: thanks, we got your message. An organizer will read it.",
         "es": "{org}: gracias, recibimos tu mensaje. Un organizador lo leerá.",
     },
+    "maybe_drop": {
+        "en": "To leave shift {n}, reply DROP {n}. To stop all texts from us, reply STOP.",
+        "es": "Para salir del turno {n}, responde DROP {n}. Para no recibir más mensajes, "
+        "responde ALTO.",
+    },
     "maybe_opt_out": {
         "en": "{org}: got it. To stop all texts from us, reply STOP.",
         "es": "{org}: recibido. Para no recibir más mensajes, responde ALTO.",
@@ -247,3 +259,49 @@ def short_title(title: str) -> str:
 def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:
     """`#12 Sat 11/21 10am Phonebank for the Clea...`: number, local start and title."""
     return f"#{shift.id} {when(shift.starts_at, zone, language)} {short_title(shift.title)}"
+
+
+# Look-alikes outside GSM-7 that have a GSM-7 spelling (the rest fold by dropping the accent).
+_GSM_LOOKALIKES = str.maketrans(
+    {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " "}
+)
+
+
+def gsm_folded(text: str) -> str:
+    """`text` with what GSM-7 lacks spelled in GSM-7 where it can be: á -> a, ’ -> ', … -> ..."""
+    out = []
+    for ch in text.translate(_GSM_LOOKALIKES):
+        if is_gsm7(ch):
+            out.append(ch)
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
+        out.append(base if base and is_gsm7(base) else ch)
+    return "".join(out)
+
+
+def _cheapest(text: str) -> str:
+    """Accents are kept unless dropping them saves a segment."""
+    if is_gsm7(text):
+        return text
+    folded = gsm_folded(text)
+    return folded if count_segments(folded).segments < count_segments(text).segments else text
+
+
+def fit(text: str, max_segments: int) -> str:
+    """The text in as few segments as it can take, cut (with "...") to `max_segments`."""
+    text = _cheapest(text)
+    if count_segments(text).segments <= max_segments:
+        return text
+    cut = text
+    while cut and count_segments(cut + "...").segments > max_segments:
+        cut = cut[: max(len(cut) - max(len(cut) // 20, 1), 0)]
+    return cut.rstrip() + "..."
+
+
+def fit_list(head: str, lines: list[str], foot: str, max_segments: int) -> str:
+    """Head, as many whole lines as fit, and the foot, in at most `max_segments` segments."""
+    for k in range(len(lines), 0, -1):
+        text = _cheapest("\n".join(part for part in (head, *lines[:k], foot) if part))
+        if count_segments(text).segments <= max_segments:
+            return text
+    return fit("\n".join(part for part in (head, *lines[:1]) if part), max_segments)

@@ -36,7 +36,12 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
@@ -46,6 +51,7 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, select
 
+from bot import metrics
 from bot.bootstrap import Container
 from handlers.schedules import cron_trigger
 from scheduler import jobs
@@ -174,6 +180,7 @@ class Timetable:
             timezone=UTC,
         )
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
+        scheduler.add_listener(_observe_lag, EVENT_JOB_SUBMITTED)
         self.scheduler = scheduler
         self._versions = {}
         self._watermark = None
@@ -321,6 +328,14 @@ class Timetable:
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         log.error("clock: job %s failed: %r", event.job_id, event.exception)
+
+
+def _observe_lag(event: JobSubmissionEvent) -> None:
+    """How late a job started after its (latest) scheduled time: the metrics' scheduler lag."""
+    if event.scheduled_run_times:
+        metrics.observe_scheduler_lag(
+            (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
+        )
 
 
 def run_clock(container: Container, stop: threading.Event) -> None:

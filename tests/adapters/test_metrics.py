@@ -114,3 +114,22 @@ def test_metrics_still_answer_when_the_database_is_away(clock) -> None:
     got = _samples(response.text)
     assert got[("muster_database_up", ())] == 0
     assert ("muster_deliveries", (("status", "pending"),)) not in got
+
+
+def test_the_clock_reports_how_late_its_jobs_start() -> None:
+    from datetime import UTC, datetime
+
+    from apscheduler.events import EVENT_JOB_SUBMITTED, JobSubmissionEvent
+
+    from scheduler.clock import _observe_lag
+
+    def lag_count() -> float:
+        got = _samples(metrics.generate_latest(metrics.REGISTRY).decode())
+        return got.get(("muster_scheduler_job_lag_seconds_count", ()), 0)
+
+    before = lag_count()
+    late = datetime.now(UTC) - timedelta(seconds=42)
+    _observe_lag(JobSubmissionEvent(EVENT_JOB_SUBMITTED, "schedule:1", "default", [late]))
+    got = _samples(metrics.generate_latest(metrics.REGISTRY).decode())
+    assert lag_count() == before + 1
+    assert got[("muster_scheduler_job_lag_seconds_bucket", (("le", "60.0"),))] >= 1

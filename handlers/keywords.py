@@ -1,0 +1,367 @@
+"""The SMS keyword grammar (CONTRACT.md, "SMS keywords"): text in, a `Parsed` intent out.
+
+Pure functions, no database: what a text means does not depend on who sent it. What to DO with it
+(a bare YES from an opted-out number opts in; a plain word during onboarding is a name) is decided
+in `handlers.volunteers`.
+
+Matching ignores case, accents, spaces, punctuation and emoji: "Yes 12!", " stop. ", "STOP 🛑",
+"Sí 12" and "ayúda" all parse. Keywords in Spanish carry `language="es"`; distinctly English
+words (JOIN, UNSUBSCRIBE, English sentences) carry "en"; the contract's keywords that a Spanish
+speaker uses as they are (STOP, HELP, SHIFTS, YES 12, DROP 12) leave the volunteer's language
+as it is.
+
+Revoking consent "by any reasonable means" (FCC 24-24): besides the keywords, plain requests in
+English and Spanish ("stop texting me", "remove me from this list", "no me manden más mensajes")
+are opt-outs, and texts that only might be one (mentions of stopping, removing, a wrong number)
+come back as `MAYBE_OPT_OUT`, for the organizers to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from storage.models import StrEnum
+
+
+class Intent(StrEnum):
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+    MAYBE_OPT_OUT = "maybe_opt_out"
+    HELP = "help"
+    SHIFTS = "shifts"
+    COMMIT = "commit"  # YES 12, Y 12, SIGNUP 12, SI 12
+    DROP = "drop"
+    MY = "my"
+    CONFIRM = "confirm"
+    NAME = "name"
+    ZIP = "zip"
+    YES = "yes"  # bare: answers a call to action or a check-in
+    NO = "no"
+    SKIP = "skip"  # onboarding: skip this question
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    intent: Intent
+    keyword: str | None = None  # the keyword as recognised, upper case (kept in the ledger)
+    arg: str | None = None  # shift number, name or ZIP as typed (None when missing)
+    language: str | None = None  # "es" / "en" when the words themselves say so
+    normalized: str = ""  # folded text: lower case, no accents, punctuation or emoji
+
+    @property
+    def number(self) -> int | None:
+        return int(self.arg) if self.arg and self.arg.isascii() and self.arg.isdigit() else None
+
+
+# One word (after folding) -> (intent, language). Multi-word keywords are listed with a space.
+_WORDS: dict[str, tuple[Intent, str | None]] = {
+    # opt in
+    "join": (Intent.OPT_IN, "en"),
+    "subscribe": (Intent.OPT_IN, "en"),
+    "start": (Intent.OPT_IN, None),
+    "unstop": (Intent.OPT_IN, None),
+    "unirse": (Intent.OPT_IN, "es"),
+    "unirme": (Intent.OPT_IN, "es"),
+    "hola": (Intent.OPT_IN, "es"),
+    # opt out: the carriers' and Twilio's defaults, the contract's, and their Spanish
+    "stop": (Intent.OPT_OUT, None),
+    "stopall": (Intent.OPT_OUT, None),
+    "stop all": (Intent.OPT_OUT, None),
+    "unsubscribe": (Intent.OPT_OUT, "en"),
+    "cancel": (Intent.OPT_OUT, None),
+    "end": (Intent.OPT_OUT, None),
+    "quit": (Intent.OPT_OUT, None),
+    "optout": (Intent.OPT_OUT, None),
+    "opt out": (Intent.OPT_OUT, None),
+    "revoke": (Intent.OPT_OUT, None),
+    "alto": (Intent.OPT_OUT, "es"),
+    "parar": (Intent.OPT_OUT, "es"),
+    "para": (Intent.OPT_OUT, "es"),
+    "baja": (Intent.OPT_OUT, "es"),
+    "cancelar": (Intent.OPT_OUT, "es"),
+    "detener": (Intent.OPT_OUT, "es"),
+    # help
+    "help": (Intent.HELP, None),
+    "info": (Intent.HELP, None),
+    "ayuda": (Intent.HELP, "es"),
+    # shifts
+    "shifts": (Intent.SHIFTS, None),
+    "shift": (Intent.SHIFTS, None),
+    "turnos": (Intent.SHIFTS, "es"),
+    "my": (Intent.MY, None),
+    "my shifts": (Intent.MY, "en"),
+    "mine": (Intent.MY, "en"),
+    "mis": (Intent.MY, "es"),
+    "mis turnos": (Intent.MY, "es"),
+    "c": (Intent.CONFIRM, None),
+    "confirm": (Intent.CONFIRM, None),
+    "confirmar": (Intent.CONFIRM, "es"),
+    "confirmo": (Intent.CONFIRM, "es"),
+    # bare answers
+    "yes": (Intent.YES, None),
+    "y": (Intent.YES, None),
+    "yeah": (Intent.YES, "en"),
+    "yep": (Intent.YES, "en"),
+    "yes please": (Intent.YES, "en"),
+    "si": (Intent.YES, "es"),
+    "no": (Intent.NO, None),
+    "n": (Intent.NO, None),
+    "nope": (Intent.NO, "en"),
+    "skip": (Intent.SKIP, None),
+    "saltar": (Intent.SKIP, "es"),
+    "omitir": (Intent.SKIP, "es"),
+}
+# Keywords that take an argument: YES 12, DROP 12, NAME Maria, ZIP 02124.
+_COMMIT_WORDS = {"yes": None, "y": None, "signup": "en", "sign up": "en", "si": "es"}
+_DROP_WORDS = {"drop": None}
+_NAME_WORDS = {"name": None, "nombre": "es"}
+_ZIP_WORDS = {"zip": None, "zipcode": None, "zip code": None, "codigo postal": "es"}
+
+# Words that may follow an opt-out keyword without changing its meaning ("STOP please", "stop
+# texting me now", "alto por favor").
+_FILLER = frozenset(
+    [
+        "please",
+        "pls",
+        "plz",
+        "now",
+        "all",
+        "it",
+        "them",
+        "this",
+        "these",
+        "that",
+        "texting",
+        "texts",
+        "text",
+        "txt",
+        "txts",
+        "sms",
+        "messages",
+        "message",
+        "msgs",
+        "msg",
+        "messaging",
+        "sending",
+        "me",
+        "us",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "ty",
+        "asap",
+        "immediately",
+        "right",
+        "away",
+        "already",
+        "ok",
+        "okay",
+        "for",
+        "good",
+        "forever",
+        "permanently",
+        "por",
+        "favor",
+        "ya",
+        "todo",
+        "todos",
+        "los",
+        "mensajes",
+        "gracias",
+        "ahora",
+        "mismo",
+    ]
+)
+
+_OPT_OUT_PHRASES = [
+    re.compile(p)
+    for p in (
+        # English
+        r"\b(stop|quit|cease|end) (texting|txting|messaging|msging|sending|contacting|spamming)\b",
+        r"\b(remove|delete|take|drop) (me|my number|my phone|this number)\b.*\b(list|off|from)\b",
+        r"\b(remove|delete) (me|my number)$",
+        r"\btake me off\b",
+        r"\bunsubscribe\b",
+        r"\bopt (me )?out\b",
+        r"\bno (more|further) (texts?|txts?|messages?|msgs?|sms)\b",
+        r"\b(do not|dont|don t|never) (text|txt|message|msg|contact|sms) (me|this number)"
+        r"( (again|anymore|any more|ever))?$",
+        r"\b(do not|dont|don t) want (any more |more |these |your )?(texts|messages|msgs)\b",
+        r"\bleave me alone\b",
+        r"\blose my number\b",
+        # Spanish (accents already folded)
+        r"\bno me (manden|mandes|mande|envien|envies|envie|escriban|escribas|textees|texteen|"
+        r"contacten|contactes)\b",
+        r"\b(sacame|saquenme|borrame|borrenme|quitame|quitenme|eliminame|eliminenme|"
+        r"desuscribeme|desuscribanme)\b",
+        r"\bdar(me|se)? de baja\b",
+        r"\b(dejen|deja|dejar|paren|para|parar) de (mandar|enviar|escribir|textear|contactar)",
+        r"\b(ya )?no (quiero|deseo) (recibir )?(mas )?(mensajes|textos|sms)\b",
+        r"\bdesuscrib",
+        r"\bcancelar (la |mi )?suscripcion\b",
+        r"\bno mas (mensajes|textos|sms)\b",
+    )
+]
+_MAYBE_OPT_OUT = re.compile(
+    r"\b(stop|stopp?ing|quit|cancel|unsub|remove|opt|spam|spamming|wrong number|who is this|"
+    r"whos this|who s this|how did you get my number|not interested|don t text|dont text|"
+    r"do not text|baja|alto|parar|basta|no mas|no quiero|numero equivocado|quien es)\b"
+)
+_SPANISH_HINT = re.compile(
+    r"\b(manden|mandes|envien|envies|mensajes|textos|quiero|deseo|mas|favor|baja|sacame|"
+    r"saquenme|borrame|borrenme|quitame|quitenme|dejen|lista|numero|gracias|equivocado|quien)\b"
+)
+
+_NAME_PREFIX = re.compile(
+    r"^\s*(?:(?:hi|hello|hey|hola)[\s,!.]+)?(?:my name is|my name's|name is|i am|i'm|im|it's|its|"
+    r"this is|call me|me llamo|mi nombre es|soy)\s+",
+    re.IGNORECASE,
+)
+_NAME_WORD = re.compile(r"^[^\W\d_](?:[\w'’.\-]*[^\W\d_])?\.?$")
+_EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
+
+INTEREST_TAGS = {
+    "1": "phonebank",
+    "2": "canvass",
+    "3": "textbank",
+    "4": "testify",
+    "5": "host",
+}
+_INTEREST_WORDS = {
+    "phonebank": "phonebank",
+    "phone": "phonebank",
+    "phones": "phonebank",
+    "calls": "phonebank",
+    "llamadas": "phonebank",
+    "canvass": "canvass",
+    "canvassing": "canvass",
+    "doors": "canvass",
+    "textbank": "textbank",
+    "texting": "textbank",
+    "mensajes": "textbank",
+    "testify": "testify",
+    "lobby": "testify",
+    "testificar": "testify",
+    "cabildear": "testify",
+    "host": "host",
+    "event": "host",
+    "evento": "host",
+}
+_INTEREST_FILLER = frozenset(["and", "y", "or", "o", "bank", "text", "an", "a", "to"])
+
+
+def fold(text: str) -> str:
+    """Lower case, accents removed, anything but letters and digits turned into single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return " ".join(re.sub(r"[\W_]+", " ", stripped).split())
+
+
+def _strip_edges(text: str) -> str:
+    return _EDGE_JUNK.sub("", text.strip())
+
+
+def _after_keyword(original: str, n_words: int) -> str:
+    """The original text after its first `n_words` words, trimmed of punctuation and emoji."""
+    parts = original.strip().split(None, n_words)
+    return _strip_edges(parts[n_words]) if len(parts) > n_words else ""
+
+
+def _with_arg(folded: str, table: dict[str, str | None]) -> tuple[str, str | None, int] | None:
+    """(keyword, language, words) when `folded` starts with one of `table`'s keywords."""
+    for word, lang in sorted(table.items(), key=lambda kv: -len(kv[0])):
+        if folded == word or folded.startswith(word + " "):
+            return word, lang, len(word.split())
+    return None
+
+
+def parse(text: str) -> Parsed:
+    """What a volunteer's text means, before knowing who sent it."""
+    folded = fold(text or "")
+    if not folded:
+        return Parsed(Intent.OTHER, normalized=folded)
+
+    hit = _WORDS.get(folded)
+    if hit is not None:
+        intent, lang = hit
+        return Parsed(intent, keyword=folded.upper(), language=lang, normalized=folded)
+
+    words = folded.split()
+    # YES 12 / Y 12 / SIGNUP 12 / SI 12 (also "YES #12", "yes12")
+    m = re.fullmatch(r"(yes|y|signup|sign up|si) ?([0-9]+)", folded)
+    if m:
+        lang = _COMMIT_WORDS[m.group(1)]
+        return Parsed(Intent.COMMIT, m.group(1).upper(), m.group(2), lang, folded)
+    m = re.fullmatch(r"drop ?([0-9]+)?", folded)
+    if m:
+        return Parsed(Intent.DROP, "DROP", m.group(1), None, folded)
+    if folded in ("signup", "sign up"):
+        return Parsed(Intent.COMMIT, folded.upper(), None, "en", folded)
+    named = _with_arg(folded, _NAME_WORDS)
+    if named is not None:
+        word, lang, n = named
+        return Parsed(Intent.NAME, word.upper(), _after_keyword(text, n) or None, lang, folded)
+    zipped = _with_arg(folded, _ZIP_WORDS)
+    if zipped is not None:
+        word, lang, n = zipped
+        rest = " ".join(folded.split()[n:])
+        return Parsed(Intent.ZIP, word.upper(), rest or None, lang, folded)
+
+    # Opt-out keyword followed only by filler: "STOP please", "stop texting me now", "alto ya".
+    for size in (2, 1):
+        head = " ".join(words[:size])
+        hit = _WORDS.get(head)
+        if hit and hit[0] == Intent.OPT_OUT and all(w in _FILLER for w in words[size:]):
+            return Parsed(Intent.OPT_OUT, head.upper(), None, hit[1], folded)
+    for phrase in _OPT_OUT_PHRASES:
+        if phrase.search(folded):
+            lang = "es" if _SPANISH_HINT.search(folded) else "en"
+            return Parsed(Intent.OPT_OUT, None, None, lang, folded)
+    # "CANCEL 12": probably meant DROP 12; not an opt-out, but ask and tell the organizers.
+    m = re.fullmatch(r"(cancel|cancelar|stop|quit|end) ?([0-9]+)", folded)
+    if m:
+        return Parsed(Intent.MAYBE_OPT_OUT, m.group(1).upper(), m.group(2), None, folded)
+    if _MAYBE_OPT_OUT.search(folded):
+        lang = "es" if _SPANISH_HINT.search(folded) else None
+        return Parsed(Intent.MAYBE_OPT_OUT, None, None, lang, folded)
+    return Parsed(Intent.OTHER, normalized=folded)
+
+
+# --- Context-dependent readings (onboarding) ---------------------------------------------------
+
+
+def parse_name(text: str) -> str | None:
+    """A first name from an onboarding answer ("Maria", "I'm Ana Lucía 😊", "me llamo José"), or
+    None when the text does not look like a name (a question, a sentence, digits)."""
+    candidate = _strip_edges(_NAME_PREFIX.sub("", text.strip()))
+    words = candidate.split()
+    if not 1 <= len(words) <= 3 or len(candidate) > 40:
+        return None
+    if not all(_NAME_WORD.match(w) for w in words):
+        return None
+    if candidate.islower() or candidate.isupper():
+        candidate = " ".join(w[:1].upper() + w[1:].lower() for w in words)
+    return candidate
+
+
+def parse_interests(text: str) -> list[str] | None:
+    """Tags from "1 3", "1,2,5", "135", "canvass and phones"; None when it is none of these."""
+    folded = fold(text)
+    if not folded:
+        return None
+    tags: list[str] = []
+    for word in folded.split():
+        if word.isdigit():
+            if not all(d in INTEREST_TAGS for d in word):
+                return None
+            tags += [INTEREST_TAGS[d] for d in word]
+        elif word in _INTEREST_WORDS:
+            tags.append(_INTEREST_WORDS[word])
+        elif word not in _INTEREST_FILLER:
+            return None
+    unique = list(dict.fromkeys(tags))
+    return unique or None

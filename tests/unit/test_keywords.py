@@ -1,0 +1,156 @@
+"""The keyword grammar, one row a text, and the texts Muster answers with."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.keywords import Intent, parse, parse_interests, parse_name
+from handlers.segments import count_segments
+from handlers.sms_text import TEXTS, fit, fit_list, gsm_folded
+
+ROWS = [
+    # text, intent, argument, language
+    ("JOIN", Intent.OPT_IN, None, "en"),
+    ("start", Intent.OPT_IN, None, None),
+    ("UNSTOP", Intent.OPT_IN, None, None),
+    ("Subscribe", Intent.OPT_IN, None, "en"),
+    ("UNIRSE", Intent.OPT_IN, None, "es"),
+    ("¡Hola!", Intent.OPT_IN, None, "es"),
+    (" stop. ", Intent.OPT_OUT, None, None),
+    ("STOP 🛑", Intent.OPT_OUT, None, None),
+    ("stopall", Intent.OPT_OUT, None, None),
+    ("Unsubscribe", Intent.OPT_OUT, None, "en"),
+    ("CANCEL", Intent.OPT_OUT, None, None),
+    ("End", Intent.OPT_OUT, None, None),
+    ("quit", Intent.OPT_OUT, None, None),
+    ("OPTOUT", Intent.OPT_OUT, None, None),
+    ("opt-out", Intent.OPT_OUT, None, None),
+    ("revoke", Intent.OPT_OUT, None, None),
+    ("ALTO", Intent.OPT_OUT, None, "es"),
+    ("parar", Intent.OPT_OUT, None, "es"),
+    ("stop please", Intent.OPT_OUT, None, None),
+    ("Stop texting me!!", Intent.OPT_OUT, None, None),
+    ("remove me from this list", Intent.OPT_OUT, None, "en"),
+    ("unsubscribe me", Intent.OPT_OUT, None, "en"),
+    ("No me manden más mensajes", Intent.OPT_OUT, None, "es"),
+    ("HELP", Intent.HELP, None, None),
+    ("info", Intent.HELP, None, None),
+    ("Ayúda", Intent.HELP, None, "es"),
+    ("SHIFTS", Intent.SHIFTS, None, None),
+    ("turnos", Intent.SHIFTS, None, "es"),
+    ("Yes 12!", Intent.COMMIT, "12", None),
+    ("Y 12", Intent.COMMIT, "12", None),
+    ("SIGNUP 12", Intent.COMMIT, "12", "en"),
+    ("sign up #12", Intent.COMMIT, "12", "en"),
+    ("yes12", Intent.COMMIT, "12", None),
+    ("Sí 12", Intent.COMMIT, "12", "es"),
+    ("DROP 12", Intent.DROP, "12", None),
+    ("drop #12.", Intent.DROP, "12", None),
+    ("drop", Intent.DROP, None, None),
+    ("MY", Intent.MY, None, None),
+    ("mis turnos", Intent.MY, None, "es"),
+    ("C", Intent.CONFIRM, None, None),
+    ("Confirm!", Intent.CONFIRM, None, None),
+    ("NAME Maria", Intent.NAME, "Maria", None),
+    ("name   Ana Lucía 😊", Intent.NAME, "Ana Lucía", None),
+    ("ZIP 02124", Intent.ZIP, "02124", None),
+    ("Yes", Intent.YES, None, None),
+    ("y", Intent.YES, None, None),
+    ("sí", Intent.YES, None, "es"),
+    ("NO", Intent.NO, None, None),
+    ("n", Intent.NO, None, None),
+    ("skip", Intent.SKIP, None, None),
+    ("CANCEL 12", Intent.MAYBE_OPT_OUT, "12", None),
+    ("can I stop by at 5?", Intent.MAYBE_OPT_OUT, None, None),
+    ("wrong number", Intent.MAYBE_OPT_OUT, None, None),
+    ("When is the rally?", Intent.OTHER, None, None),
+    ("12", Intent.OTHER, None, None),
+    ("", Intent.OTHER, None, None),
+    ("🙂", Intent.OTHER, None, None),
+]
+
+
+@pytest.mark.parametrize(("text", "intent", "arg", "language"), ROWS)
+def test_keyword_grammar(text: str, intent: Intent, arg: str | None, language: str | None):
+    parsed = parse(text)
+    assert (parsed.intent, parsed.arg, parsed.language) == (intent, arg, language)
+
+
+def test_a_huge_shift_number_is_a_number_not_a_crash() -> None:
+    parsed = parse("YES 123456789012345678901234567890")
+    assert parsed.intent == Intent.COMMIT and parsed.number == 123456789012345678901234567890
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Maria", "Maria"),
+        ("maria", "Maria"),
+        ("MARIA LOPEZ", "Maria Lopez"),
+        ("I'm Ana Lucía 😊", "Ana Lucía"),
+        ("me llamo josé", "José"),
+        ("Hi, my name is Jean-Luc", "Jean-Luc"),
+        ("O'Brien", "O'Brien"),
+        ("when is the next canvass?", None),
+        ("R2D2", None),
+        ("02124", None),
+        ("", None),
+    ],
+)
+def test_names_from_onboarding_answers(text: str, name: str | None) -> None:
+    assert parse_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "tags"),
+    [
+        ("1", ["phonebank"]),
+        ("1 3", ["phonebank", "textbank"]),
+        ("1,2, 5", ["phonebank", "canvass", "host"]),
+        ("135", ["phonebank", "textbank", "host"]),
+        ("2 and 4", ["canvass", "testify"]),
+        ("canvass", ["canvass"]),
+        ("6", None),
+        ("1 6", None),
+        ("sure", None),
+    ],
+)
+def test_interests_from_onboarding_answers(text: str, tags: list[str] | None) -> None:
+    assert parse_interests(text) == tags
+
+
+SAMPLE = {
+    "org": "Mass Forward",
+    "contact": " Help: help@massforward.org.",
+    "name": "Maria",
+    "zip": "00000",
+    "n": 123,
+    "rank": 12,
+    "k": 3,
+    "shift": "#123 Sat 11/21 10:30am Phonebank for the Clea...",
+    "title": "Phonebank for the Clea...",
+    "word": "DROP",
+    "place": "Dorchester Center, MA",
+}
+
+
+@pytest.mark.parametrize(("key", "lang"), [(k, lang) for k in TEXTS for lang in TEXTS[k]])
+def test_every_reply_fits_one_segment(key: str, lang: str) -> None:
+    body = fit(TEXTS[key][lang].format(**SAMPLE), 3)
+    assert count_segments(body).segments == 1, body
+
+
+def test_accents_stay_unless_dropping_them_saves_a_segment() -> None:
+    short = "¿Cuál es tu código postal?"
+    assert fit(short, 3) == short
+    long = "Responde con números: " + "á" * 60
+    assert count_segments(fit(long, 3)).encoding == "gsm7"
+    assert gsm_folded("¿Cuál? “sí” — ñ") == '¿Cual? "si" - ñ'
+
+
+def test_lists_keep_whole_lines_within_three_segments() -> None:
+    lines = [f"#{i} Sat 11/21 10am A shift with a long title 💪" for i in range(20)]
+    body = fit_list("Open shifts:", lines, "Reply YES + number", 3)
+    assert count_segments(body).segments <= 3
+    assert body.startswith("Open shifts:\n#0") and body.endswith("Reply YES + number")
+    assert fit("x" * 2000, 3).endswith("...") and count_segments(fit("x" * 2000, 3)).segments == 3
