@@ -63,7 +63,7 @@ NAMES = (
     "Nadia", "Luis", "Hannah", "Kwame", "Rosa", "Ben", "Mei", "Jamal", "Ines", "Patrick",
     "Fatima", "Diego", "Alex", "Yusuf",
 )  # fmt: skip
-TAGS = ("phonebank", "canvass", "testify", "textbank", "spanish", "driver")
+TAGS = ("phonebank", "canvass", "testify", "textbank", "host", "spanish")  # the SMS interests + one
 OPTED_OUT = {5, 17}  # indexes of the two volunteers who texted STOP
 
 
