@@ -35,6 +35,12 @@ ON_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
 T0 = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # twilio 9.13's AsyncTwilioHttpClient still passes aiohttp's deprecated BasicAuth/auth=.
+    for message in ("BasicAuth is deprecated", "The 'auth' parameter is deprecated"):
+        config.addinivalue_line("filterwarnings", f"ignore:{message}:DeprecationWarning")
+
+
 def pytest_report_header(config: pytest.Config) -> str:
     where = make_url(TEST_DATABASE_URL).render_as_string() if ON_POSTGRES else "SQLite files"
     return f"muster test database: {where}"

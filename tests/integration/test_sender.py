@@ -1,0 +1,375 @@
+"""The sender against the fake Twilio (real twilio client code), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+
+from bot.bootstrap import Container, bootstrap
+from handlers.broadcasts import cancel_broadcast, confirm_broadcast, create_draft
+from handlers.consent import record_opt_out
+from handlers.ports import FixedClock
+from handlers.results import OutboundSms
+from scheduler.sender import Sender
+from storage.models import (
+    Broadcast,
+    BroadcastStatus,
+    ConsentEvent,
+    Delivery,
+    DeliveryStatus,
+    Priority,
+    Volunteer,
+    VolunteerStatus,
+)
+from storage.outbox import enqueue_sms
+from tests.builders import AREA_CODES, make_volunteer, random_phone
+from tests.conftest import ON_POSTGRES, T0, make_settings
+from tests.fakes.twilio_api import FakeTwilio
+from tests.sending import RunningSender, drain, outstanding, wait_until
+
+FAST = {"rate_mps": 10_000.0, "concurrency": 8}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as server:
+        yield server
+
+
+def twilio_container(db_url: str, engine: Engine, clock: FixedClock, fake: FakeTwilio) -> Container:
+    settings = make_settings(
+        db_url,
+        twilio_account_sid=fake.account_sid,
+        twilio_auth_token=fake.auth_token,
+        twilio_api_url=fake.url,
+        twilio_from_number="+16175550100",
+    )
+    return bootstrap(settings, clock=clock, engine=engine)
+
+
+@pytest.fixture
+def app(db_url: str, engine: Engine, clock: FixedClock, fake: FakeTwilio) -> Container:
+    return twilio_container(db_url, engine, clock, fake)
+
+
+def broadcast(c: Container, n: int = 0, *, body: str = "Canvass Sat 10am. Reply YES", **kw) -> int:
+    """n new Boston volunteers (plus any already there) and a confirmed broadcast to all."""
+    with c.uow() as uow:
+        for _ in range(n):
+            make_volunteer(uow.session)
+        draft = create_draft(uow.session, body=body, audience="all", created_by="U1",
+                             now=c.clock.now(), **kw)  # fmt: skip
+        confirm_broadcast(uow.session, broadcast_id=draft.id, user_id="U1", now=c.clock.now())
+        uow.commit()
+        return draft.id
+
+
+def deliveries(c: Container) -> list[Delivery]:
+    with c.read_uow() as uow:
+        rows = list(uow.session.scalars(select(Delivery).order_by(Delivery.id)))
+        uow.session.expunge_all()
+        return rows
+
+
+def volunteer(c: Container, phone: str) -> Volunteer:
+    with c.read_uow() as uow:
+        found = uow.session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+        uow.session.expunge_all()
+        return found
+
+
+def test_a_broadcast_reaches_every_recipient_once(app: Container, fake: FakeTwilio) -> None:
+    bid = broadcast(app, 40)
+    drain(app, **FAST)
+    sent = fake.sent()
+    assert len(sent) == 40
+    assert len({m["To"] for m in sent}) == 40
+    assert {m["Body"] for m in sent} == {"Canvass Sat 10am. Reply YES"}
+    assert {m["From"] for m in sent} == {"+16175550100"}
+    assert {m["StatusCallback"] for m in sent} == {"https://muster.example.org/twilio/status"}
+    assert all("ValidityPeriod" not in m for m in sent)
+    rows = deliveries(app)
+    assert {r.status for r in rows} == {DeliveryStatus.QUEUED}
+    assert {r.provider_sid for r in rows} == {m["Sid"] for m in sent}
+    assert all(r.attempts == 1 and r.claimed_by is None for r in rows)
+    with app.read_uow() as uow:
+        assert uow.session.get(Broadcast, bid).status == BroadcastStatus.SENT
+
+
+def test_transactional_texts_go_ahead_of_a_bulk_broadcast(app: Container, fake: FakeTwilio) -> None:
+    broadcast(app, 15)
+    promoted = random_phone()
+    with app.uow() as uow:
+        enqueue_sms(uow.session, [OutboundSms(phone=promoted, body="You're in for Sat!",
+                                              kind="promotion", idempotency_key="promo:1",
+                                              priority=int(Priority.TRANSACTIONAL),
+                                              send_after=T0)])  # fmt: skip
+        uow.commit()
+    drain(app, rate_mps=10_000.0, concurrency=1)
+    assert fake.sent()[0]["To"] == promoted
+    assert len(fake.sent()) == 16
+
+
+def test_a_stop_while_the_broadcast_goes_out_stops_that_number(
+    app: Container, fake: FakeTwilio
+) -> None:
+    fake.latency = 0.02
+    broadcast(app, 30)
+    last = deliveries(app)[-1].to_phone
+    with RunningSender(app, rate_mps=10_000.0, concurrency=1):
+        fake.wait_for(3)
+        with app.uow() as uow:  # what the STOP keyword does (handlers/consent.py)
+            person = uow.session.scalar(select(Volunteer).where(Volunteer.phone == last))
+            record_opt_out(uow.session, phone=last, volunteer=person, keyword="STOP",
+                           channel="sms", now=app.clock.now())  # fmt: skip
+            uow.commit()
+        wait_until(lambda: outstanding(app) == 0)
+    assert fake.sent_to(last) == []
+    assert len(fake.sent()) == 29
+    assert deliveries(app)[-1].status == DeliveryStatus.SKIPPED
+    assert volunteer(app, last).status == VolunteerStatus.OPTED_OUT
+
+
+def test_a_volunteer_opted_out_after_expansion_is_skipped_at_send_time(
+    app: Container, fake: FakeTwilio
+) -> None:
+    broadcast(app, 3)
+    phone = deliveries(app)[0].to_phone
+    with app.uow() as uow:
+        uow.session.scalar(
+            select(Volunteer).where(Volunteer.phone == phone)
+        ).status = VolunteerStatus.UNREACHABLE
+        uow.commit()
+    drain(app, **FAST)
+    assert fake.sent_to(phone) == []
+    assert deliveries(app)[0].status == DeliveryStatus.SKIPPED
+
+
+@pytest.mark.parametrize(
+    ("code", "row_status", "volunteer_status"),
+    [
+        (21610, DeliveryStatus.FAILED, VolunteerStatus.OPTED_OUT),
+        (21211, DeliveryStatus.FAILED, VolunteerStatus.UNREACHABLE),
+        (21614, DeliveryStatus.FAILED, VolunteerStatus.UNREACHABLE),
+        (30007, DeliveryStatus.FAILED, VolunteerStatus.ACTIVE),
+        (21408, DeliveryStatus.FAILED, VolunteerStatus.ACTIVE),
+        (20500, DeliveryStatus.PENDING, VolunteerStatus.ACTIVE),
+        (20503, DeliveryStatus.PENDING, VolunteerStatus.ACTIVE),
+        (20429, DeliveryStatus.PENDING, VolunteerStatus.ACTIVE),
+        (21611, DeliveryStatus.PENDING, VolunteerStatus.ACTIVE),
+    ],
+)
+def test_each_error_code_has_its_effect(
+    app: Container, fake: FakeTwilio, code: int, row_status: DeliveryStatus,
+    volunteer_status: VolunteerStatus,
+) -> None:  # fmt: skip
+    broadcast(app, 3)
+    bad = deliveries(app)[1].to_phone
+    fake.fail(code=code, to=bad)
+    drain(app, **FAST)
+    rows = {r.to_phone: r for r in deliveries(app)}
+    assert rows[bad].status == row_status
+    assert rows[bad].error_code == str(code)
+    assert volunteer(app, bad).status == volunteer_status
+    others = [r for p, r in rows.items() if p != bad]
+    assert {r.status for r in others} == {DeliveryStatus.QUEUED}
+    assert len(fake.sent()) == 2
+    if row_status == DeliveryStatus.PENDING:  # retried later, not lost
+        assert rows[bad].send_after > app.clock.now()
+    with app.read_uow() as uow:
+        query = select(ConsentEvent.action, ConsentEvent.channel).where(ConsentEvent.phone == bad)
+        ledger = [tuple(row) for row in uow.session.execute(query)]
+    if code == 21610:
+        assert ledger == [("opt_out", "twilio_error")]
+    else:
+        assert ledger == []
+
+
+def test_a_429_is_retried_after_its_retry_after(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    broadcast(app, 1)
+    fake.fail(code=20429, times=1, retry_after=30)
+    drain(app, **FAST)
+    row = deliveries(app)[0]
+    assert (row.status, row.attempts, row.send_after) == (
+        DeliveryStatus.PENDING, 1, T0 + timedelta(seconds=30),
+    )  # fmt: skip
+    clock.advance(29)
+    drain(app, **FAST)
+    assert fake.sent() == []
+    clock.advance(1)
+    drain(app, **FAST)
+    assert len(fake.sent()) == 1
+    assert [r.answered for r in fake.requests] == [429, 201]
+    assert deliveries(app)[0].status == DeliveryStatus.QUEUED
+
+
+def test_a_5xx_backs_off_and_gives_up_after_the_last_attempt(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    broadcast(app, 1)
+    fake.fail(code=20500)
+    waits = []
+    for _ in range(6):
+        drain(app, **FAST)
+        row = deliveries(app)[0]
+        waits.append(row.send_after - clock.now())
+        clock.set(row.send_after)
+    row = deliveries(app)[0]
+    assert row.status == DeliveryStatus.FAILED
+    assert row.attempts == 6
+    assert waits[:5] == [timedelta(seconds=s) for s in (2, 4, 8, 16, 32)]
+
+
+def test_quiet_hours_hold_each_volunteer_until_their_own_morning(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 17, 2, 30, tzinfo=UTC))  # 21:30 Boston, 20:30 Chicago, 16:30 HNL
+    with app.uow() as uow:
+        for zone, area in AREA_CODES.items():
+            if zone != "America/Los_Angeles":
+                make_volunteer(uow.session, timezone=zone, phone=random_phone(area))
+        uow.commit()
+    broadcast(app)
+    drain(app, **FAST)
+    by_zone = {r.to_phone[:5]: r for r in deliveries(app)}
+    assert sorted(m["To"][:5] for m in fake.sent()) == ["+1312", "+1808"]
+    boston = by_zone["+1617"]
+    assert boston.status == DeliveryStatus.PENDING
+    assert boston.send_after == datetime(2026, 11, 17, 14, 0, tzinfo=UTC)  # 09:00 in Boston
+    clock.set(datetime(2026, 11, 17, 13, 59, tzinfo=UTC))
+    drain(app, **FAST)
+    assert len(fake.sent()) == 2
+    clock.set(datetime(2026, 11, 17, 14, 0, tzinfo=UTC))
+    drain(app, **FAST)
+    assert sorted(m["To"][:5] for m in fake.sent()) == ["+1312", "+1617", "+1808"]
+
+
+def test_the_quiet_hours_override_sends_at_night(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 17, 8, 0, tzinfo=UTC))  # night everywhere in the US
+    broadcast(app, 3, body="Flood: shelter open at the high school", quiet_hours_override=True)
+    drain(app, **FAST)
+    assert len(fake.sent()) == 3
+
+
+def test_a_deadline_is_never_sent_late(app: Container, fake: FakeTwilio, clock: FixedClock) -> None:
+    broadcast(app, 2, deadline=T0 + timedelta(hours=1))
+    drain(app, **FAST)
+    assert {m["ValidityPeriod"] for m in fake.sent()} == {"3600"}
+    # Held overnight by quiet hours past its deadline: expired, not sent in the morning.
+    clock.set(datetime(2026, 11, 17, 1, 30, tzinfo=UTC))  # 20:30 in Boston
+    broadcast(app, 2, deadline=clock.now() + timedelta(hours=2))
+    clock.advance(timedelta(hours=1))  # 21:30: quiet
+    drain(app, **FAST)
+    clock.set(datetime(2026, 11, 17, 14, 0, tzinfo=UTC))
+    drain(app, **FAST)
+    assert len(fake.sent()) == 2
+    assert Counter(r.status for r in deliveries(app)) == {
+        DeliveryStatus.QUEUED: 2, DeliveryStatus.EXPIRED: 4,
+    }  # fmt: skip
+
+
+def test_cancelling_mid_way_stops_everything_unsent(app: Container, fake: FakeTwilio) -> None:
+    fake.latency = 0.02
+    bid = broadcast(app, 40)
+    with RunningSender(app, rate_mps=10_000.0, concurrency=2):
+        fake.wait_for(5)
+        with app.uow() as uow:
+            cancelled = cancel_broadcast(uow.session, broadcast_id=bid, user_id="U2",
+                                         now=app.clock.now())  # fmt: skip
+            uow.commit()
+        wait_until(lambda: outstanding(app) == 0)
+    went = len(fake.sent())
+    assert 5 <= went <= 5 + 2 + 2  # what was in flight or claimed when Cancel was pressed
+    counts = Counter(r.status for r in deliveries(app))
+    assert counts[DeliveryStatus.QUEUED] == went
+    assert counts[DeliveryStatus.CANCELLED] == 40 - went
+    assert cancelled >= 40 - went - 2
+
+
+def test_the_loop_guard_fails_the_21st_identical_text(app: Container, fake: FakeTwilio) -> None:
+    phone = random_phone()
+    with app.uow() as uow:
+        enqueue_sms(uow.session, [
+            OutboundSms(phone=phone, body="Reply C to confirm", kind="reply",
+                        idempotency_key=f"reply:{i}", send_after=T0) for i in range(25)
+        ])  # fmt: skip
+        uow.commit()
+    drain(app, **FAST)
+    assert len(fake.sent_to(phone)) == 20
+    assert Counter(r.error_code for r in deliveries(app)) == {None: 20, "loop_guard": 5}
+
+
+def test_bad_credentials_keep_the_texts_for_later(app: Container, fake: FakeTwilio) -> None:
+    broadcast(app, 2)
+    fake.fail(code=20003)
+    drain(app, **FAST)
+    assert {r.status for r in deliveries(app)} == {DeliveryStatus.PENDING}
+
+
+def test_claims_of_a_dead_worker_are_released_and_sent(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    broadcast(app, 3)
+    with app.uow() as uow:
+        rows = uow.session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        rows[0].status, rows[0].claimed_by = DeliveryStatus.CLAIMED, "elsewhere:1:abc"
+        rows[0].claimed_at = clock.now() - timedelta(minutes=5)  # another machine, long silent
+        rows[1].status, rows[1].claimed_by = DeliveryStatus.CLAIMED, "elsewhere:2:abc"
+        rows[1].claimed_at = clock.now()  # another machine, still working: left alone
+        uow.commit()
+    with RunningSender(app, **FAST):
+        wait_until(lambda: len(fake.sent()) == 2)
+    assert deliveries(app)[1].status == DeliveryStatus.CLAIMED
+    assert len(fake.sent()) == 2
+
+
+def test_the_console_transport_marks_texts_delivered(
+    db_url: str, engine: Engine, clock: FixedClock
+) -> None:
+    app = bootstrap(make_settings(db_url), clock=clock, engine=engine)
+    broadcast(app, 3)
+    drain(app, **FAST)
+    rows = deliveries(app)
+    assert {r.status for r in rows} == {DeliveryStatus.DELIVERED}
+    assert all(r.provider_sid.startswith("CONSOLE") for r in rows)
+
+
+@pytest.mark.skipif(not ON_POSTGRES, reason="several workers share one outbox on PostgreSQL only "
+                    "(FOR UPDATE SKIP LOCKED); SQLite runs the single-process path")  # fmt: skip
+def test_two_workers_share_one_broadcast_without_sending_anything_twice(
+    db_url: str, clock: FixedClock, fake: FakeTwilio
+) -> None:
+    from storage.db import make_engine
+
+    fake.latency = 0.005
+    engines = [make_engine(db_url), make_engine(db_url)]
+    apps = [twilio_container(db_url, e, clock, fake) for e in engines]
+    broadcast(apps[0], 300)
+    senders = [Sender(a, rate_mps=10_000.0, concurrency=10) for a in apps]
+    stop = threading.Event()
+    import asyncio
+
+    threads = [threading.Thread(target=asyncio.run, args=(s.run(stop),)) for s in senders]
+    for t in threads:
+        t.start()
+    try:
+        fake.wait_for(300, timeout=60)
+        wait_until(lambda: outstanding(apps[0]) == 0)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+        for e in engines:
+            e.dispose()
+    to = Counter(m["To"] for m in fake.sent())
+    assert len(to) == 300 and set(to.values()) == {1}
+    assert all(s.sent_count > 0 for s in senders), [s.sent_count for s in senders]
