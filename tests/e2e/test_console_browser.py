@@ -1,6 +1,7 @@
 """The console in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by
 Playwright, which never downloads a browser of its own) against a real `muster serve` on a fresh
-SQLite file, prepared the way `make run` prepares it (`db upgrade`, `seed --demo --if-empty`).
+database (SQLite, or PostgreSQL on CI's second pass), prepared the way `make run` prepares it
+(`db upgrade`, `seed --demo --if-empty`).
 
 A newcomer texts JOIN from a new number, answers the name and ZIP questions, then, as the
 organizer, runs `/muster broadcast to=all ...` and clicks Confirm; the broadcast arrives in the
@@ -61,13 +62,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    """`make run`, on a fresh SQLite file and a free loopback port; yields the base URL."""
+def server(db_url: str, tmp_path: Path) -> Iterator[str]:
+    """`make run` on a free loopback port, on this run's fresh database (a SQLite file, or the
+    PostgreSQL pass's scratch database); yields the base URL."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SLACK_"))}
     env.update(
         {
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}",
+            "DATABASE_URL": db_url,
             "ORG_NAME": "Mass Forward",
             "ORG_CONTACT": "help@massforward.org",
             "QUIET_HOURS": "off",  # the test runs at any hour; quiet hours are tested elsewhere
