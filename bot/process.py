@@ -81,13 +81,15 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     threads: list[PartThread] = []
 
     def start_background() -> None:
-        if web_only:
-            return
-        from scheduler.clock import run_clock
-        from scheduler.sender import run_sender
-        from scheduler.slack_poster import run_slack_poster
+        from bot.spool import run_spool_replayer
 
-        parts = (("clock", run_clock), ("sender", run_sender), ("slack", run_slack_poster))
+        parts: list[tuple[str, Part]] = [("spool", run_spool_replayer)]  # every web process
+        if not web_only:
+            from scheduler.clock import run_clock
+            from scheduler.sender import run_sender
+            from scheduler.slack_poster import run_slack_poster
+
+            parts += [("clock", run_clock), ("sender", run_sender), ("slack", run_slack_poster)]
         for name, part in parts:
             thread = PartThread(name, part, container, stop)
             thread.start()

@@ -36,6 +36,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container
 from handlers.config import OrgConfig
+from handlers.keywords import Intent, parse
 from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import OutboundSms, Result
@@ -193,8 +194,13 @@ class Spool:
         return replayed
 
 
-def generic_reply(org: OrgConfig) -> str:
-    return f"{org.org_name}: thanks, we got your message and will answer it shortly."
+def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | None:
+    """The short answer while the database is away. None for an opt-out: nothing but the one
+    confirmation may follow a STOP, and that comes when the text is replayed (or from Twilio)."""
+    if (opt_out_type or "").upper() == "STOP" or parse(text).intent == Intent.OPT_OUT:
+        return None
+    contact = f" Questions: {org.org_contact}." if org.org_contact else ""
+    return f"{org.org_name}: thanks, we got your message and will answer it shortly.{contact}"
 
 
 def answer_or_keep(
@@ -220,7 +226,10 @@ def answer_or_keep(
                 )
                 return None
     spool.put(request)
-    return Result(reply=generic_reply(container.org), intent="spooled")
+    reply = generic_reply(
+        container.org, request.params.get("Body", ""), request.params.get("OptOutType")
+    )
+    return Result(reply=reply, intent="spooled")
 
 
 def replay_through(

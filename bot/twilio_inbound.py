@@ -7,19 +7,24 @@ an `InboundText`, call the handler, render its reply as TwiML.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot import metrics
 from bot.bootstrap import Container
-from bot.twilio_signature import form_params, is_from_twilio
+from bot.spool import SpooledRequest, answer_or_keep
+from bot.twilio_signature import form_params, is_from_twilio, signed_path
 from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
 from handlers.volunteers import receive_text
+from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
 TWIML = "application/xml"
@@ -32,9 +37,31 @@ def twiml(reply: str | None) -> Response:
     return Response(str(response), media_type=TWIML)
 
 
+def inbound_text(params: dict[str, str], received_at: datetime) -> InboundText | None:
+    """Twilio's form as an `InboundText`, or None without a usable From or MessageSid.
+    (Also how the spool replays a text kept while the database was away.)"""
+    phone = to_e164(params.get("From"))
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    if phone is None or not sid:
+        return None
+    return InboundText(
+        channel=Channel.SMS,
+        phone=phone,
+        text=params.get("Body", ""),
+        received_at=received_at,
+        message_id=sid,
+        to=params.get("To"),
+        opt_out_type=(params.get("OptOutType") or None),
+        from_zip=params.get("FromZip") or None,
+    )
+
+
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
+    # SQLite has one writer: texts queue here, in order, instead of in SQLite's busy handler
+    # (which sleeps and retries, and turns a queue of 16 into a tail of seconds).
+    writers = anyio.CapacityLimiter(1 if is_sqlite(container.engine) else 16)
     auth_token = (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     )
@@ -46,25 +73,31 @@ def routes(container: Container) -> list[BaseRoute]:
         ):
             log.warning("refused /twilio/sms: missing or wrong X-Twilio-Signature")
             return Response("forbidden", status_code=403, media_type="text/plain")
-        phone = to_e164(params.get("From"))
-        sid = params.get("MessageSid") or params.get("SmsSid")
-        if phone is None or not sid:
+        msg = inbound_text(params, container.clock.now())
+        if msg is None:
             log.warning("inbound text without a usable From or MessageSid; ignored")
             return twiml(None)
-        msg = InboundText(
-            channel=Channel.SMS,
-            phone=phone,
-            text=params.get("Body", ""),
-            received_at=container.clock.now(),
-            message_id=sid,
-            to=params.get("To"),
-            opt_out_type=(params.get("OptOutType") or None),
-            from_zip=params.get("FromZip") or None,
+        kept = SpooledRequest(
+            path=signed_path(request),
+            params=params,
+            signature=request.headers["X-Twilio-Signature"],
+            received_at=msg.received_at,
         )
-        result = await run_in_threadpool(
-            receive_text, msg, uow=container.uow(), org=container.org, clock=container.clock
-        )
-        log.info("inbound sms from %s: %s", masked(phone), result.intent)
+        async with writers:
+            result = await run_in_threadpool(
+                answer_or_keep,
+                container,
+                kept,
+                lambda: receive_text(
+                    msg, uow=container.uow(), org=container.org, clock=container.clock
+                ),
+            )
+        if result is None:  # the database is away and SPOOL_DIR=off: let Twilio retry
+            return Response("try again", status_code=503, headers={"Retry-After": "5"})
+        log.info("inbound sms from %s: %s", masked(msg.phone), result.intent)
+        metrics.count_inbound("sms", result.intent)
+        if result.reply:
+            metrics.count_reply("sms")
         return twiml(result.reply)
 
     return [Route("/twilio/sms", inbound_sms, methods=["POST"])]

@@ -12,11 +12,13 @@ from starlette.requests import Request
 from twilio.request_validator import RequestValidator
 
 
+def signed_path(request: Request) -> str:
+    """The path and query Twilio signed (with the public base in front)."""
+    return request.url.path + ("?" + request.url.query if request.url.query else "")
+
+
 def public_url_for(request: Request, public_base: str) -> str:
-    url = public_base.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    return url
+    return public_base.rstrip("/") + signed_path(request)
 
 
 def form_params(form: FormData) -> dict[str, str]:
