@@ -46,8 +46,8 @@ from handlers.config import OrgConfig
 from handlers.errors import MusterError
 from handlers.messages import Channel, InboundText, OrganizerAction, OrganizerCommand
 from handlers.organizers import run_action, run_command, split_command
-from handlers.results import Result
 from handlers.phones import display, masked, to_e164
+from handlers.results import Result
 from handlers.volunteers import receive_text
 from storage.models import (
     Delivery,
