@@ -461,6 +461,8 @@ def test_sign_up_waitlist_drop_promotion_my_and_confirm(volunteer, db) -> None:
     assert "already on the waitlist" in second.text(f"YES #{n}")
     assert second.text("MY") == f"Your shifts:\n#{n} Tue 11/17 10am Canvass (waitlist #1)"
     assert first.text("YES 99999") == "There's no shift 99999. Reply SHIFTS to see open shifts."
+    assert "no shift" in first.text("YES 123456789012345678901234567890")
+    assert "no shift" in first.text("DROP 0")
     assert "already started" in first.text(f"YES {past.id}")
     assert "not signed up" in second.text(f"DROP {past.id}")
     assert "Which shift?" in first.text("DROP")
