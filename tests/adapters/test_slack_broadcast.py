@@ -4,7 +4,6 @@ the modal's field errors, and a CSV that only ever goes to the asking organizer'
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,16 +16,9 @@ from tests.adapters.slack_harness import (
     STRANGER,
     SlackHarness,
     blocks_text,
-    slack_harness,
 )
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0
-
-
-@pytest.fixture
-def slack(db_url, engine, clock) -> Iterator[SlackHarness]:
-    with slack_harness(db_url, engine, clock) as harness:
-        yield harness
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ text in the outbox (once, even when Slack retries the event); and the App Home d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -17,18 +16,11 @@ from tests.adapters.slack_harness import (
     STRANGER,
     SlackHarness,
     blocks_text,
-    slack_harness,
 )
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0
 
 THREAD = "1763200000.000100"
-
-
-@pytest.fixture
-def slack(db_url, engine, clock) -> Iterator[SlackHarness]:
-    with slack_harness(db_url, engine, clock) as harness:
-        yield harness
 
 
 @pytest.fixture
