@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy.exc import DBAPIError
 
 from bot.bootstrap import Container
 from handlers.delivery_status import CALLBACK_STATUS
@@ -61,6 +62,7 @@ STALE_CHECK_S = 30.0
 IDLE_POLL_S = 0.25
 FLUSH_EVERY_S = 0.02
 MAX_BATCH = 250
+DB_RETRY_S = 2.0
 AUTH_REFUSED = "20003"
 AUTH_RETRY = timedelta(minutes=1)
 
@@ -277,15 +279,21 @@ class Sender:
         try:
             while not self._stopping.is_set():
                 if time.monotonic() >= next_stale_check:
-                    await asyncio.to_thread(self._release_stale)
                     next_stale_check = time.monotonic() + STALE_CHECK_S
+                    with contextlib.suppress(DBAPIError):  # tried again at the next check
+                        await asyncio.to_thread(self._release_stale)
                 free = self.concurrency - self._held
                 if free <= 0 or time.time() < self._paused_until:
                     self._freed.clear()
                     await self._sleep(IDLE_POLL_S, self._freed)
                     continue
                 ahead = max(1, int(self.policy.rate_mps * self.policy.horizon_s))
-                claim = await asyncio.to_thread(self._claim, min(free, MAX_BATCH, ahead))
+                try:
+                    claim = await asyncio.to_thread(self._claim, min(free, MAX_BATCH, ahead))
+                except DBAPIError as exc:  # the database is away for a moment: wait, go on
+                    log.warning("could not claim texts (%s); retrying", type(exc.orig).__name__)
+                    await self._sleep(DB_RETRY_S)
+                    continue
                 for row in claim.rows:
                     self._held += 1
                     task = asyncio.create_task(self._send(sms, row))
