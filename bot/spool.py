@@ -31,7 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container
@@ -41,6 +40,7 @@ from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import OutboundSms, Result
 from handlers.volunteers import receive_text
+from storage.db import is_database_away
 from storage.outbox import enqueue_sms
 
 log = logging.getLogger(__name__)
@@ -48,14 +48,6 @@ log = logging.getLogger(__name__)
 SUFFIX = ".json"
 FAILED = "failed"  # requests the handler refused for a reason other than the database
 _sequence = itertools.count()
-
-
-def is_database_away(exc: BaseException) -> bool:
-    """True for the errors that mean "the database cannot be reached right now" (worth keeping
-    the request and trying later), as opposed to a bug or a bad row."""
-    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True, slots=True)
