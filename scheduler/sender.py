@@ -36,6 +36,7 @@ from typing import Any
 
 from sqlalchemy import bindparam
 
+from bot import metrics
 from bot.bootstrap import Container
 from handlers.phones import masked
 from handlers.ports import SendResult, SmsSender
@@ -321,6 +322,7 @@ class Sender:
         validity = None
         if row.deadline is not None:
             validity = int((row.deadline - self.container.clock.now()).total_seconds())
+        started = time.monotonic()
         try:
             result = await sms.send(
                 to=row.to_phone,
@@ -328,6 +330,7 @@ class Sender:
                 status_callback=self.status_callback,
                 validity_period=max(validity, 1) if validity is not None else None,
             )
+            metrics.observe_send_latency(time.monotonic() - started)
         except Exception as exc:  # an adapter bug must not lose the row: retry it later
             log.exception("sending to %s raised", masked(row.to_phone))
             result = SendResult(ok=False, error_code="exception",
@@ -336,6 +339,7 @@ class Sender:
             self._paused_until = time.time() + 30  # bad credentials: stop hammering, keep rows
         if result.ok:
             self.sent_count += 1
+        metrics.count_delivery("sent" if result.ok else "retry" if result.transient else "failed")
         self._done.append(Outcome(row, result))
         self._outcome_ready.set()
 
