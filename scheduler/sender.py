@@ -41,6 +41,7 @@ from bot.bootstrap import Container
 from handlers.phones import masked
 from handlers.ports import SendResult, SmsSender
 from handlers.send_errors import MAX_ATTEMPTS, Effect, apply_volunteer_effect, backoff, effect_of
+from storage.db import is_database_away
 from storage.models import Delivery, DeliveryStatus
 from storage.outbox import (
     Claim,
@@ -278,18 +279,28 @@ class Sender:
             self.worker, self.concurrency, self.policy.rate_mps,
         )  # fmt: skip
         next_stale_check = time.monotonic() + STALE_CHECK_S
+        away = 0  # claims failed in a row because the database could not be reached
         try:
             while not self._stopping.is_set():
-                if time.monotonic() >= next_stale_check:
-                    await asyncio.to_thread(self._release_stale)
-                    next_stale_check = time.monotonic() + STALE_CHECK_S
                 free = self.concurrency - self._held
                 if free <= 0 or time.time() < self._paused_until:
                     self._freed.clear()
                     await self._sleep(IDLE_POLL_S, self._freed)
                     continue
                 ahead = max(1, int(self.policy.rate_mps * self.policy.horizon_s))
-                claim = await asyncio.to_thread(self._claim, min(free, MAX_BATCH, ahead))
+                try:
+                    if time.monotonic() >= next_stale_check:
+                        await asyncio.to_thread(self._release_stale)
+                        next_stale_check = time.monotonic() + STALE_CHECK_S
+                    claim = await asyncio.to_thread(self._claim, min(free, MAX_BATCH, ahead))
+                except Exception as exc:  # a database restart: wait for it, then go on
+                    if not is_database_away(exc):
+                        raise
+                    away += 1
+                    log.warning("sender: database away (%s); retrying", type(exc).__name__)
+                    await self._sleep(min(0.5 * 2**away, 10.0))
+                    continue
+                away = 0
                 for row in claim.rows:
                     self._held += 1
                     task = asyncio.create_task(self._send(sms, row))
