@@ -38,7 +38,10 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     stmt = module.insert(table).values(rows).on_conflict_do_nothing()
-    return session.execute(stmt).rowcount or 0
+    # Counted from RETURNING: a multi-row INSERT on psycopg reports rowcount -1 (seen on
+    # SQLAlchemy 2.1), which made a conflict look like an insert.
+    stmt = stmt.returning(*table.primary_key.columns)
+    return len(session.execute(stmt).all())
 
 
 def sms_rows(messages: Iterable[OutboundSms]) -> list[dict[str, Any]]:

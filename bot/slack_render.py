@@ -1,0 +1,427 @@
+"""Block Kit for Muster's typed views: the one place that knows what Slack messages look like.
+
+`blocks(view)` gives `(fallback_text, blocks)` for a message; `shift_modal`, `broadcast_modal` and
+`home_view` give whole views for `views.open` / `views.publish`. Action ids start with `muster.`
+so one listener pattern catches every button Muster renders.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+from typing import Any
+
+from handlers import views
+
+Block = dict[str, Any]
+MAX_TEXT = 2900  # a section's text may hold 3,000 characters
+CONFIRM = "muster.broadcast.confirm"
+CANCEL = "muster.broadcast.cancel"
+ATTENDED = "muster.roster.attended"
+NO_SHOW = "muster.roster.no_show"
+SHIFT_MODAL = "muster.shift_add"
+BROADCAST_MODAL = "muster.broadcast"
+
+
+def _escape(text: str) -> str:
+    """Slack's three control characters in user-supplied text."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _plain(text: str, emoji: bool = True) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:150], "emoji": emoji}
+
+
+def _section(text: str, **extra: Any) -> Block:
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}, **extra}
+
+
+def _context(text: str) -> Block:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text[:MAX_TEXT]}]}
+
+
+def _header(text: str) -> Block:
+    return {"type": "header", "text": _plain(text)}
+
+
+def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": _plain(text),
+        "action_id": action_id,
+        "value": value,
+    }
+    if style:
+        button["style"] = style
+    return button
+
+
+def bar(done: int, total: int, width: int = 10) -> str:
+    """A fill bar made of blocks: `▓▓▓▓░░░░░░`."""
+    filled = 0 if total <= 0 else min(width, round(width * done / total))
+    return "▓" * filled + "░" * (width - filled)
+
+
+def shift_text(line: views.ShiftLine) -> str:
+    where = ", ".join(p for p in (line.location, line.zip) if p)
+    wait = f" · {line.waitlisted} waiting" if line.waitlisted else ""
+    tags = f" · _{', '.join(line.tags)}_" if line.tags else ""
+    return (
+        f"*#{line.id} {_escape(line.title)}*\n{line.when}"
+        + (f" · {_escape(where)}" if where else "")
+        + f"\n`{bar(line.filled, line.capacity)}` {line.filled}/{line.capacity} filled{wait}{tags}"
+    )
+
+
+@singledispatch
+def blocks(view: object) -> tuple[str, list[Block]]:
+    raise TypeError(f"no Block Kit rendering for {type(view).__name__}")
+
+
+@blocks.register
+def _(view: views.NoticeView) -> tuple[str, list[Block]]:
+    return view.text, [_section(_escape(view.text))]
+
+
+@blocks.register
+def _(view: views.HelpView) -> tuple[str, list[Block]]:
+    lines = "\n".join(f"`{c.usage}`\n      {c.description}" for c in view.commands)
+    return "Muster commands", [
+        _section(f"*Muster commands* (organizers only)\n{lines}"),
+        _context(f"Audiences: {view.audiences}. Times are in the organizers' time zone."),
+    ]
+
+
+@blocks.register
+def _(view: views.ShiftCreatedView) -> tuple[str, list[Block]]:
+    text = f"Shift #{view.shift.id} added."
+    return text, [_section(f":white_check_mark: Added\n{shift_text(view.shift)}")]
+
+
+@blocks.register
+def _(view: views.ShiftListView) -> tuple[str, list[Block]]:
+    if not view.shifts:
+        text = "No upcoming shifts. `/muster shift add` adds one."
+        return text, [_section(text)]
+    out: list[Block] = [_header("Upcoming shifts")]
+    for line in view.shifts:
+        out.append(_section(shift_text(line)))
+    if view.more:
+        out.append(_context(f"and {view.more} more later on"))
+    return f"{len(view.shifts)} upcoming shifts", out
+
+
+_STATUS_LABEL = {
+    "committed": "coming",
+    "confirmed": "confirmed",
+    "waitlisted": "waitlist",
+    "attended": "attended ✓",
+    "no_show": "no-show",
+}
+
+
+@blocks.register
+def _(view: views.RosterView) -> tuple[str, list[Block]]:
+    c = view.counts
+    coming = c.get("committed", 0) + c.get("confirmed", 0)
+    summary = (
+        f"{coming} coming ({c.get('confirmed', 0)} confirmed), "
+        f"{c.get('waitlisted', 0)} waitlisted, {c.get('dropped', 0)} dropped"
+    )
+    if c.get("attended") or c.get("no_show"):
+        summary += f", {c.get('attended', 0)} attended, {c.get('no_show', 0)} no-show"
+    out: list[Block] = [_section(shift_text(view.shift)), _context(summary)]
+    for e in view.entries:
+        where = f" #{e.waitlist_position}" if e.waitlist_position else ""
+        label = f"*{_escape(e.name)}* · {e.phone} · {_STATUS_LABEL.get(e.status, e.status)}{where}"
+        marking = view.attendance_open and e.status in (
+            "committed",
+            "confirmed",
+            "attended",
+            "no_show",
+        )
+        if marking:
+            value = str(e.commitment_id)
+            out.append(_section(label, block_id=f"roster-{e.commitment_id}"))
+            out.append(
+                {
+                    "type": "actions",
+                    "elements": [
+                        _button("Attended", ATTENDED, value, "primary"),
+                        _button("No-show", NO_SHOW, value),
+                    ],
+                }
+            )
+        else:
+            out.append(_section(label))
+        if len(out) >= 47:
+            break
+    shown = sum(1 for b in out if b["type"] == "section") - 1
+    more = view.more + (len(view.entries) - shown)
+    if not view.entries:
+        out.append(_context("Nobody has signed up yet."))
+    if more > 0:
+        out.append(_context(f"and {more} more: `/muster export roster {view.shift.id}`"))
+    return f"Roster of shift #{view.shift.id}", out
+
+
+@blocks.register
+def _(view: views.AttendanceView) -> tuple[str, list[Block]]:
+    word = "attended" if view.status == "attended" else "was a no-show"
+    text = f"Recorded: {view.name} {word} (shift #{view.shift_id})."
+    return text, [_section(_escape(text))]
+
+
+@blocks.register
+def _(view: views.FindView) -> tuple[str, list[Block]]:
+    if not view.volunteers:
+        text = f"No volunteer matches {view.query} ({view.how})."
+        return text, [_section(_escape(text))]
+    out: list[Block] = [_context(f"Matching `{_escape(view.query)}` by {view.how}")]
+    for v in view.volunteers:
+        tags = f" · _{', '.join(v.tags)}_" if v.tags else ""
+        status = "" if v.status == "active" else f" · *{v.status.replace('_', ' ')}*"
+        out.append(
+            _section(
+                f"*{_escape(v.name)}* · {v.phone} · ZIP {v.zip or '-'}{status}{tags}\n"
+                f"{v.upcoming} upcoming shift(s) · joined {v.joined}"
+            )
+        )
+    if view.more:
+        out.append(_context(f"and {view.more} more: narrow the search"))
+    return f"{len(view.volunteers)} volunteers found", out
+
+
+@blocks.register
+def _(view: views.BroadcastPreviewView) -> tuple[str, list[Block]]:
+    names = ", ".join(view.first_names) or "-"
+    quiet = (
+        f"\n:crescent_moon: {view.in_quiet_hours:,} are in quiet hours now: "
+        "theirs wait until morning."
+        if view.in_quiet_hours
+        else ""
+    )
+    when = "" if view.when in (None, "now") else f"\n*When:* {view.when}"
+    text = (
+        f"*Preview: nothing is sent until you confirm.*\n*To:* `{_escape(view.audience)}`: "
+        f"{view.recipients:,} volunteers{when}\n"
+        f"*Message* ({view.segments} segment(s), {view.encoding}, "
+        f"about {view.estimated_cost}):\n>{_escape(view.body).replace(chr(10), chr(10) + '>')}"
+        f"{quiet}\n*First recipients:* {_escape(names)}"
+    )
+    label = "Schedule" if when else f"Send to {view.recipients:,}"
+    confirm = _button(label, CONFIRM, view.token, "primary")
+    confirm["confirm"] = {
+        "title": _plain("Send this broadcast?" if not when else "Schedule this broadcast?"),
+        "text": _plain(f"{view.recipients:,} volunteers will get it."),
+        "confirm": _plain("Yes"),
+        "deny": _plain("Not yet"),
+    }
+    actions = {
+        "type": "actions",
+        "block_id": "broadcast-preview",
+        "elements": [confirm, _button("Cancel", CANCEL, view.token[:2000], "danger")],
+    }
+    return f"Broadcast preview: {view.recipients:,} volunteers", [_section(text), actions]
+
+
+@blocks.register
+def _(view: views.BroadcastDoneView) -> tuple[str, list[Block]]:
+    icon = {"queued": ":outbox_tray:", "scheduled": ":calendar:", "cancelled": ":x:"}.get(
+        view.outcome, ":information_source:"
+    )
+    return view.text, [_section(f"{icon} {_escape(view.text)}")]
+
+
+@blocks.register
+def _(view: views.ScheduleListView) -> tuple[str, list[Block]]:
+    if not view.schedules:
+        text = "No broadcasts are scheduled."
+        return text, [_section(text)]
+    out: list[Block] = [_header("Scheduled broadcasts")]
+    for s in view.schedules[:45]:
+        body = s.body if len(s.body) <= 200 else s.body[:199] + "…"
+        by = f" · by <@{s.created_by}>" if s.created_by else ""
+        out.append(_section(f"*#{s.id}* {s.when} → `{_escape(s.audience)}`{by}\n>{_escape(body)}"))
+    return f"{len(view.schedules)} scheduled broadcasts", out
+
+
+@blocks.register
+def _(view: views.StatsView) -> tuple[str, list[Block]]:
+    return "Muster: the drive at a glance", stats_blocks(view)
+
+
+@blocks.register
+def _(view: views.ExportView) -> tuple[str, list[Block]]:
+    text = f"{view.title}: {view.rows:,} rows, sent to you in a direct message as {view.filename}."
+    return text, [_section(_escape(text))]
+
+
+def stats_blocks(view: views.StatsView) -> list[Block]:
+    out: list[Block] = [
+        _header("The drive at a glance"),
+        {
+            "type": "section",
+            "fields": [
+                {"type": "mrkdwn", "text": f"*Active volunteers*\n{view.active:,}"},
+                {"type": "mrkdwn", "text": f"*New this week*\n{view.new_this_week:,}"},
+                {"type": "mrkdwn", "text": f"*Opted out*\n{view.opted_out:,}"},
+                {"type": "mrkdwn", "text": f"*Unreachable*\n{view.unreachable:,}"},
+            ],
+        },
+        {"type": "divider"},
+        _section("*Next shifts*"),
+    ]
+    out += [_section(shift_text(s)) for s in view.next_shifts] or [_context("No upcoming shifts.")]
+    out += [{"type": "divider"}, _section("*Last broadcasts*")]
+    for b in view.last_broadcasts:
+        body = b.body if len(b.body) <= 80 else b.body[:79] + "…"
+        counts = f"{b.recipients:,} recipients"
+        if b.sent is not None:
+            counts += (
+                f" · {b.sent:,} sent · {b.delivered or 0:,} delivered · {b.replied or 0:,} replied"
+            )
+        out.append(
+            _section(
+                f"*#{b.id}* {b.when} → `{_escape(b.audience)}` ({b.status})\n"
+                f"{counts}\n>{_escape(body)}"
+            )
+        )
+    if not view.last_broadcasts:
+        out.append(_context("No broadcasts yet."))
+    top = max((w.count for w in view.signups_by_week), default=0)
+    chart = "\n".join(
+        f"`{w.label:>6}` `{bar(w.count, top, 20)}` {w.count}" for w in view.signups_by_week
+    )
+    out += [{"type": "divider"}, _section(f"*Shift sign-ups, last 8 weeks*\n{chart}")]
+    out.append(_context(f"As of {view.as_of}"))
+    return out
+
+
+def home_view(view: views.StatsView | None) -> dict[str, Any]:
+    """The App Home tab; someone who is not an organizer sees no numbers."""
+    if view is None:
+        body = [
+            _section(
+                "*Muster* helps the organizers of this drive reach volunteers by text.\n"
+                "The dashboard is for organizers only."
+            )
+        ]
+    else:
+        body = stats_blocks(view)
+    return {"type": "home", "blocks": body[:100]}
+
+
+def _input(
+    block_id: str, label: str, element: dict[str, Any], *, optional: bool = False, hint: str = ""
+) -> Block:
+    block: Block = {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "element": {**element, "action_id": block_id},
+        "optional": optional,
+    }
+    if hint:
+        block["hint"] = _plain(hint)
+    return block
+
+
+def _text_input(placeholder: str = "", multiline: bool = False, max_length: int = 0) -> dict:
+    element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline}
+    if placeholder:
+        element["placeholder"] = _plain(placeholder)
+    if max_length:
+        element["max_length"] = max_length
+    return element
+
+
+def shift_modal(view: views.ShiftFormView) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": SHIFT_MODAL,
+        "private_metadata": view.channel_id or "",
+        "title": _plain("Add a shift"),
+        "submit": _plain("Add shift"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            _input(
+                "title", "Title", _text_input("Phonebank for the Clean Energy bill", max_length=200)
+            ),
+            _input("date", "Date", {"type": "datepicker"}),
+            _input("start_time", "Starts", {"type": "timepicker"}, hint=view.timezone),
+            _input("end_time", "Ends", {"type": "timepicker"}),
+            _input("capacity", "Volunteers needed", _text_input("10", max_length=5)),
+            _input("location", "Location", _text_input("1 Main St, Dorchester"), optional=True),
+            _input("zip", "ZIP", _text_input("02124", max_length=5), optional=True),
+            _input(
+                "tags",
+                "Tags",
+                _text_input("phonebank, canvass"),
+                optional=True,
+                hint="comma-separated; volunteers who chose these hear about it first",
+            ),
+        ],
+    }
+
+
+def broadcast_modal(view: views.BroadcastFormView) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": BROADCAST_MODAL,
+        "private_metadata": view.channel_id or "",
+        "title": _plain("Broadcast"),
+        "submit": _plain("Preview"),
+        "close": _plain("Cancel"),
+        "blocks": [
+            _input("to", "To", _text_input("all"), hint=f"Audiences: {view.audiences}"),
+            _input(
+                "message",
+                "Message",
+                _text_input("Can you phonebank Saturday? Reply YES", True, 1600),
+            ),
+            _input(
+                "date", "Send on (leave empty to send now)", {"type": "datepicker"}, optional=True
+            ),
+            _input("time", "At", {"type": "timepicker"}, optional=True),
+            _input(
+                "every",
+                "Or repeat (cron)",
+                _text_input("0 10 * * MON"),
+                optional=True,
+                hint="minute hour day month weekday",
+            ),
+        ],
+    }
+
+
+def form_values(state: dict[str, Any]) -> dict[str, str]:
+    """A submitted modal's `view.state.values` -> {block_id: value as text}."""
+    values: dict[str, str] = {}
+    for block_id, actions in (state or {}).get("values", {}).items():
+        for element in actions.values():
+            kind = element.get("type")
+            if kind == "datepicker":
+                value = element.get("selected_date")
+            elif kind == "timepicker":
+                value = element.get("selected_time")
+            elif kind in ("static_select", "radio_buttons"):
+                value = (element.get("selected_option") or {}).get("value")
+            else:
+                value = element.get("value")
+            values[block_id] = value or ""
+    return values
+
+
+def inbox_header(view: views.InboxHeaderView) -> tuple[str, list[Block]]:
+    """The parent message of a volunteer's inbox thread."""
+    status = "" if view.status == "active" else f" · *{view.status.replace('_', ' ')}*"
+    tags = f" · _{', '.join(view.tags)}_" if view.tags else ""
+    shifts = "\n".join(f"• {_escape(c)}" for c in view.commitments) or "No upcoming shifts."
+    text = f"{view.name} · {view.phone} · ZIP {view.zip or '-'}"
+    head = f":speech_balloon: *{_escape(view.name)}* · {view.phone} · ZIP {view.zip or '-'}"
+    return text, [
+        _section(f"{head}{status}{tags}\n{shifts}"),
+        _context("Reply in this thread to text them back."),
+    ]

@@ -1,0 +1,170 @@
+"""Plain text for Muster's typed views (the console's organizer pane, the command line).
+
+The same views Slack shows as Block Kit (`bot/slack_render.py`), as lines of text. Buttons become
+the instruction that does the same thing where there are no buttons.
+"""
+
+from __future__ import annotations
+
+from functools import singledispatch
+
+from bot.slack_render import bar
+from handlers import views
+from handlers.results import Result
+
+
+def render_text(result: Result) -> str:
+    """A handler's answer as text: its view if it has one, else its reply."""
+    if result.view is not None:
+        return text(result.view)
+    return result.reply or ""
+
+
+def shift_line(line: views.ShiftLine) -> str:
+    where = ", ".join(p for p in (line.location, line.zip) if p)
+    wait = f", {line.waitlisted} waiting" if line.waitlisted else ""
+    return (
+        f"#{line.id} {line.title}\n  {line.when}"
+        + (f" - {where}" if where else "")
+        + f"\n  [{bar(line.filled, line.capacity)}] {line.filled}/{line.capacity} filled{wait}"
+    )
+
+
+@singledispatch
+def text(view: object) -> str:
+    raise TypeError(f"no text rendering for {type(view).__name__}")
+
+
+@text.register
+def _(view: views.NoticeView) -> str:
+    return view.text
+
+
+@text.register
+def _(view: views.HelpView) -> str:
+    lines = [f"{c.usage}\n    {c.description}" for c in view.commands]
+    return (
+        "Muster commands (organizers only):\n" + "\n".join(lines) + f"\nAudiences: {view.audiences}"
+    )
+
+
+@text.register
+def _(view: views.ShiftFormView) -> str:
+    return f"Add a shift with:\n{view.usage}\n(times in {view.timezone})"
+
+
+@text.register
+def _(view: views.BroadcastFormView) -> str:
+    return f"Broadcast with:\n{view.usage}\nAudiences: {view.audiences}"
+
+
+@text.register
+def _(view: views.ShiftCreatedView) -> str:
+    return "Added:\n" + shift_line(view.shift)
+
+
+@text.register
+def _(view: views.ShiftListView) -> str:
+    if not view.shifts:
+        return "No upcoming shifts."
+    out = "Upcoming shifts:\n" + "\n".join(shift_line(s) for s in view.shifts)
+    return out + (f"\n...and {view.more} more" if view.more else "")
+
+
+@text.register
+def _(view: views.RosterView) -> str:
+    c = view.counts
+    lines = [shift_line(view.shift)]
+    coming = c.get("committed", 0) + c.get("confirmed", 0)
+    lines.append(
+        f"{coming} coming ({c.get('confirmed', 0)} confirmed), {c.get('waitlisted', 0)} "
+        f"waitlisted, {c.get('dropped', 0)} dropped"
+    )
+    for e in view.entries:
+        pos = f" #{e.waitlist_position}" if e.waitlist_position else ""
+        lines.append(f"  {e.name:<20} {e.phone:<16} {e.status}{pos}")
+    if not view.entries:
+        lines.append("  nobody yet")
+    if view.more:
+        lines.append(f"...and {view.more} more (export roster {view.shift.id})")
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.AttendanceView) -> str:
+    return f"Recorded: {view.name} {view.status.replace('_', '-')} (shift #{view.shift_id})."
+
+
+@text.register
+def _(view: views.FindView) -> str:
+    if not view.volunteers:
+        return f"No volunteer matches {view.query} ({view.how})."
+    lines = [f"Matching {view.query!r} by {view.how}:"]
+    for v in view.volunteers:
+        tags = f" [{', '.join(v.tags)}]" if v.tags else ""
+        lines.append(
+            f"  {v.name} {v.phone} ZIP {v.zip or '-'} {v.status}{tags}, "
+            f"{v.upcoming} upcoming, joined {v.joined}"
+        )
+    if view.more:
+        lines.append(f"...and {view.more} more")
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.BroadcastPreviewView) -> str:
+    lines = [
+        "Preview (nothing is sent until you confirm):",
+        f"To: {view.audience} - {view.recipients:,} volunteers",
+        f"When: {view.when or 'now'}",
+        f"Message ({view.segments} segment(s), {view.encoding}, about {view.estimated_cost}):",
+        f"  {view.body}",
+        f"First recipients: {', '.join(view.first_names) or '-'}",
+    ]
+    if view.in_quiet_hours:
+        lines.append(f"{view.in_quiet_hours:,} are in quiet hours now: theirs wait until morning.")
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.BroadcastDoneView) -> str:
+    return view.text
+
+
+@text.register
+def _(view: views.ScheduleListView) -> str:
+    if not view.schedules:
+        return "No broadcasts are scheduled."
+    return "Scheduled broadcasts:\n" + "\n".join(
+        f"  #{s.id} {s.when} -> {s.audience}: {s.body}" for s in view.schedules
+    )
+
+
+@text.register
+def _(view: views.StatsView) -> str:
+    lines = [
+        f"Volunteers: {view.active:,} active, {view.new_this_week:,} new this week, "
+        f"{view.opted_out:,} opted out, {view.unreachable:,} unreachable",
+        "Next shifts:",
+    ]
+    lines += [shift_line(s) for s in view.next_shifts] or ["  none"]
+    lines.append("Last broadcasts:")
+    for b in view.last_broadcasts:
+        counts = f"{b.recipients:,} recipients"
+        if b.sent is not None:
+            counts += (
+                f", {b.sent:,} sent, {b.delivered or 0:,} delivered, {b.replied or 0:,} replied"
+            )
+        lines.append(f"  #{b.id} {b.when} -> {b.audience} ({b.status}): {counts}")
+    if not view.last_broadcasts:
+        lines.append("  none")
+    top = max((w.count for w in view.signups_by_week), default=0)
+    lines.append("Shift sign-ups, last 8 weeks:")
+    lines += [f"  {w.label:>6} {bar(w.count, top, 20)} {w.count}" for w in view.signups_by_week]
+    lines.append(f"As of {view.as_of}")
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.ExportView) -> str:
+    return f"{view.title}: {view.rows:,} rows ({view.filename})."

@@ -1,0 +1,1064 @@
+"""The organizers' side: every `/muster` command and every button or modal behind it.
+
+One logic layer for Slack and the console: a transport builds an `OrganizerCommand` (or an
+`OrganizerAction` for a button, a modal submission, a reply in an inbox thread), calls
+`run_command` / `run_action`, and renders the typed view in `Result.view`. Rights are checked here
+(only `org.organizer_ids`), malformed commands raise `UsageError` with the exact usage line before
+anything is touched, and every action that changes data or texts volunteers is audit-logged in the
+same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import logging
+import re
+import shlex
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import zipcodes
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from handlers import views
+from handlers.config import OrgConfig
+from handlers.errors import InvalidInput, MusterError, NotAnOrganizer, UnknownShift, UsageError
+from handlers.messages import OrganizerAction, OrganizerCommand
+from handlers.phones import display, masked, to_e164
+from handlers.ports import Clock
+from handlers.results import OutboundSms, Result
+from storage.audit import audit
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    ProcessedEvent,
+    Shift,
+    Volunteer,
+    VolunteerStatus,
+    VolunteerTag,
+)
+from storage.outbox import insert_ignoring_conflicts, record_effects
+from storage.uow import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/muster"
+AUDIENCES = "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N"
+USAGE: dict[str, str] = {
+    "help": f"{COMMAND} help",
+    "shift add": (
+        f'{COMMAND} shift add title="..." start="YYYY-MM-DD HH:MM" end="YYYY-MM-DD HH:MM" '
+        'capacity=N zip=NNNNN location="..." tags=a,b'
+    ),
+    "shifts": f"{COMMAND} shifts",
+    "roster": f"{COMMAND} roster N",
+    "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
+    "broadcast": (
+        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
+    ),
+    "scheduled": f"{COMMAND} scheduled",
+    "unschedule": f"{COMMAND} unschedule ID",
+    "stats": f"{COMMAND} stats",
+    "export": f"{COMMAND} export volunteers|roster N",
+}
+DESCRIPTIONS: dict[str, str] = {
+    "help": "this list",
+    "shift add": "add a shift (a form; or everything inline as shown)",
+    "shifts": "upcoming shifts and how full they are",
+    "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
+    "find": "look a volunteer up",
+    "broadcast": "text an audience (a form; or inline), after a preview you confirm",
+    "scheduled": "broadcasts planned ahead",
+    "unschedule": "cancel scheduled broadcast ID",
+    "stats": "the drive at a glance",
+    "export": "a CSV in a direct message to you",
+}
+TWO_WORD = {("shift", "add")}
+LIST_LIMIT = 20  # shifts listed by `shifts`
+FIND_LIMIT = 25
+ROSTER_LIMIT = 40  # Block Kit allows 50 blocks a message; the rest is in the export
+MAX_CAPACITY = 10_000
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+_WHEN = "%Y-%m-%d %H:%M"
+
+
+# --- Entry points ----------------------------------------------------------------------------
+
+
+def split_command(text: str) -> tuple[str, str]:
+    """`shift add title=...` -> ("shift add", "title=..."); `roster 12` -> ("roster", "12")."""
+    words = (text or "").strip().split(None, 2)
+    if not words:
+        return "", ""
+    first = words[0].lower()
+    if len(words) > 1 and (first, words[1].lower()) in TWO_WORD:
+        return f"{first} {words[1].lower()}", words[2] if len(words) > 2 else ""
+    rest = (text or "").strip()[len(words[0]) :].strip()
+    return first, rest
+
+
+def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    """Run one `/muster` command for an organizer. Raises a `MusterError` the transport shows."""
+    _require_organizer(cmd.user_id, cmd.name or "help", uow=uow, org=org, clock=clock)
+    handler = _COMMANDS.get(cmd.name)
+    if handler is None:
+        if cmd.name in ("", "shift"):
+            return show_help()
+        raise UsageError(f"I don't know `{cmd.name}`. Try `{USAGE['help']}`.")
+    return handler(cmd, uow=uow, org=org, clock=clock)
+
+
+def run_action(action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    """A button, a modal submission or an inbox-thread reply, already reduced to name + values."""
+    if action.name not in _CHECKS_ITS_OWN_RIGHTS:
+        _require_organizer(action.user_id, action.name, uow=uow, org=org, clock=clock)
+    handler = _ACTIONS.get(action.name)
+    if handler is None:
+        raise UsageError(f"Unknown action {action.name!r}.")
+    return handler(action, uow=uow, org=org, clock=clock)
+
+
+def dashboard(
+    user_id: str, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> views.StatsView | None:
+    """The App Home's numbers, for organizers only (None for anyone else: nothing to show)."""
+    from handlers.stats import drive_stats
+
+    if not org.is_organizer(user_id):
+        return None
+    with uow:
+        return drive_stats(uow.session, now=clock.now(), org=org)
+
+
+def validate_action(action: OrganizerAction, *, org: OrgConfig, now: datetime) -> None:
+    """The checks a modal must pass before it may close (no database: fits in Slack's ack).
+
+    Raises `InvalidInput` keyed by the form's field names.
+    """
+    if action.name == "shift.submit":
+        shift_from_form(action.values, org=org, now=now)
+    elif action.name == "broadcast.submit":
+        broadcast_request_from_form(action.values, org=org, now=now)
+
+
+def _require_organizer(
+    user_id: str, what: str, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> None:
+    if org.is_organizer(user_id):
+        return
+    log.warning("refused organizer command %r from non-organizer %s", what, user_id)
+    with uow:
+        audit(uow.session, actor=user_id, action="denied", target=what[:120], at=clock.now())
+        uow.commit()
+    raise NotAnOrganizer(user_id)
+
+
+# --- Argument parsing ------------------------------------------------------------------------
+
+
+def parse_pairs(
+    args: str, *, usage_of: str, allowed: Iterable[str], required: Iterable[str] = ()
+) -> dict[str, str]:
+    """`key=value key="two words"` -> dict. Anything else is a UsageError naming the problem."""
+    usage = USAGE[usage_of]
+    try:
+        tokens = shlex.split(args.translate(_SMART_QUOTES))
+    except ValueError:
+        raise _usage(usage, "a quote is not closed") from None
+    allowed = set(allowed)
+    values: dict[str, str] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        key = key.strip().lower()
+        if not sep or not key:
+            raise _usage(usage, f"`{token}` is not key=value")
+        if key not in allowed:
+            raise _usage(usage, f"`{key}` is not one of {', '.join(sorted(allowed))}")
+        if key in values:
+            raise _usage(usage, f"`{key}` is given twice")
+        values[key] = value.strip()
+    missing = [k for k in required if not values.get(k)]
+    if missing:
+        raise _usage(usage, f"missing {', '.join(missing)}")
+    return values
+
+
+def _usage(usage: str, reason: str | None = None) -> UsageError:
+    return UsageError(f"{reason}.\nUsage: {usage}" if reason else f"Usage: {usage}")
+
+
+def _one_number(args: str, usage_of: str, what: str = "N") -> int:
+    text = args.strip().lstrip("#")
+    if not text.isdigit() or int(text) <= 0 or len(text) > 9:
+        raise _usage(USAGE[usage_of], f"{what} must be a number" if text else f"missing {what}")
+    return int(text)
+
+
+def _no_args(cmd: OrganizerCommand) -> None:
+    if cmd.args.strip():
+        raise _usage(USAGE[cmd.name], f"`{cmd.name}` takes nothing after it")
+
+
+def parse_local_time(text: str, zone: ZoneInfo) -> datetime:
+    """`YYYY-MM-DD HH:MM` in the organizers' zone -> an aware datetime (ValueError if not)."""
+    naive = datetime.strptime(text.strip(), _WHEN)
+    return naive.replace(tzinfo=zone)
+
+
+def local_when(start: datetime, end: datetime | None, zone: ZoneInfo) -> str:
+    """`Sat Nov 21, 10:00-12:00 EST` (the end's date only when it is another day)."""
+    s = start.astimezone(zone)
+    text = f"{s:%a %b} {s.day}, {s:%H:%M}"
+    if end is not None:
+        e = end.astimezone(zone)
+        text += f"-{e:%H:%M}" if e.date() == s.date() else f" to {e:%a %b} {e.day}, {e:%H:%M}"
+    return f"{text} {s.tzname()}"
+
+
+# --- help --------------------------------------------------------------------------------------
+
+
+def show_help() -> Result:
+    commands = tuple(views.CommandHelp(USAGE[name], DESCRIPTIONS[name]) for name in USAGE)
+    view = views.HelpView(command=COMMAND, commands=commands, audiences=AUDIENCES)
+    return Result(view=view, intent="help")
+
+
+def _help(cmd: OrganizerCommand, **_: object) -> Result:
+    return show_help()
+
+
+# --- shifts --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewShift:
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    capacity: int
+    zip: str | None
+    location: str | None
+    tags: tuple[str, ...]
+
+
+def shift_from_fields(
+    values: dict[str, str], *, org: OrgConfig, now: datetime, start_key: str = "start"
+) -> NewShift:
+    """Check a new shift's fields; errors come back together, keyed by field."""
+    errors: dict[str, str] = {}
+    zone = org.zone
+    title = values.get("title", "").strip()
+    if not title:
+        errors["title"] = "give the shift a title"
+    elif len(title) > 200:
+        errors["title"] = "keep the title under 200 characters"
+    starts_at = ends_at = None
+    try:
+        starts_at = parse_local_time(values.get("start", ""), zone)
+    except ValueError:
+        errors[start_key] = "use YYYY-MM-DD HH:MM"
+    try:
+        ends_at = parse_local_time(values.get("end", ""), zone)
+    except ValueError:
+        errors["end"] = "use YYYY-MM-DD HH:MM"
+    if starts_at is not None and starts_at <= now:
+        errors[start_key] = "must be in the future"
+    if starts_at is not None and ends_at is not None and ends_at <= starts_at:
+        errors["end"] = "must be after the start"
+    capacity = 0
+    raw_capacity = values.get("capacity", "").strip()
+    if not raw_capacity.isdigit() or not 1 <= int(raw_capacity) <= MAX_CAPACITY:
+        errors["capacity"] = f"a whole number from 1 to {MAX_CAPACITY:,}"
+    else:
+        capacity = int(raw_capacity)
+    zip5 = values.get("zip", "").strip() or None
+    if zip5 is not None and not (re.fullmatch(r"\d{5}", zip5) and zipcodes.is_real(zip5)):
+        errors["zip"] = "a real 5-digit US ZIP code"
+    location = values.get("location", "").strip() or None
+    if location and len(location) > 300:
+        errors["location"] = "keep the location under 300 characters"
+    tags = tuple(dict.fromkeys(t.strip().lower() for t in values.get("tags", "").split(",")))
+    tags = tuple(t for t in tags if t)
+    bad = [t for t in tags if not _TAG.match(t)]
+    if bad:
+        errors["tags"] = f"tags are short words (letters, digits, - or _): {', '.join(bad)}"
+    if errors:
+        raise InvalidInput(errors)
+    assert starts_at is not None and ends_at is not None
+    return NewShift(title, starts_at, ends_at, capacity, zip5, location, tags)
+
+
+def shift_from_form(values: dict[str, str], *, org: OrgConfig, now: datetime) -> NewShift:
+    """The modal's fields (date, start_time, end_time ...) -> a checked NewShift."""
+    day = values.get("date", "").strip()
+    fields = dict(values)
+    fields["start"] = f"{day} {values.get('start_time', '').strip()}"
+    fields["end"] = f"{day} {values.get('end_time', '').strip()}"
+    try:
+        return shift_from_fields(fields, org=org, now=now, start_key="start_time")
+    except InvalidInput as exc:
+        errors = dict(exc.errors)
+        if "end" in errors:
+            errors["end_time"] = errors.pop("end")
+        if not day:
+            errors = {k: v for k, v in errors.items() if k not in ("start_time", "end_time")}
+            errors["date"] = "pick a date"
+        raise InvalidInput(errors) from None
+
+
+def _shift_add(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    if not cmd.args.strip():
+        form = views.ShiftFormView(
+            timezone=org.default_timezone, usage=USAGE["shift add"], channel_id=cmd.channel_id
+        )
+        return Result(view=form, intent="shift.form")
+    values = parse_pairs(
+        cmd.args,
+        usage_of="shift add",
+        allowed=("title", "start", "end", "capacity", "zip", "location", "tags"),
+        required=("title", "start", "end", "capacity"),
+    )
+    try:
+        new = shift_from_fields(values, org=org, now=clock.now())
+    except InvalidInput as exc:
+        raise _usage(USAGE["shift add"], exc.message) from None
+    return create_shift(new, user_id=cmd.user_id, uow=uow, org=org, clock=clock)
+
+
+def _shift_submit(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    new = shift_from_form(action.values, org=org, now=clock.now())
+    return create_shift(new, user_id=action.user_id, uow=uow, org=org, clock=clock)
+
+
+def create_shift(
+    new: NewShift, *, user_id: str, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    with uow:
+        shift = Shift(
+            title=new.title,
+            kind=new.tags[0] if new.tags else None,
+            location=new.location,
+            zip=new.zip,
+            starts_at=new.starts_at,
+            ends_at=new.ends_at,
+            timezone=org.default_timezone,
+            capacity=new.capacity,
+            committed_count=0,
+            tags=list(new.tags),
+            created_by=user_id,
+            created_at=clock.now(),
+        )
+        uow.session.add(shift)
+        uow.session.flush()
+        audit(
+            uow.session,
+            actor=user_id,
+            action="shift.create",
+            target=f"shift:{shift.id}",
+            detail={"title": new.title, "capacity": new.capacity},
+            at=clock.now(),
+        )
+        line = shift_lines(uow.session, [shift], org)[0]
+        uow.commit()
+    return Result(view=views.ShiftCreatedView(line), intent="shift.created")
+
+
+def shift_lines(session: Session, shifts: list[Shift], org: OrgConfig) -> list[views.ShiftLine]:
+    """Display lines for shifts, with the waitlist counted in one query."""
+    ids = [s.id for s in shifts]
+    waiting: dict[int, int] = {}
+    if ids:
+        rows = session.execute(
+            select(Commitment.shift_id, func.count())
+            .where(
+                Commitment.shift_id.in_(ids),
+                Commitment.status == CommitmentStatus.WAITLISTED,
+            )
+            .group_by(Commitment.shift_id)
+        )
+        waiting = {shift_id: n for shift_id, n in rows}
+    return [
+        views.ShiftLine(
+            id=s.id,
+            title=s.title,
+            when=local_when(s.starts_at, s.ends_at, ZoneInfo(s.timezone or org.default_timezone)),
+            location=s.location,
+            zip=s.zip,
+            capacity=s.capacity,
+            filled=s.committed_count,
+            waitlisted=waiting.get(s.id, 0),
+            tags=tuple(s.tags or ()),
+        )
+        for s in shifts
+    ]
+
+
+def upcoming_shifts(session: Session, *, now: datetime, limit: int) -> tuple[list[Shift], int]:
+    where = (Shift.ends_at > now, Shift.cancelled_at.is_(None))
+    shifts = list(
+        session.scalars(
+            select(Shift).where(*where).order_by(Shift.starts_at, Shift.id).limit(limit)
+        )
+    )
+    total = session.scalar(select(func.count()).select_from(Shift).where(*where)) or 0
+    return shifts, max(total - len(shifts), 0)
+
+
+def _shifts(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    _no_args(cmd)
+    with uow:
+        shifts, more = upcoming_shifts(uow.session, now=clock.now(), limit=LIST_LIMIT)
+        lines = tuple(shift_lines(uow.session, shifts, org))
+    return Result(view=views.ShiftListView(lines, more=more), intent="shifts")
+
+
+# --- roster and attendance ---------------------------------------------------------------------
+
+_COMING = (
+    CommitmentStatus.COMMITTED,
+    CommitmentStatus.CONFIRMED,
+    CommitmentStatus.ATTENDED,
+    CommitmentStatus.NO_SHOW,
+)
+
+
+def _roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    shift_id = _one_number(cmd.args, "roster")
+    with uow:
+        shift = uow.session.get(Shift, shift_id)
+        if shift is None:
+            raise UnknownShift(shift_id)
+        counts = {
+            str(status): n
+            for status, n in uow.session.execute(
+                select(Commitment.status, func.count())
+                .where(Commitment.shift_id == shift_id)
+                .group_by(Commitment.status)
+            )
+        }
+        order = (
+            Commitment.status == CommitmentStatus.WAITLISTED,
+            Commitment.waitlist_position,
+            Commitment.committed_at,
+            Commitment.id,
+        )
+        rows = uow.session.execute(
+            select(Commitment.id, Commitment.status, Commitment.waitlist_position, Volunteer)
+            .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
+            .where(Commitment.shift_id == shift_id, Commitment.status != CommitmentStatus.DROPPED)
+            .order_by(*order)
+            .limit(ROSTER_LIMIT)
+        ).all()
+        entries = tuple(
+            views.RosterEntry(
+                commitment_id=cid,
+                name=_name(vol),
+                phone=masked(vol.phone),
+                status=str(status),
+                waitlist_position=pos if status == CommitmentStatus.WAITLISTED else None,
+            )
+            for cid, status, pos, vol in rows
+        )
+        listed = sum(n for s, n in counts.items() if s != CommitmentStatus.DROPPED)
+        view = views.RosterView(
+            shift=shift_lines(uow.session, [shift], org)[0],
+            entries=entries,
+            counts=counts,
+            attendance_open=clock.now() >= shift.starts_at,
+            more=max(listed - len(entries), 0),
+        )
+    return Result(view=view, intent="roster")
+
+
+def _mark_attendance(attended: bool) -> Callable[..., Result]:
+    def handler(
+        action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+    ) -> Result:
+        raw = action.values.get("commitment_id", "")
+        if not raw.isdigit():
+            raise UsageError("That button is out of date; run the roster again.")
+        now = clock.now()
+        with uow:
+            commitment = uow.session.get(Commitment, int(raw))
+            if commitment is None or commitment.status not in _COMING:
+                raise MusterError("That volunteer is no longer on this shift's roster.")
+            if now < commitment.shift.starts_at:
+                raise MusterError("Attendance can be recorded once the shift has started.")
+            from handlers.shifts import record_check_in
+
+            before = str(commitment.status)
+            record_check_in(commitment, attended=attended, now=now)
+            status = str(commitment.status)
+            audit(
+                uow.session,
+                actor=action.user_id,
+                action=f"roster.{status}",
+                target=f"commitment:{commitment.id}",
+                detail={"shift_id": commitment.shift_id, "was": before},
+                at=now,
+            )
+            view = views.AttendanceView(
+                shift_id=commitment.shift_id, name=_name(commitment.volunteer), status=status
+            )
+            uow.commit()
+        return Result(view=view, intent=f"roster.{status}")
+
+    return handler
+
+
+def _name(volunteer: Volunteer) -> str:
+    if volunteer.forgotten_at is not None:
+        return "(forgotten)"
+    return volunteer.first_name or "(no name yet)"
+
+
+# --- find ----------------------------------------------------------------------------------------
+
+
+def _find(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    query = cmd.args.strip().translate(_SMART_QUOTES).strip("\"'")
+    if not query:
+        raise _usage(USAGE["find"], "missing QUERY")
+    conditions, how = _find_condition(query)
+    now = clock.now()
+    with uow:
+        base = select(Volunteer).where(Volunteer.forgotten_at.is_(None), conditions)
+        total = uow.session.scalar(select(func.count()).select_from(base.subquery())) or 0
+        found = list(
+            uow.session.scalars(base.order_by(Volunteer.first_name, Volunteer.id).limit(FIND_LIMIT))
+        )
+        upcoming = _upcoming_counts(uow.session, [v.id for v in found], now)
+        zone = org.zone
+        lines = tuple(
+            views.VolunteerLine(
+                id=v.id,
+                name=_name(v),
+                phone=display(v.phone),
+                zip=v.zip,
+                status=str(v.status),
+                tags=tuple(v.tag_names),
+                upcoming=upcoming.get(v.id, 0),
+                joined=f"{v.created_at.astimezone(zone):%b} {v.created_at.astimezone(zone).day}",
+            )
+            for v in found
+        )
+    view = views.FindView(query=query, how=how, volunteers=lines, more=max(total - len(lines), 0))
+    return Result(view=view, intent="find")
+
+
+def _find_condition(query: str) -> tuple[object, str]:
+    lowered = query.lower()
+    if lowered.startswith("tag:"):
+        tag = lowered[4:].strip()
+        return Volunteer.tags.any(VolunteerTag.tag == tag), "tag"
+    if re.fullmatch(r"\d{1,5}", query):
+        return Volunteer.zip.startswith(query, autoescape=True), "ZIP prefix"
+    digits = re.sub(r"\D", "", query)
+    if len(digits) >= 10 and re.fullmatch(r"[\d\s()+.-]+", query):
+        phone = to_e164(query)
+        if phone is None:
+            raise _usage(USAGE["find"], f"{query} is not a valid phone number")
+        return Volunteer.phone == phone, "phone"
+    name = Volunteer.first_name.ilike(f"%{_escape_like(query)}%", escape="\\")
+    return or_(name, Volunteer.tags.any(VolunteerTag.tag == lowered)), "name or tag"
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _upcoming_counts(session: Session, ids: list[int], now: datetime) -> dict[int, int]:
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Commitment.volunteer_id, func.count())
+        .join(Shift, Shift.id == Commitment.shift_id)
+        .where(
+            Commitment.volunteer_id.in_(ids),
+            Commitment.status.in_((CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)),
+            Shift.starts_at >= now,
+        )
+        .group_by(Commitment.volunteer_id)
+    )
+    return {vid: n for vid, n in rows}
+
+
+# --- stats ---------------------------------------------------------------------------------------
+
+
+def _stats(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    from handlers.stats import drive_stats
+
+    _no_args(cmd)
+    with uow:
+        view = drive_stats(uow.session, now=clock.now(), org=org)
+    return Result(view=view, intent="stats")
+
+
+# --- broadcasts ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastRequest:
+    audience: str
+    body: str
+    run_at: datetime | None = None
+    cron: str | None = None
+
+
+def broadcast_request(
+    values: dict[str, str], *, org: OrgConfig, now: datetime, at_key: str = "at"
+) -> BroadcastRequest:
+    """Check a broadcast's fields (audience grammar, message, time, cron), keyed by field."""
+    from handlers.audiences import parse_audience
+
+    errors: dict[str, str] = {}
+    audience = values.get("to", "").strip()
+    try:
+        parse_audience(audience)
+    except UsageError as exc:
+        errors["to"] = exc.message
+    from handlers.broadcasts import check_body
+
+    body = values.get("message", "")
+    try:
+        body = check_body(body)
+    except InvalidInput as exc:
+        errors.update(exc.errors)
+    run_at = None
+    if values.get("at", "").strip():
+        try:
+            run_at = parse_local_time(values["at"], org.zone)
+        except ValueError:
+            errors[at_key] = "use YYYY-MM-DD HH:MM"
+        else:
+            if run_at <= now:
+                errors[at_key] = "must be in the future"
+    cron = values.get("every", "").strip() or None
+    if cron:
+        if run_at is not None:
+            errors["every"] = "give either a time or a repeat, not both"
+        else:
+            from apscheduler.triggers.cron import CronTrigger
+
+            try:
+                CronTrigger.from_crontab(cron, timezone=org.zone)
+            except ValueError as exc:
+                errors["every"] = f"not a cron line (minute hour day month weekday): {exc}"
+    if errors:
+        raise InvalidInput(errors)
+    return BroadcastRequest(audience=audience, body=body, run_at=run_at, cron=cron)
+
+
+def broadcast_request_from_form(
+    values: dict[str, str], *, org: OrgConfig, now: datetime
+) -> BroadcastRequest:
+    fields = dict(values)
+    errors: dict[str, str] = {}
+    day, at = values.get("date", "").strip(), values.get("time", "").strip()
+    if day and at:
+        fields["at"] = f"{day} {at}"
+    elif day or at:
+        errors["time" if day else "date"] = "pick both a date and a time"
+    try:
+        request = broadcast_request(fields, org=org, now=now, at_key="date")
+    except InvalidInput as exc:
+        raise InvalidInput({**exc.errors, **errors}) from None
+    if errors:
+        raise InvalidInput(errors)
+    return request
+
+
+def _broadcast(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    if not cmd.args.strip():
+        view = views.BroadcastFormView(
+            usage=USAGE["broadcast"], audiences=AUDIENCES, channel_id=cmd.channel_id
+        )
+        return Result(view=view, intent="broadcast.form")
+    values = parse_pairs(
+        cmd.args,
+        usage_of="broadcast",
+        allowed=("to", "at", "every", "message"),
+        required=("to", "message"),
+    )
+    try:
+        request = broadcast_request(values, org=org, now=clock.now())
+    except InvalidInput as exc:
+        raise _usage(USAGE["broadcast"], exc.message) from None
+    return preview(request, user_id=cmd.user_id, uow=uow, org=org, clock=clock)
+
+
+def _broadcast_submit(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    request = broadcast_request_from_form(action.values, org=org, now=clock.now())
+    return preview(request, user_id=action.user_id, uow=uow, org=org, clock=clock)
+
+
+def preview(
+    request: BroadcastRequest, *, user_id: str, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    """What would go out, and to whom; a draft to send now, or a schedule to confirm."""
+    from handlers import broadcasts
+    from handlers.audiences import parse_audience
+
+    now = clock.now()
+    audience = parse_audience(request.audience)
+    with uow:
+        p = broadcasts.preview_broadcast(
+            uow.session, audience=audience, body=request.body, now=now, org=org
+        )
+        broadcast_id = None
+        if request.run_at is None and request.cron is None:
+            draft = broadcasts.create_draft(
+                uow.session,
+                body=request.body,
+                audience=request.audience,
+                created_by=user_id,
+                now=now,
+            )
+            broadcast_id = draft.id
+            token = f"b:{draft.id}"
+            when = "now"
+        else:
+            token = "s:" + json.dumps(
+                {
+                    "to": request.audience,
+                    "message": request.body,
+                    "at": request.run_at.isoformat() if request.run_at else None,
+                    "every": request.cron,
+                    "nonce": uuid.uuid4().hex,
+                },
+                separators=(",", ":"),
+            )
+            when = (
+                local_when(request.run_at, None, org.zone)
+                if request.run_at
+                else f"every `{request.cron}` ({org.default_timezone})"
+            )
+        uow.commit()
+    view = views.BroadcastPreviewView(
+        token=token,
+        audience=request.audience,
+        body=request.body,
+        recipients=p.recipients,
+        segments=p.segments.segments,
+        encoding=p.segments.encoding,
+        estimated_cost=f"${p.estimated_cost_usd:,.2f}",
+        in_quiet_hours=p.in_quiet_hours_now,
+        first_names=tuple(p.first_names),
+        when=when,
+        broadcast_id=broadcast_id,
+    )
+    return Result(view=view, intent="broadcast.preview")
+
+
+def _broadcast_confirm(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    token = action.values.get("token", "")
+    now = clock.now()
+    if token.startswith("b:") and token[2:].isdigit():
+        from handlers import broadcasts
+
+        broadcast_id = int(token[2:])
+        with uow:
+            queued = broadcasts.confirm_broadcast(
+                uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
+            )
+            uow.commit()
+        if not queued:
+            done = views.BroadcastDoneView(
+                "already", f"Broadcast #{broadcast_id} was already sent."
+            )
+            return Result(view=done, intent="broadcast.already")
+        text = f"Broadcast #{broadcast_id} is on its way to {queued:,} volunteers."
+        return Result(view=views.BroadcastDoneView("queued", text), intent="broadcast.queued")
+    if token.startswith("s:"):
+        return _confirm_schedule(token, action=action, uow=uow, org=org, clock=clock)
+    raise UsageError("That button is out of date; run the broadcast again.")
+
+
+def _confirm_schedule(
+    token: str, *, action: OrganizerAction, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    from handlers import schedules
+
+    try:
+        spec = json.loads(token[2:])
+    except ValueError:
+        raise UsageError("That button is out of date; run the broadcast again.") from None
+    now = clock.now()
+    key = "schedule-confirm:" + hashlib.sha256(token.encode()).hexdigest()
+    with uow:
+        if not insert_ignoring_conflicts(
+            uow.session, ProcessedEvent.__table__, [{"key": key, "at": now}]
+        ):
+            done = views.BroadcastDoneView("already", "That broadcast was already scheduled.")
+            return Result(view=done, intent="broadcast.already")
+        schedule = schedules.schedule_broadcast(
+            uow.session,
+            body=spec["message"],
+            audience=spec["to"],
+            created_by=action.user_id,
+            now=now,
+            run_at=datetime.fromisoformat(spec["at"]) if spec.get("at") else None,
+            cron=spec.get("every"),
+            timezone=org.default_timezone,
+        )
+        audit(
+            uow.session,
+            actor=action.user_id,
+            action="schedule.create",
+            target=f"schedule:{schedule.id}",
+            detail={"audience": spec["to"], "at": spec.get("at"), "every": spec.get("every")},
+            at=now,
+        )
+        uow.commit()
+        text = f"Scheduled as #{schedule.id}. `{USAGE['unschedule']}` cancels it."
+    return Result(view=views.BroadcastDoneView("scheduled", text), intent="broadcast.scheduled")
+
+
+def _broadcast_cancel(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    token = action.values.get("token", "")
+    if not (token.startswith("b:") and token[2:].isdigit()):
+        done = views.BroadcastDoneView("cancelled", "Cancelled: nothing was scheduled or sent.")
+        return Result(view=done, intent="broadcast.cancelled")
+    from handlers import broadcasts
+
+    broadcast_id, now = int(token[2:]), clock.now()
+    with uow:
+        cancelled = broadcasts.cancel_broadcast(
+            uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
+        )
+        uow.commit()
+    text = f"Broadcast #{broadcast_id} cancelled" + (
+        f": {cancelled:,} texts not yet sent were stopped." if cancelled else "; nothing was sent."
+    )
+    return Result(view=views.BroadcastDoneView("cancelled", text), intent="broadcast.cancelled")
+
+
+# --- scheduled / unschedule ----------------------------------------------------------------------
+
+
+def _scheduled(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    from handlers import schedules
+
+    _no_args(cmd)
+    with uow:
+        rows = schedules.list_schedules(uow.session, now=clock.now())
+        lines = tuple(
+            views.ScheduleLine(
+                id=s.id,
+                audience=s.audience,
+                body=s.body,
+                when=(
+                    local_when(s.run_at, None, ZoneInfo(s.timezone))
+                    if s.run_at
+                    else f"every `{s.cron}` ({s.timezone})"
+                ),
+                created_by=s.created_by,
+            )
+            for s in rows
+        )
+    return Result(view=views.ScheduleListView(lines), intent="scheduled")
+
+
+def _unschedule(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    schedule_id = _one_number(cmd.args, "unschedule", "ID")
+    from handlers import schedules
+
+    now = clock.now()
+    with uow:
+        schedules.cancel_schedule(
+            uow.session, schedule_id=schedule_id, user_id=cmd.user_id, now=now
+        )
+        audit(
+            uow.session,
+            actor=cmd.user_id,
+            action="schedule.cancel",
+            target=f"schedule:{schedule_id}",
+            at=now,
+        )
+        uow.commit()
+    view = views.NoticeView(f"Scheduled broadcast #{schedule_id} is cancelled.")
+    return Result(view=view, intent="unscheduled")
+
+
+# --- export --------------------------------------------------------------------------------------
+
+
+def _export(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    words = cmd.args.split()
+    if words == ["volunteers"]:
+        shift_id = None
+    elif len(words) == 2 and words[0] == "roster":
+        shift_id = _one_number(words[1], "export")
+    else:
+        raise _usage(USAGE["export"], "say what to export" if not words else None)
+    from handlers import exports
+
+    now = clock.now()
+    stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
+    if shift_id is None:
+        columns, title, target = exports.VOLUNTEER_COLUMNS, "Volunteers", "volunteers"
+        filename = f"volunteers-{stamp}.csv"
+
+        def rows(session: Session) -> Iterable[dict[str, str]]:
+            return exports.volunteer_rows(session)
+
+    else:
+        columns, title = exports.ROSTER_COLUMNS, f"Roster of shift #{shift_id}"
+        filename, target = f"roster-{shift_id}-{stamp}.csv", f"shift:{shift_id}"
+
+        def rows(session: Session) -> Iterable[dict[str, str]]:
+            if session.get(Shift, shift_id) is None:
+                raise UnknownShift(shift_id)
+            return exports.roster_rows(session, shift_id)
+
+    with uow:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        count = 0
+        for row in rows(uow.session):
+            writer.writerow(row)
+            count += 1
+        audit(
+            uow.session,
+            actor=cmd.user_id,
+            action="export",
+            target=target,
+            detail={"rows": count},
+            at=now,
+        )
+        uow.commit()
+    view = views.ExportView(
+        filename=filename, title=title, content=buffer.getvalue().encode(), rows=count
+    )
+    return Result(view=view, intent="export")
+
+
+# --- the inbox: an organizer's reply in a volunteer's thread -------------------------------------
+
+
+def _inbox_reply(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    """Text an organizer's thread reply to the volunteer, once per Slack event."""
+    values, now = action.values, clock.now()
+    text = values.get("text", "").strip()
+    event_key = f"slack-event:{action.action_id}"
+    thread = Volunteer.inbox_thread_ts == values.get("thread_ts")
+    with uow:
+        volunteer_id = uow.session.scalar(select(Volunteer.id).where(thread))
+    if volunteer_id is None or not text:
+        return Result(intent="ignored")  # not a volunteer's thread: people talking
+    _require_organizer(action.user_id, action.name, uow=uow, org=org, clock=clock)
+    with uow:
+        volunteer = uow.session.get(Volunteer, volunteer_id)
+        if volunteer is None:
+            return Result(intent="ignored")
+        fresh = insert_ignoring_conflicts(
+            uow.session, ProcessedEvent.__table__, [{"key": event_key, "at": now}]
+        )
+        if not fresh:
+            return Result(intent="duplicate")
+        if volunteer.status != VolunteerStatus.ACTIVE or not volunteer.phone:
+            uow.commit()
+            why = "opted out" if volunteer.status == VolunteerStatus.OPTED_OUT else "unreachable"
+            return Result(
+                reply=f"Not sent: {_name(volunteer)} is {why}, so Muster will not text them.",
+                intent="reply.refused",
+            )
+        body = text if text.startswith(org.org_name) else f"{org.org_name}: {text}"
+        sms = OutboundSms(
+            phone=volunteer.phone,
+            body=body,
+            kind="reply",
+            idempotency_key=f"reply:{action.action_id}",
+            volunteer_id=volunteer.id,
+        )
+        result = record_effects(uow.session, Result(sms=(sms,), intent="reply.queued"))
+        audit(
+            uow.session,
+            actor=action.user_id,
+            action="inbox.reply",
+            target=f"volunteer:{volunteer.id}",
+            detail={"chars": len(body)},
+            at=now,
+        )
+        uow.commit()
+    return result
+
+
+def inbox_header(
+    session: Session, *, volunteer_id: int, now: datetime, org: OrgConfig
+) -> views.InboxHeaderView | None:
+    """What the parent message of a volunteer's inbox thread says about them."""
+    volunteer = session.get(Volunteer, volunteer_id)
+    if volunteer is None:
+        return None
+    rows = session.execute(
+        select(Commitment.status, Shift)
+        .join(Shift, Shift.id == Commitment.shift_id)
+        .where(
+            Commitment.volunteer_id == volunteer_id,
+            Commitment.status != CommitmentStatus.DROPPED,
+            Shift.ends_at > now,
+        )
+        .order_by(Shift.starts_at)
+        .limit(5)
+    ).all()
+    commitments = tuple(
+        f"#{shift.id} {shift.title}, "
+        f"{local_when(shift.starts_at, shift.ends_at, ZoneInfo(shift.timezone))} ({status})"
+        for status, shift in rows
+    )
+    return views.InboxHeaderView(
+        volunteer_id=volunteer.id,
+        name=_name(volunteer),
+        phone=masked(volunteer.phone),
+        zip=volunteer.zip,
+        status=str(volunteer.status),
+        tags=tuple(volunteer.tag_names),
+        commitments=commitments,
+    )
+
+
+# A reply in a thread that is not a volunteer's is just people talking: no refusal, no audit.
+_CHECKS_ITS_OWN_RIGHTS = {"inbox.reply"}
+_COMMANDS: dict[str, Callable[..., Result]] = {
+    "help": _help,
+    "shift add": _shift_add,
+    "shifts": _shifts,
+    "roster": _roster,
+    "find": _find,
+    "broadcast": _broadcast,
+    "scheduled": _scheduled,
+    "unschedule": _unschedule,
+    "stats": _stats,
+    "export": _export,
+}
+_ACTIONS: dict[str, Callable[..., Result]] = {
+    "shift.submit": _shift_submit,
+    "broadcast.submit": _broadcast_submit,
+    "broadcast.confirm": _broadcast_confirm,
+    "broadcast.cancel": _broadcast_cancel,
+    "roster.attended": _mark_attendance(attended=True),
+    "roster.no_show": _mark_attendance(attended=False),
+    "inbox.reply": _inbox_reply,
+}

@@ -1,0 +1,109 @@
+"""The drive at a glance (`/muster stats` and the App Home tab), in a handful of set queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from handlers import views
+from handlers.config import OrgConfig
+from storage.models import Broadcast, BroadcastStatus, Commitment, Volunteer, VolunteerStatus
+
+NEXT_SHIFTS = 5
+LAST_BROADCASTS = 5
+WEEKS = 8
+
+
+def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.StatsView:
+    from handlers.organizers import local_when, shift_lines, upcoming_shifts
+
+    zone = org.zone
+    by_status = dict(
+        session.execute(
+            select(Volunteer.status, func.count())
+            .where(Volunteer.forgotten_at.is_(None))
+            .group_by(Volunteer.status)
+        ).all()
+    )
+    new_this_week = (
+        session.scalar(
+            select(func.count())
+            .select_from(Volunteer)
+            .where(
+                Volunteer.created_at >= now - timedelta(days=7), Volunteer.forgotten_at.is_(None)
+            )
+        )
+        or 0
+    )
+    shifts, _ = upcoming_shifts(session, now=now, limit=NEXT_SHIFTS)
+    broadcasts = list(
+        session.scalars(
+            select(Broadcast)
+            .where(Broadcast.status != BroadcastStatus.DRAFT)
+            .order_by(Broadcast.created_at.desc(), Broadcast.id.desc())
+            .limit(LAST_BROADCASTS)
+        )
+    )
+    lines = []
+    for b in broadcasts:
+        report = _report(session, b.id)
+        lines.append(
+            views.BroadcastLine(
+                id=b.id,
+                body=b.body,
+                audience=b.audience,
+                status=str(b.status),
+                when=local_when(b.confirmed_at or b.created_at, None, zone),
+                recipients=b.recipient_count,
+                sent=getattr(report, "sent", None),
+                delivered=getattr(report, "delivered", None),
+                replied=getattr(report, "replied", None),
+            )
+        )
+    return views.StatsView(
+        active=by_status.get(VolunteerStatus.ACTIVE, 0),
+        new_this_week=new_this_week,
+        opted_out=by_status.get(VolunteerStatus.OPTED_OUT, 0),
+        unreachable=by_status.get(VolunteerStatus.UNREACHABLE, 0),
+        next_shifts=tuple(shift_lines(session, shifts, org)),
+        last_broadcasts=tuple(lines),
+        signups_by_week=signups_by_week(session, now=now, org=org),
+        as_of=local_when(now, None, zone),
+    )
+
+
+def signups_by_week(
+    session: Session, *, now: datetime, org: OrgConfig
+) -> tuple[views.WeekBar, ...]:
+    """Shift sign-ups per week (Monday to Sunday, organizers' zone) over the last 8 weeks."""
+    zone = org.zone
+    local_now = now.astimezone(zone)
+    this_monday = (local_now - timedelta(days=local_now.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    starts = [this_monday - timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
+    when = func.coalesce(Commitment.committed_at, Commitment.created_at)
+    times = session.scalars(select(when).where(when >= starts[0]))
+    counts = [0] * WEEKS
+    for at in times:
+        if at is None:
+            continue
+        if at.tzinfo is None:  # a coalesce on SQLite comes back naive: stored as UTC
+            at = at.replace(tzinfo=UTC)
+        index = (at.astimezone(zone) - starts[0]).days // 7
+        if 0 <= index < WEEKS:
+            counts[index] += 1
+    return tuple(
+        views.WeekBar(label=f"{s:%b} {s.day}", count=n) for s, n in zip(starts, counts, strict=True)
+    )
+
+
+def _report(session: Session, broadcast_id: int) -> object | None:
+    """The sending issue's report (sent, delivered, replied), once that module is present."""
+    try:
+        from handlers.broadcasts import broadcast_report
+    except ImportError:
+        return None
+    return broadcast_report(session, broadcast_id)

@@ -1,0 +1,215 @@
+"""Typed views: what an organizer command answers with, before any rendering.
+
+`bot/slack_render.py` turns these into Block Kit and `bot/text_render.py` into plain text (the
+console's organizer pane), so the same command looks the same wherever it is typed. Views hold
+only display-ready values (local times as text, masked numbers where a number is shown in a shared
+place); nothing here knows about Slack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class CommandHelp:
+    usage: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class HelpView:
+    command: str  # "/muster"
+    commands: tuple[CommandHelp, ...]
+    audiences: str
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftLine:
+    id: int
+    title: str
+    when: str  # "Sat Nov 21, 10:00-12:00 EST"
+    location: str | None
+    zip: str | None
+    capacity: int
+    filled: int
+    waitlisted: int
+    tags: tuple[str, ...] = ()
+
+    @property
+    def spots_left(self) -> int:
+        return max(self.capacity - self.filled, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftFormView:
+    """Ask for a new shift (the Slack modal; the console shows the inline form instead)."""
+
+    timezone: str
+    usage: str
+    channel_id: str | None = None  # where the organizer asked, to answer there afterwards
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftCreatedView:
+    shift: ShiftLine
+
+
+@dataclass(frozen=True, slots=True)
+class ShiftListView:
+    shifts: tuple[ShiftLine, ...]
+    more: int = 0  # upcoming shifts not listed
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEntry:
+    commitment_id: int
+    name: str
+    phone: str  # masked
+    status: str  # committed, confirmed, waitlisted, attended, no_show, dropped
+    waitlist_position: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterView:
+    shift: ShiftLine
+    entries: tuple[RosterEntry, ...]
+    counts: dict[str, int]
+    attendance_open: bool  # the shift has started: attended / no-show can be recorded
+    more: int = 0  # entries not shown (use export for the full roster)
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceView:
+    shift_id: int
+    name: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class VolunteerLine:
+    id: int
+    name: str
+    phone: str  # full number for display: only ever shown to the organizer who asked
+    zip: str | None
+    status: str
+    tags: tuple[str, ...]
+    upcoming: int
+    joined: str
+
+
+@dataclass(frozen=True, slots=True)
+class FindView:
+    query: str
+    how: str  # "phone", "ZIP prefix", "tag", "name or tag"
+    volunteers: tuple[VolunteerLine, ...]
+    more: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastFormView:
+    usage: str
+    audiences: str
+    channel_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastPreviewView:
+    """What would be sent; nothing is sent until Confirm. `token` is what Confirm/Cancel carry."""
+
+    token: str
+    audience: str
+    body: str
+    recipients: int
+    segments: int
+    encoding: str
+    estimated_cost: str
+    in_quiet_hours: int
+    first_names: tuple[str, ...]
+    when: str | None = None  # "now", or the schedule in words
+    broadcast_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastDoneView:
+    """The answer to Confirm or Cancel (also to a second click: `repeated`)."""
+
+    outcome: str  # queued, scheduled, cancelled, already
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleLine:
+    id: int
+    audience: str
+    body: str
+    when: str
+    created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleListView:
+    schedules: tuple[ScheduleLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class BroadcastLine:
+    id: int
+    body: str
+    audience: str
+    status: str
+    when: str
+    recipients: int
+    sent: int | None = None
+    delivered: int | None = None
+    replied: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WeekBar:
+    label: str  # "Nov 9"
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatsView:
+    """The state of the drive at a glance: `/muster stats` and the App Home tab."""
+
+    active: int
+    new_this_week: int
+    opted_out: int
+    unreachable: int
+    next_shifts: tuple[ShiftLine, ...]
+    last_broadcasts: tuple[BroadcastLine, ...]
+    signups_by_week: tuple[WeekBar, ...]
+    as_of: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExportView:
+    """A CSV for the organizer who asked (a DM in Slack, a download in the console)."""
+
+    filename: str
+    title: str
+    content: bytes = field(repr=False)
+    rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeView:
+    """A plain answer (a reply texted, a repeated click, nothing to do)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class InboxHeaderView:
+    """The parent message of a volunteer's inbox thread (a shared channel: number masked)."""
+
+    volunteer_id: int
+    name: str
+    phone: str  # masked
+    zip: str | None
+    status: str
+    tags: tuple[str, ...]
+    commitments: tuple[str, ...]  # "#12 Phonebank, Sat Nov 21, 10:00-12:00 EST (committed)"
