@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
+import anyio
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,6 +24,7 @@ from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
 from handlers.volunteers import receive_text
+from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
 TWIML = "application/xml"
@@ -57,6 +59,9 @@ def inbound_text(params: dict[str, str], received_at: datetime) -> InboundText |
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
+    # SQLite has one writer: texts queue here, in order, instead of in SQLite's busy handler
+    # (which sleeps and retries, and turns a queue of 16 into a tail of seconds).
+    writers = anyio.CapacityLimiter(1 if is_sqlite(container.engine) else 16)
     auth_token = (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     )
@@ -78,14 +83,15 @@ def routes(container: Container) -> list[BaseRoute]:
             signature=request.headers["X-Twilio-Signature"],
             received_at=msg.received_at,
         )
-        result = await run_in_threadpool(
-            answer_or_keep,
-            container,
-            kept,
-            lambda: receive_text(
-                msg, uow=container.uow(), org=container.org, clock=container.clock
-            ),
-        )
+        async with writers:
+            result = await run_in_threadpool(
+                answer_or_keep,
+                container,
+                kept,
+                lambda: receive_text(
+                    msg, uow=container.uow(), org=container.org, clock=container.clock
+                ),
+            )
         if result is None:  # the database is away and SPOOL_DIR=off: let Twilio retry
             return Response("try again", status_code=503, headers={"Retry-After": "5"})
         log.info("inbound sms from %s: %s", masked(msg.phone), result.intent)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from handlers import geo, sms_text
@@ -250,34 +250,48 @@ def promotion_sms(commitment: Commitment, shift: Shift, *, org_name: str) -> Out
 # --- Reading -----------------------------------------------------------------------------------
 
 
+_OPEN_CANDIDATES = (
+    select(Shift.id, Shift.zip, Shift.starts_at)
+    .where(
+        Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),
+        Shift.cancelled_at.is_(None),
+        Shift.committed_count < Shift.capacity,
+    )
+    .order_by(Shift.starts_at, Shift.id)
+    .limit(_CANDIDATES)
+)
+
+
 def list_open_shifts(
     session: Session, *, now: datetime, near_zip: str | None = None, limit: int = 5
 ) -> list[Shift]:
     """Upcoming shifts with a free seat: nearest first when `near_zip` is a known ZIP (shifts
     without a ZIP after those with one), soonest first otherwise and between equals."""
-    candidates = list(
-        session.scalars(
-            select(Shift)
-            .where(
-                Shift.starts_at > now,
-                Shift.cancelled_at.is_(None),
-                Shift.committed_count < Shift.capacity,
-            )
-            .order_by(Shift.starts_at, Shift.id)
-            .limit(_CANDIDATES if near_zip else limit)
-        )
+    open_now = (
+        Shift.starts_at > now,
+        Shift.cancelled_at.is_(None),
+        Shift.committed_count < Shift.capacity,
     )
     home = geo.zip_info(near_zip) if near_zip else None
     if home is None:
-        return candidates[:limit]
+        return list(
+            session.scalars(
+                select(Shift).where(*open_now).order_by(Shift.starts_at, Shift.id).limit(limit)
+            )
+        )
 
-    def distance(shift: Shift) -> float:
-        d = geo.miles_between(home, shift.zip) if shift.zip else None
+    # Rank the candidates on three plain columns, then load only the shifts that will be shown.
+    candidates = session.execute(_OPEN_CANDIDATES, {"now": now}).all()
+
+    def distance(zip5: str | None) -> float:
+        d = geo.miles_between(home, zip5) if zip5 else None
         # Whole miles, so that shifts in the same neighbourhood stay in time order.
         return float(round(d)) if d is not None else float("inf")
 
-    candidates.sort(key=lambda s: (distance(s), s.starts_at, s.id))
-    return candidates[:limit]
+    candidates.sort(key=lambda row: (distance(row.zip), row.starts_at, row.id))
+    chosen = [row.id for row in candidates[:limit]]
+    by_id = {s.id: s for s in session.scalars(select(Shift).where(Shift.id.in_(chosen)))}
+    return [by_id[i] for i in chosen if i in by_id]
 
 
 def my_commitments(session: Session, *, volunteer: Volunteer, now: datetime) -> list[Commitment]:

@@ -289,6 +289,8 @@ def _cheapest(text: str) -> str:
 
 def fit(text: str, max_segments: int) -> str:
     """The text in as few segments as it can take, cut (with "...") to `max_segments`."""
+    if len(text) <= 70 or (len(text) <= 160 and is_gsm7(text)):
+        return text  # one segment whatever its encoding: nothing to gain
     text = _cheapest(text)
     if count_segments(text).segments <= max_segments:
         return text

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -52,6 +52,9 @@ ACK_INTERVAL = timedelta(hours=1)
 ZIP_TRIES = 3  # the first ask and at most two more; then the question is skipped
 INTEREST_TRIES = 2
 MAX_SEGMENTS = 3
+# Built once: the lookup every text starts with (tags are loaded only when onboarding needs them).
+_BY_PHONE = select(Volunteer).where(Volunteer.phone == bindparam("phone")).options(lazyload("*"))
+_INSERT_INBOUND = insert(InboundMessage.__table__)
 # Deliveries a volunteer has (or may have) received: what a bare YES/NO can be answering.
 _RECEIVED = (
     DeliveryStatus.CLAIMED,
@@ -98,45 +101,45 @@ class _Turn:
     posts: list[InboxPost] = field(default_factory=list)
     sms: list[OutboundSms] = field(default_factory=list)
     flagged: bool = False
-    inbound: InboundMessage | None = None
+    cta: CtaResponse | None = None  # a YES/NO answer, linked to the inbound row once stored
 
     # --- the turn ---------------------------------------------------------------------------
 
     def run(self) -> Result:
         s = self.session
-        self.volunteer = s.scalars(
-            select(Volunteer).where(Volunteer.phone == self.msg.phone).options(lazyload("*"))
-        ).first()
+        self.volunteer = s.scalars(_BY_PHONE, {"phone": self.msg.phone}).first()
         self.parsed = parse(self.msg.text)
         self.lang = self.parsed.language or (self.volunteer.language if self.volunteer else "en")
-        if self.volunteer is not None and self.parsed.language:
-            self.volunteer.language = self.parsed.language
+        if self.volunteer is not None and self.volunteer.language != self.lang:
+            self.volunteer.language = self.lang
 
         reply, intent = self._answer()
         reply = sms_text.fit(reply, MAX_SEGMENTS) if reply else None
-        inbound = self._inbound()
-        inbound.volunteer_id = self.volunteer.id if self.volunteer is not None else None
-        inbound.intent = intent
-        inbound.reply = reply
-        inbound.flagged = self.flagged
-        s.flush()  # the unique message id is checked here: a duplicate stops before any effect
+        s.flush()  # the volunteer row (maybe new) before the inbound row that names it
+        # One plain INSERT; the unique message id is checked here, so a duplicate's work is
+        # rolled back before its effects are written.
+        inbound_id = s.execute(
+            _INSERT_INBOUND,
+            {
+                "message_sid": self.msg.message_id,
+                "channel": str(self.msg.channel),
+                "from_phone": self.msg.phone,
+                "to_phone": self.msg.to,
+                "body": _storable(self.msg.text),
+                "volunteer_id": self.volunteer.id if self.volunteer is not None else None,
+                "intent": intent,
+                "reply": reply,
+                "opt_out_type": self.msg.opt_out_type,
+                "flagged": self.flagged,
+                "received_at": self.now,
+            },
+        ).inserted_primary_key[0]
+        if self.cta is not None:
+            self.cta.inbound_id = inbound_id
+            s.add(self.cta)
         result = Result(reply=reply, sms=tuple(self.sms), posts=tuple(self.posts), intent=intent)
         record_effects(s, result)
         return result
-
-    def _inbound(self) -> InboundMessage:
-        if self.inbound is None:
-            self.inbound = InboundMessage(
-                message_sid=self.msg.message_id,
-                channel=str(self.msg.channel),
-                from_phone=self.msg.phone,
-                to_phone=self.msg.to,
-                body=_storable(self.msg.text),
-                opt_out_type=self.msg.opt_out_type,
-                received_at=self.now,
-            )
-            self.session.add(self.inbound)
-        return self.inbound
 
     def say(self, key: str, **values: object) -> str:
         return sms_text.say(key, self.lang, **values)
@@ -581,31 +584,15 @@ class _Turn:
                 return self.say("checkin_no"), "checkin_no"
         if latest.broadcast_id is None:
             return None
-        inbound = self._inbound()
-        self.session.flush()
         answer = "yes" if yes else "no"
-        existing = self.session.scalars(
+        cta = self.session.scalars(
             select(CtaResponse).where(
                 CtaResponse.broadcast_id == latest.broadcast_id,
                 CtaResponse.volunteer_id == v.id,
             )
-        ).first()
-        if existing is None:
-            self.session.add(
-                CtaResponse(
-                    broadcast_id=latest.broadcast_id,
-                    volunteer_id=v.id,
-                    answer=answer,
-                    inbound_id=inbound.id,
-                    answered_at=self.now,
-                )
-            )
-        else:
-            existing.answer, existing.inbound_id, existing.answered_at = (
-                answer,
-                inbound.id,
-                self.now,
-            )
+        ).first() or CtaResponse(broadcast_id=latest.broadcast_id, volunteer_id=v.id)
+        cta.answer, cta.answered_at = answer, self.now  # the latest answer counts
+        self.cta = cta
         return self.say("cta_yes" if yes else "cta_no"), f"cta_{answer}"
 
     def _maybe_opt_out(self) -> tuple[str, str]:
