@@ -27,13 +27,17 @@ import zipcodes
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from handlers import views
+from handlers import broadcasts, exports, schedules, shifts, sms_text, views
+from handlers.audiences import parse_audience
+from handlers.broadcasts import check_body
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, MusterError, NotAnOrganizer, UnknownShift, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.phones import display, masked, to_e164
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
+from handlers.schedules import ScheduledView, local_to_utc
+from handlers.shifts import CommitStatus, record_check_in
 from storage.audit import audit
 from storage.models import (
     Commitment,
@@ -59,6 +63,7 @@ USAGE: dict[str, str] = {
     ),
     "shifts": f"{COMMAND} shifts",
     "roster": f"{COMMAND} roster N",
+    "signup": f"{COMMAND} signup N PHONE",
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
         f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
@@ -73,6 +78,7 @@ DESCRIPTIONS: dict[str, str] = {
     "shift add": "add a shift (a form; or everything inline as shown)",
     "shifts": "upcoming shifts and how full they are",
     "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
+    "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
     "find": "look a volunteer up",
     "broadcast": "text an audience (a form; or inline), after a preview you confirm",
     "scheduled": "broadcasts planned ahead",
@@ -208,9 +214,9 @@ def _no_args(cmd: OrganizerCommand) -> None:
 
 
 def parse_local_time(text: str, zone: ZoneInfo) -> datetime:
-    """`YYYY-MM-DD HH:MM` in the organizers' zone -> an aware datetime (ValueError if not)."""
-    naive = datetime.strptime(text.strip(), _WHEN)
-    return naive.replace(tzinfo=zone)
+    """`YYYY-MM-DD HH:MM` in the organizers' zone -> UTC. ValueError when it cannot be read;
+    UsageError for a wall-clock time the clocks skip that night (schedules.local_to_utc)."""
+    return local_to_utc(datetime.strptime(" ".join(text.split()), _WHEN), zone)
 
 
 def local_when(start: datetime, end: datetime | None, zone: ZoneInfo) -> str:
@@ -266,10 +272,14 @@ def shift_from_fields(
         starts_at = parse_local_time(values.get("start", ""), zone)
     except ValueError:
         errors[start_key] = "use YYYY-MM-DD HH:MM"
+    except UsageError as exc:
+        errors[start_key] = exc.message
     try:
         ends_at = parse_local_time(values.get("end", ""), zone)
     except ValueError:
         errors["end"] = "use YYYY-MM-DD HH:MM"
+    except UsageError as exc:
+        errors["end"] = exc.message
     if starts_at is not None and starts_at <= now:
         errors[start_key] = "must be in the future"
     if starts_at is not None and ends_at is not None and ends_at <= starts_at:
@@ -495,8 +505,6 @@ def _mark_attendance(attended: bool) -> Callable[..., Result]:
                 raise MusterError("That volunteer is no longer on this shift's roster.")
             if now < commitment.shift.starts_at:
                 raise MusterError("Attendance can be recorded once the shift has started.")
-            from handlers.shifts import record_check_in
-
             before = str(commitment.status)
             record_check_in(commitment, attended=attended, now=now)
             status = str(commitment.status)
@@ -521,6 +529,77 @@ def _name(volunteer: Volunteer) -> str:
     if volunteer.forgotten_at is not None:
         return "(forgotten)"
     return volunteer.first_name or "(no name yet)"
+
+
+# --- signup: an organizer signs a volunteer up ------------------------------------------------
+
+
+def _signup(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    """The same sign-up as a volunteer's `YES N`, through `shifts.commit_to_shift`; the volunteer
+    is told by text (the words the SMS side uses), through the outbox."""
+    words = cmd.args.split(None, 1)
+    if len(words) != 2:
+        raise _usage(USAGE["signup"], "give the shift number and the volunteer's phone number")
+    shift_id = _one_number(words[0], "signup")
+    phone = to_e164(words[1])
+    if phone is None:
+        raise _usage(USAGE["signup"], f"{words[1]} is not a valid phone number")
+    now = clock.now()
+    with uow:
+        volunteer = uow.session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+        if volunteer is None:
+            raise MusterError(
+                f"No volunteer has the number {display(phone)}. They can text JOIN to sign up "
+                "(Muster texts only people who asked for it)."
+            )
+        out = shifts.commit_to_shift(
+            uow.session, volunteer=volunteer, shift_id=shift_id, now=now, channel="slack"
+        )
+        if out.status == CommitStatus.UNKNOWN:
+            raise UnknownShift(shift_id)
+        if out.status in (CommitStatus.PAST, CommitStatus.CANCELLED):
+            state = "has already started" if out.status == CommitStatus.PAST else "was cancelled"
+            raise MusterError(f"Shift {shift_id} {state}; nobody can sign up for it.")
+        name = _name(volunteer)
+        if out.status == CommitStatus.ALREADY:
+            assert out.commitment is not None
+            text = f"{name} is already on shift #{shift_id} ({out.commitment.status})."
+            return Result(view=views.NoticeView(text), intent="signup.already")
+        assert out.shift is not None and out.commitment is not None
+        lang, zone = volunteer.language, volunteer.timezone or org.default_timezone
+        if out.status == CommitStatus.COMMITTED:
+            line = sms_text.shift_line(out.shift, zone, lang)
+            words_sent = sms_text.say("committed", lang, shift=line, n=shift_id)
+            text = f"{name} is signed up for shift #{shift_id}"
+        else:
+            rank = shifts.waitlist_rank(uow.session, out.commitment)
+            words_sent = sms_text.say("waitlisted", lang, n=shift_id, rank=rank)
+            text = f"Shift #{shift_id} is full: {name} is #{rank} on its waitlist"
+        sms: tuple[OutboundSms, ...] = ()
+        if volunteer.status == VolunteerStatus.ACTIVE:
+            sms = (
+                OutboundSms(
+                    phone=phone,
+                    body=f"{org.org_name}: {words_sent}",
+                    kind="confirmation",
+                    idempotency_key=f"signup:{out.commitment.id}:{now.timestamp():.0f}",
+                    volunteer_id=volunteer.id,
+                ),
+            )
+            text += " and will get a text."
+        else:
+            text += f"; they are {str(volunteer.status).replace('_', ' ')}, so no text was sent."
+        audit(
+            uow.session,
+            actor=cmd.user_id,
+            action="shift.signup",
+            target=f"commitment:{out.commitment.id}",
+            detail={"shift_id": shift_id, "status": out.status},
+            at=now,
+        )
+        result = record_effects(uow.session, Result(sms=sms, view=views.NoticeView(text)))
+        uow.commit()
+    return Result(view=result.view, sms=result.sms, intent=f"signup.{out.status}")
 
 
 # --- find ----------------------------------------------------------------------------------------
@@ -621,16 +700,12 @@ def broadcast_request(
     values: dict[str, str], *, org: OrgConfig, now: datetime, at_key: str = "at"
 ) -> BroadcastRequest:
     """Check a broadcast's fields (audience grammar, message, time, cron), keyed by field."""
-    from handlers.audiences import parse_audience
-
     errors: dict[str, str] = {}
     audience = values.get("to", "").strip()
     try:
         parse_audience(audience)
     except UsageError as exc:
         errors["to"] = exc.message
-    from handlers.broadcasts import check_body
-
     body = values.get("message", "")
     try:
         body = check_body(body)
@@ -639,8 +714,8 @@ def broadcast_request(
     run_at = None
     if values.get("at", "").strip():
         try:
-            run_at = parse_local_time(values["at"], org.zone)
-        except ValueError:
+            run_at = schedules.parse_run_at(values["at"], timezone=org.default_timezone)
+        except UsageError:
             errors[at_key] = "use YYYY-MM-DD HH:MM"
         else:
             if run_at <= now:
@@ -650,12 +725,10 @@ def broadcast_request(
         if run_at is not None:
             errors["every"] = "give either a time or a repeat, not both"
         else:
-            from apscheduler.triggers.cron import CronTrigger
-
             try:
-                CronTrigger.from_crontab(cron, timezone=org.zone)
-            except ValueError as exc:
-                errors["every"] = f"not a cron line (minute hour day month weekday): {exc}"
+                cron = schedules.check_cron(cron, org.default_timezone, now=now)
+            except UsageError as exc:
+                errors["every"] = exc.message
     if errors:
         raise InvalidInput(errors)
     return BroadcastRequest(audience=audience, body=body, run_at=run_at, cron=cron)
@@ -710,9 +783,6 @@ def preview(
     request: BroadcastRequest, *, user_id: str, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
     """What would go out, and to whom; a draft to send now, or a schedule to confirm."""
-    from handlers import broadcasts
-    from handlers.audiences import parse_audience
-
     now = clock.now()
     audience = parse_audience(request.audience)
     with uow:
@@ -770,8 +840,6 @@ def _broadcast_confirm(
     token = action.values.get("token", "")
     now = clock.now()
     if token.startswith("b:") and token[2:].isdigit():
-        from handlers import broadcasts
-
         broadcast_id = int(token[2:])
         with uow:
             queued = broadcasts.confirm_broadcast(
@@ -793,8 +861,6 @@ def _broadcast_confirm(
 def _confirm_schedule(
     token: str, *, action: OrganizerAction, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
-    from handlers import schedules
-
     try:
         spec = json.loads(token[2:])
     except ValueError:
@@ -817,14 +883,6 @@ def _confirm_schedule(
             cron=spec.get("every"),
             timezone=org.default_timezone,
         )
-        audit(
-            uow.session,
-            actor=action.user_id,
-            action="schedule.create",
-            target=f"schedule:{schedule.id}",
-            detail={"audience": spec["to"], "at": spec.get("at"), "every": spec.get("every")},
-            at=now,
-        )
         uow.commit()
         text = f"Scheduled as #{schedule.id}. `{USAGE['unschedule']}` cancels it."
     return Result(view=views.BroadcastDoneView("scheduled", text), intent="broadcast.scheduled")
@@ -837,8 +895,6 @@ def _broadcast_cancel(
     if not (token.startswith("b:") and token[2:].isdigit()):
         done = views.BroadcastDoneView("cancelled", "Cancelled: nothing was scheduled or sent.")
         return Result(view=done, intent="broadcast.cancelled")
-    from handlers import broadcasts
-
     broadcast_id, now = int(token[2:]), clock.now()
     with uow:
         cancelled = broadcasts.cancel_broadcast(
@@ -855,8 +911,6 @@ def _broadcast_cancel(
 
 
 def _scheduled(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
-    from handlers import schedules
-
     _no_args(cmd)
     with uow:
         rows = schedules.list_schedules(uow.session, now=clock.now())
@@ -865,11 +919,7 @@ def _scheduled(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
                 id=s.id,
                 audience=s.audience,
                 body=s.body,
-                when=(
-                    local_when(s.run_at, None, ZoneInfo(s.timezone))
-                    if s.run_at
-                    else f"every `{s.cron}` ({s.timezone})"
-                ),
+                when=_schedule_when(s),
                 created_by=s.created_by,
             )
             for s in rows
@@ -877,21 +927,21 @@ def _scheduled(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
     return Result(view=views.ScheduleListView(lines), intent="scheduled")
 
 
+def _schedule_when(s: ScheduledView) -> str:
+    """`Thu Nov 19, 18:00 EST`, or `every 0 9 * * MON (America/New_York), next Mon Nov 23, ...`."""
+    zone = ZoneInfo(s.timezone)
+    if s.cron is None and s.run_at is not None:
+        return local_when(s.run_at, None, zone)
+    following = f", next {local_when(s.next_run_at, None, zone)}" if s.next_run_at else ""
+    return f"every `{s.cron}` ({s.timezone}){following}"
+
+
 def _unschedule(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     schedule_id = _one_number(cmd.args, "unschedule", "ID")
-    from handlers import schedules
-
     now = clock.now()
     with uow:
         schedules.cancel_schedule(
             uow.session, schedule_id=schedule_id, user_id=cmd.user_id, now=now
-        )
-        audit(
-            uow.session,
-            actor=cmd.user_id,
-            action="schedule.cancel",
-            target=f"schedule:{schedule_id}",
-            at=now,
         )
         uow.commit()
     view = views.NoticeView(f"Scheduled broadcast #{schedule_id} is cancelled.")
@@ -909,8 +959,6 @@ def _export(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
         shift_id = _one_number(words[1], "export")
     else:
         raise _usage(USAGE["export"], "say what to export" if not words else None)
-    from handlers import exports
-
     now = clock.now()
     stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
     if shift_id is None:
@@ -1046,6 +1094,7 @@ _COMMANDS: dict[str, Callable[..., Result]] = {
     "shift add": _shift_add,
     "shifts": _shifts,
     "roster": _roster,
+    "signup": _signup,
     "find": _find,
     "broadcast": _broadcast,
     "scheduled": _scheduled,

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEntry, Broadcast, Delivery
+from storage.models import AuditEntry, Broadcast, Delivery, Schedule
 from tests.adapters.slack_harness import (
     ORGANIZER,
     STRANGER,
@@ -173,3 +173,42 @@ def test_export_roster(slack: SlackHarness, engine):
     assert "There is no shift 404" in blocks_text(slack.ask("export roster 404"))
     completed = slack.slack.calls_to("files.completeUploadExternal")
     assert json.loads(completed[0].params["files"])[0]["title"] == f"Roster of shift #{shift_id}"
+
+
+def test_scheduled_broadcast_confirmed_twice_is_scheduled_once(
+    slack: SlackHarness, engine, volunteers
+):
+    answer = slack.ask('broadcast to=all at="2026-11-20 18:00" message="Town hall tonight, 7pm"')
+    text = blocks_text(answer)
+    assert "Fri Nov 20, 18:00 EST" in text and "3 volunteers" in text
+    token = buttons(answer)["muster.broadcast.confirm"]
+    first = slack.click("muster.broadcast.confirm", token)
+    second = slack.click("muster.broadcast.confirm", token)
+    replies = {blocks_text(slack.answer(first)), blocks_text(slack.answer(second))}
+    assert any("Scheduled as #1" in r for r in replies)
+    assert any("already scheduled" in r for r in replies)
+    with Session(bind=engine) as session:
+        (schedule,) = session.scalars(select(Schedule)).all()
+    assert schedule.run_at == datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
+    assert schedule.created_by == ORGANIZER and deliveries(engine) == 0
+
+    listed = blocks_text(slack.ask("scheduled"))
+    assert "#1" in listed and "Town hall tonight" in listed and "Fri Nov 20, 18:00 EST" in listed
+    assert "is cancelled" in blocks_text(slack.ask("unschedule 1"))
+    assert "No broadcasts are scheduled" in blocks_text(slack.ask("scheduled"))
+    assert "There is no scheduled broadcast 99" in blocks_text(slack.ask("unschedule 99"))
+    with Session(bind=engine) as session:
+        actions = session.scalars(select(AuditEntry.action)).all()
+    assert actions.count("schedule.create") == 1 and actions.count("schedule.cancel") == 1
+
+
+def test_recurring_broadcast(slack: SlackHarness, engine, volunteers):
+    answer = slack.ask('broadcast to=all every="0 9 * * MON" message="This week: phonebanks"')
+    assert "every `0 9 * * MON`" in blocks_text(answer)
+    slack.answer(
+        slack.click("muster.broadcast.confirm", buttons(answer)["muster.broadcast.confirm"])
+    )
+    listed = blocks_text(slack.ask("scheduled"))
+    assert "every `0 9 * * MON` (America/New_York), next Mon Nov 23, 09:00 EST" in listed
+    too_often = blocks_text(slack.ask('broadcast to=all every="*/5 * * * *" message="spam"'))
+    assert "more than once an hour" in too_often

@@ -136,6 +136,7 @@ def test_unknown_command_points_to_help(slack: SlackHarness):
         "shift add",
         "shifts",
         "roster 1",
+        "signup 1 (617) 264-1234",
         "find Maria",
         "broadcast to=all message=hi",
         "broadcast",
