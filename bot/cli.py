@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -54,12 +55,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in LONG_RUNNING:
+        # A SIGTERM while the process is still importing and connecting (seconds on a loaded
+        # machine) is a clean stop too: nothing is in flight yet. The parts' own handling
+        # (bot.process.stop_on_signals) takes over once they run.
+        signal.signal(signal.SIGTERM, _stop_during_start_up)
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:
         return _run(args, settings)
     except KeyboardInterrupt:
         return 130
+
+
+LONG_RUNNING = {"serve", "worker", "clock"}
+
+
+def _stop_during_start_up(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
