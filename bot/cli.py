@@ -7,10 +7,11 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from bot.bootstrap import Container, bootstrap
-from bot.logs import configure_logging
-from bot.settings import Settings, settings_or_exit
+if TYPE_CHECKING:  # imported when used: `muster` must answer SIGTERM before the heavy imports
+    from bot.bootstrap import Container
+    from bot.settings import Settings
 
 log = logging.getLogger("muster")
 
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # machine) is a clean stop too: nothing is in flight yet. The parts' own handling
         # (bot.process.stop_on_signals) takes over once they run.
         signal.signal(signal.SIGTERM, _stop_during_start_up)
+    from bot.logs import configure_logging
+    from bot.settings import settings_or_exit
+
     settings = settings_or_exit()
     configure_logging(settings.log_level)
     try:
@@ -88,6 +92,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from storage.copy import copy_database
 
         return copy_database(args.source, args.target or settings.database_url)
+
+    from bot.bootstrap import bootstrap
 
     container = bootstrap(settings)
     if args.command == "serve":
