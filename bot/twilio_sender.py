@@ -42,7 +42,10 @@ class _HttpClient(AsyncTwilioHttpClient):
     (aiohttp's default is 100), that notes `Retry-After` for the caller's task."""
 
     def __init__(self, *, connections: int, timeout: float):
-        super().__init__(pool_connections=False, timeout=timeout)
+        # twilio logs eleven INFO lines per request (URL, headers); we log errors ourselves.
+        quiet = logging.getLogger("bot.twilio_sender.http")
+        quiet.setLevel(logging.WARNING)
+        super().__init__(pool_connections=False, timeout=timeout, logger=quiet)
         connector = aiohttp.TCPConnector(limit=connections, limit_per_host=connections)
         self.session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=timeout)

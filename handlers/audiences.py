@@ -19,10 +19,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select, true
 from sqlalchemy.orm import Session
 
 from handlers.errors import UnknownShift, UsageError
+from handlers.geo import zip_info, zips_within
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -123,11 +124,9 @@ def audience_condition(audience: Audience) -> ColumnElement[bool]:
             Commitment.status.in_(ROSTER_STATUSES),
         )
     if audience.kind == "near":
-        from handlers.geo import zips_within
-
         assert audience.miles is not None
         zips = zips_within(audience.value, audience.miles)
-        return Volunteer.zip.in_(zips) if zips else Volunteer.zip.in_([audience.value])
+        return Volunteer.zip.in_(zips) if zips else false()
     raise UsageError(AUDIENCE_USAGE)
 
 
@@ -137,6 +136,8 @@ def recipients(audience: Audience) -> Select[tuple[Volunteer]]:
 
 
 def check_audience(session: Session, audience: Audience) -> None:
-    """Refuse an audience that names something that does not exist (a shift number)."""
+    """Refuse an audience that names something that does not exist (a shift, a ZIP code)."""
     if audience.kind == "shift" and session.get(Shift, audience.shift_id) is None:
         raise UnknownShift(audience.value)
+    if audience.kind == "near" and zip_info(audience.value) is None:
+        raise UsageError(f"I don't know the ZIP code {audience.value}. {AUDIENCE_USAGE}")

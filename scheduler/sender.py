@@ -38,6 +38,7 @@ from sqlalchemy import bindparam
 
 from bot import metrics
 from bot.bootstrap import Container
+from handlers.delivery_status import CALLBACK_STATUS
 from handlers.phones import masked
 from handlers.ports import SendResult, SmsSender
 from handlers.send_errors import MAX_ATTEMPTS, Effect, apply_volunteer_effect, backoff, effect_of
@@ -62,15 +63,8 @@ STALE_CHECK_S = 30.0
 IDLE_POLL_S = 0.25
 FLUSH_EVERY_S = 0.02
 MAX_BATCH = 250
-
-PROVIDER_STATUS = {
-    "queued": DeliveryStatus.QUEUED,
-    "accepted": DeliveryStatus.QUEUED,
-    "scheduled": DeliveryStatus.QUEUED,
-    "sending": DeliveryStatus.QUEUED,
-    "sent": DeliveryStatus.SENT,
-    "delivered": DeliveryStatus.DELIVERED,
-}
+AUTH_REFUSED = "20003"
+AUTH_RETRY = timedelta(minutes=1)
 
 
 def worker_name() -> str:
@@ -121,7 +115,9 @@ def record_outcomes(session: Any, outcomes: list[Outcome], *, worker: str, now: 
     params: list[dict[str, Any]] = []
     for outcome in outcomes:
         row, result = outcome.row, outcome.result
-        attempts = row.attempts + 1
+        # Refused credentials are our fault, not the text's: kept, not counted, retried later.
+        refused = result.error_code == AUTH_REFUSED
+        attempts = row.attempts if refused else row.attempts + 1
         values: dict[str, Any] = {
             "b_id": row.id,
             "b_worker": worker,
@@ -134,14 +130,15 @@ def record_outcomes(session: Any, outcomes: list[Outcome], *, worker: str, now: 
         }
         if result.ok:
             values.update(
-                status=PROVIDER_STATUS.get(result.status or "queued", DeliveryStatus.QUEUED).value,
+                status=CALLBACK_STATUS.get(result.status or "queued", DeliveryStatus.QUEUED).value,
                 provider_sid=result.provider_sid,
                 sent_at=now,
             )
         else:
             effect = effect_of(result.error_code, transient=result.transient)
             if effect is Effect.RETRY and attempts < MAX_ATTEMPTS:
-                retry_at = now + backoff(attempts, result.retry_after)
+                wait = AUTH_RETRY if refused else backoff(attempts, result.retry_after)
+                retry_at = now + wait
                 late = row.deadline is not None and retry_at >= row.deadline
                 status = DeliveryStatus.EXPIRED if late else DeliveryStatus.PENDING
                 values.update(status=status.value, send_after=retry_at)
@@ -346,7 +343,7 @@ class Sender:
             log.exception("sending to %s raised", masked(row.to_phone))
             result = SendResult(ok=False, error_code="exception",
                                 error_message=type(exc).__name__, transient=True)  # fmt: skip
-        if result.error_code == "20003":
+        if result.error_code == AUTH_REFUSED:
             self._paused_until = time.time() + 30  # bad credentials: stop hammering, keep rows
         if result.ok:
             self.sent_count += 1

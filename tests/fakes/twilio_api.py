@@ -18,7 +18,7 @@ In a test (the server runs on its own thread and event loop):
 As its own process (benchmarks, subprocess tests; then the fake is never the bottleneck):
 
     python -m tests.fakes.twilio_api --latency 0.15   # prints one line: the base URL
-    GET  {url}/_fake/sent       accepted messages as JSON ([{"sid", "to", "body"}])
+    GET  {url}/_fake/sent       accepted messages as JSON ([{"sid", "to", "at"}], at: epoch s)
     POST {url}/_fake/fail       a JSON failure rule, the keyword arguments of `fail`
     POST {url}/_fake/reset      forget messages, requests and rules
 
@@ -109,6 +109,7 @@ class FakeTwilio:
         self.record_requests = record_requests
         self.requests: list[RecordedRequest] = []
         self.messages: list[dict[str, str]] = []  # accepted: the form plus "Sid"
+        self.accepted_at: list[float] = []  # time.time() of each accepted message
         self._rules: list[Rule] = []
         self._lock = threading.Lock()
         self._expected_auth = "Basic " + base64.b64encode(
@@ -141,6 +142,7 @@ class FakeTwilio:
             self._rules.clear()
             self.requests.clear()
             self.messages.clear()
+            self.accepted_at.clear()
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -233,6 +235,7 @@ class FakeTwilio:
         sid = "SM" + secrets.token_hex(16)
         with self._lock:
             self.messages.append({**form, "Sid": sid})
+            self.accepted_at.append(time.time())
         return web.json_response(self._resource(sid, form), status=201)
 
     def _resource(self, sid: str, form: dict[str, str]) -> dict[str, Any]:
@@ -263,7 +266,9 @@ class FakeTwilio:
         }
 
     async def _list_sent(self, _request: web.Request) -> web.Response:
-        rows = [{"sid": m["Sid"], "to": m.get("To"), "body": m.get("Body")} for m in self.sent()]
+        with self._lock:
+            pairs = list(zip(self.messages, self.accepted_at, strict=True))
+        rows = [{"sid": m["Sid"], "to": m.get("To"), "at": at} for m, at in pairs]
         return web.json_response(rows)
 
     async def _add_rule(self, request: web.Request) -> web.Response:

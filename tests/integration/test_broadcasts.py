@@ -81,6 +81,11 @@ def _people(session) -> dict[str, int]:
         ("state:ma", {"boston_canvass", "cambridge_phone", "worcester"}),
         ("state:HI", {"honolulu"}),
         ("shift:{shift}", {"boston_canvass", "chicago"}),
+        # Dorchester 02124 to Cambridge 02139 is about 5 miles; Worcester 01608 about 40.
+        ("near:02124:3", {"boston_canvass"}),
+        ("near:02124:10", {"boston_canvass", "cambridge_phone"}),
+        ("near:02124:50", {"boston_canvass", "cambridge_phone", "worcester"}),
+        ("near:60614:5", {"chicago"}),
     ],
 )
 def test_each_audience_expands_to_exactly_its_reachable_volunteers(
@@ -204,6 +209,8 @@ def test_bad_audiences_and_bodies_get_a_clear_answer(uow: SqlAlchemyUnitOfWork) 
     with pytest.raises(UsageError, match="up to 250 miles"):
         parse_audience("near:02124:900")
     with uow:
+        with pytest.raises(UsageError, match="ZIP code 00000"):
+            create_draft(uow.session, body="Hi", audience="near:00000:5", created_by="U1", now=T0)
         with pytest.raises(UnknownShift):
             create_draft(uow.session, body="Hi", audience="shift:999", created_by="U1", now=T0)
         with pytest.raises(InvalidInput, match="empty"):

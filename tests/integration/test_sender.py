@@ -312,7 +312,9 @@ def test_bad_credentials_keep_the_texts_for_later(app: Container, fake: FakeTwil
     broadcast(app, 2)
     fake.fail(code=20003)
     drain(app, **FAST)
-    assert {r.status for r in deliveries(app)} == {DeliveryStatus.PENDING}
+    rows = deliveries(app)
+    assert {r.status for r in rows} == {DeliveryStatus.PENDING}
+    assert {(r.attempts, r.send_after) for r in rows} == {(0, T0 + timedelta(minutes=1))}
 
 
 def test_claims_of_a_dead_worker_are_released_and_sent(
