@@ -6,11 +6,12 @@ an `InboundText`, call the handler, render its reply as TwiML.
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
-import anyio
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -59,9 +60,13 @@ def inbound_text(params: dict[str, str], received_at: datetime) -> InboundText |
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
-    # SQLite has one writer: texts queue here, in order, instead of in SQLite's busy handler
-    # (which sleeps and retries, and turns a queue of 16 into a tail of seconds).
-    writers = anyio.CapacityLimiter(1 if is_sqlite(container.engine) else 16)
+    # Texts are answered by long-lived threads of their own, fed by a queue: under load a thread
+    # takes the next text without going to sleep and being woken for each one. SQLite has one
+    # writer, so one thread: texts wait here, in order, rather than in SQLite's busy handler
+    # (which sleeps and retries, and turned a queue of 16 into a tail of seconds).
+    handlers = ThreadPoolExecutor(
+        max_workers=1 if is_sqlite(container.engine) else 8, thread_name_prefix="sms"
+    )
     auth_token = (
         settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
     )
@@ -83,15 +88,17 @@ def routes(container: Container) -> list[BaseRoute]:
             signature=request.headers["X-Twilio-Signature"],
             received_at=msg.received_at,
         )
-        async with writers:
-            result = await run_in_threadpool(
-                answer_or_keep,
-                container,
-                kept,
-                lambda: receive_text(
-                    msg, uow=container.uow(), org=container.org, clock=container.clock
-                ),
-            )
+        context = contextvars.copy_context()  # the request id, for the handler's log lines
+        result = await asyncio.get_running_loop().run_in_executor(
+            handlers,
+            context.run,
+            answer_or_keep,
+            container,
+            kept,
+            lambda: receive_text(
+                msg, uow=container.uow(), org=container.org, clock=container.clock
+            ),
+        )
         if result is None:  # the database is away and SPOOL_DIR=off: let Twilio retry
             return Response("try again", status_code=503, headers={"Retry-After": "5"})
         log.info("inbound sms from %s: %s", masked(msg.phone), result.intent)

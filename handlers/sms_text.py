@@ -252,12 +252,18 @@ def when(at: datetime, zone: str | None, language: str | None) -> str:
 
 
 def short_title(title: str) -> str:
+    """The title, cut at a word to fit a line of a text (`Phonebank for the Clean...`)."""
     title = " ".join(title.split())
-    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 3].rstrip() + "..."
+    if len(title) <= TITLE_CHARS:
+        return title
+    cut = title[: TITLE_CHARS - 3]
+    if " " in cut[TITLE_CHARS // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-") + "..."
 
 
 def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:
-    """`#12 Sat 11/21 10am Phonebank for the Clea...`: number, local start and title."""
+    """`#12 Sat 11/21 10am Phonebank for the Clean...`: number, local start and title."""
     return f"#{shift.id} {when(shift.starts_at, zone, language)} {short_title(shift.title)}"
 
 

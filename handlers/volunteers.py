@@ -15,6 +15,7 @@ records the change and stays silent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -176,36 +177,33 @@ class _Turn:
             return p.keyword
         return _storable(self.msg.text.strip())[:160] or (p.keyword or "")
 
+    def _consent(
+        self, record: Callable[..., object], volunteer: Volunteer, detail: str | None = None
+    ) -> None:
+        """`record_opt_out` / `record_opt_in` for this text, with its keyword and message id."""
+        record(
+            self.session,
+            phone=self.msg.phone,
+            volunteer=volunteer,
+            keyword=self._keyword_for_ledger(),
+            channel="sms",
+            now=self.now,
+            message_sid=self.msg.message_id,
+            detail=detail,
+        )
+
     def _advanced_opt_out(self, kind: str) -> tuple[None, str]:
         """Twilio already answered this STOP/START/HELP: record it, send nothing more."""
         v = self.volunteer
         if kind == "STOP":
             v = v or self._new_volunteer(status=VolunteerStatus.OPTED_OUT)
-            record_opt_out(
-                self.session,
-                phone=self.msg.phone,
-                volunteer=v,
-                keyword=self._keyword_for_ledger(),
-                channel="sms",
-                now=self.now,
-                message_sid=self.msg.message_id,
-                detail="Twilio Advanced Opt-Out (OptOutType=STOP)",
-            )
+            self._consent(record_opt_out, v, detail="Twilio Advanced Opt-Out (OptOutType=STOP)")
             return None, "opt_out"
         if kind == "START":
             new = v is None
             v = v or self._new_volunteer()
             if new or v.status != VolunteerStatus.ACTIVE:
-                record_opt_in(
-                    self.session,
-                    phone=self.msg.phone,
-                    volunteer=v,
-                    keyword=self._keyword_for_ledger(),
-                    channel="sms",
-                    now=self.now,
-                    message_sid=self.msg.message_id,
-                    detail="Twilio Advanced Opt-Out (OptOutType=START)",
-                )
+                self._consent(record_opt_in, v, detail="Twilio Advanced Opt-Out (OptOutType=START)")
             if new:
                 self._post("signup", "joined by text (Twilio answered START)")
             return None, "opt_in"
@@ -217,16 +215,7 @@ class _Turn:
         v = v or self._new_volunteer(status=VolunteerStatus.OPTED_OUT)
         plain = not (self.parsed.keyword and self.parsed.normalized == self.parsed.keyword.lower())
         detail = "plain-language request" if plain else None
-        record_opt_out(
-            self.session,
-            phone=self.msg.phone,
-            volunteer=v,
-            keyword=self._keyword_for_ledger(),
-            channel="sms",
-            now=self.now,
-            message_sid=self.msg.message_id,
-            detail=detail,
-        )
+        self._consent(record_opt_out, v, detail=detail)
         if already:
             return None, "opt_out"  # one confirmation only, ever
         if plain:
@@ -236,15 +225,7 @@ class _Turn:
     def _opt_back_in(self) -> tuple[str, str]:
         v = self.volunteer
         assert v is not None
-        record_opt_in(
-            self.session,
-            phone=self.msg.phone,
-            volunteer=v,
-            keyword=self._keyword_for_ledger(),
-            channel="sms",
-            now=self.now,
-            message_sid=self.msg.message_id,
-        )
+        self._consent(record_opt_in, v)
         reply = self.say("welcome_back", org=self.org.org_name)
         question = self._current_question()
         return (f"{reply} {question}" if question else reply), "opt_in"
@@ -256,15 +237,7 @@ class _Turn:
             reply = self.say("already_joined", org=self.org.org_name)
             return (f"{reply} {question}" if question else reply), "opt_in"
         v = self._new_volunteer()
-        record_opt_in(
-            self.session,
-            phone=self.msg.phone,
-            volunteer=v,
-            keyword=self._keyword_for_ledger(),
-            channel="sms",
-            now=self.now,
-            message_sid=self.msg.message_id,
-        )
+        self._consent(record_opt_in, v)
         self._post("signup", "joined by text")
         return self.say("welcome", org=self.org.org_name), "opt_in"
 

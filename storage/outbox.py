@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from handlers.quiet_hours import next_allowed_time
 from handlers.results import InboxPost, OutboundSms, Result
+from handlers.segments import count_segments
 from storage.models import (
     Broadcast,
     BroadcastStatus,
@@ -59,6 +60,7 @@ def sms_rows(messages: Iterable[OutboundSms]) -> list[dict[str, Any]]:
             "status": "pending",
             "send_after": m.send_after or now,
             "deadline": m.deadline,
+            "segments": max(count_segments(m.body).segments, 1),
             "created_at": now,
             "updated_at": now,
         }

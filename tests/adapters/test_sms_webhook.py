@@ -587,3 +587,49 @@ def test_any_body_gives_well_formed_twiml_never_an_error(phone_for, body, onboar
     assert len(messages) <= 1
     for m in messages:
         assert count_segments(m).segments <= 3
+
+
+# --- every alias, one row each --------------------------------------------------------------------
+
+ALIASES = [
+    # (text, a phrase the reply contains)
+    ("INFO", "Reply STOP to opt out"),
+    ("ayuda", "ALTO para salir"),
+    ("shift", "Open shifts:"),
+    ("Turnos", "Turnos abiertos:"),
+    ("MY SHIFTS", "no upcoming shifts"),
+    ("mine", "no upcoming shifts"),
+    ("mis turnos", "No tienes turnos"),
+    ("YES {n}", "You're signed up"),
+    ("Y {n}", "You're signed up"),
+    ("SIGNUP {n}", "You're signed up"),
+    ("sign up #{n}", "You're signed up"),
+    ("Sí {n}", "inscrito: #"),
+    ("c", "no reminded shift"),
+    ("CONFIRM", "no reminded shift"),
+    ("confirmar", "No tienes un turno por confirmar"),
+    ("nombre Ana", "Actualizamos tu nombre"),
+    ("DROP {n}", "not signed up"),
+    ("JOIN", "already signed up"),
+    ("start", "already signed up"),
+    ("UNSTOP", "already signed up"),
+    ("Subscribe", "already signed up"),
+    ("UNIRSE", "TURNOS para ver turnos"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), ALIASES)
+def test_every_alias_through_the_webhook(volunteer, db, text, expected) -> None:
+    phone = volunteer()
+    with db() as s:
+        shift = make_shift(s, starts_at=T0 + timedelta(days=1))
+    assert expected in phone.text(text.format(n=shift.id))
+
+
+@pytest.mark.parametrize("word", ["JOIN", "START", "UNSTOP", "SUBSCRIBE", "UNIRSE", "HOLA", "YES"])
+def test_every_opt_in_word_signs_a_new_number_up(phone_for, db, word) -> None:
+    phone = phone_for()
+    reply = phone.text(word)
+    assert ORG in reply and ("Msg & data rates may apply" in reply or "tarifas" in reply)
+    assert volunteer_of(db, phone).status == VolunteerStatus.ACTIVE
+    assert [a for a, _ in ledger(db, phone)] == ["opt_in"]

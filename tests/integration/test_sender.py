@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, select
+from starlette.testclient import TestClient
+from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container, bootstrap
+from bot.web import create_app
 from handlers.broadcasts import cancel_broadcast, confirm_broadcast, create_draft
-from handlers.consent import record_opt_out
 from handlers.ports import FixedClock
 from handlers.results import OutboundSms
 from scheduler.sender import Sender
@@ -123,11 +125,14 @@ def test_a_stop_while_the_broadcast_goes_out_stops_that_number(
     last = deliveries(app)[-1].to_phone
     with RunningSender(app, rate_mps=10_000.0, concurrency=1):
         fake.wait_for(3)
-        with app.uow() as uow:  # what the STOP keyword does (handlers/consent.py)
-            person = uow.session.scalar(select(Volunteer).where(Volunteer.phone == last))
-            record_opt_out(uow.session, phone=last, volunteer=person, keyword="STOP",
-                           channel="sms", now=app.clock.now())  # fmt: skip
-            uow.commit()
+        # The volunteer texts STOP to our number: Twilio's signed webhook, the real route.
+        params = {"From": last, "To": "+16175550100", "Body": "STOP", "MessageSid": "SMstop1"}
+        signature = RequestValidator(fake.auth_token).compute_signature(
+            "https://muster.example.org/twilio/sms", params
+        )
+        web = TestClient(create_app(app), base_url="https://muster.example.org")
+        reply = web.post("/twilio/sms", data=params, headers={"X-Twilio-Signature": signature})
+        assert reply.status_code == 200
         wait_until(lambda: outstanding(app) == 0)
     assert fake.sent_to(last) == []
     assert len(fake.sent()) == 29
@@ -375,3 +380,86 @@ def test_two_workers_share_one_broadcast_without_sending_anything_twice(
     to = Counter(m["To"] for m in fake.sent())
     assert len(to) == 300 and set(to.values()) == {1}
     assert all(s.sent_count > 0 for s in senders), [s.sent_count for s in senders]
+
+
+def test_starts_are_paced_by_segments_in_the_shared_bucket(app: Container) -> None:
+    from storage.models import RateBucket
+    from storage.outbox import SendPolicy, claim_due, ensure_rate_bucket
+
+    long_text = "x" * 400  # three GSM-7 segments
+    with app.uow() as uow:
+        for i, body in enumerate(["short", long_text, "short"]):
+            enqueue_sms(
+                uow.session,
+                [
+                    OutboundSms(
+                        phone=random_phone(),
+                        body=body,
+                        kind="reply",
+                        idempotency_key=f"r{i}",
+                        send_after=T0,
+                    )
+                ],
+            )
+        ensure_rate_bucket(uow.session)
+        uow.commit()
+    policy = SendPolicy(quiet_hours=None, default_timezone="America/New_York", rate_mps=10.0)
+    with app.uow() as uow:
+        claim = claim_due(uow.session, worker="w1", now=T0, wall=1000.0, limit=10, policy=policy)
+        uow.commit()
+    assert [round(r.start_at - 1000.0, 3) for r in claim.rows] == [0.0, 0.1, 0.4]
+    with app.uow() as uow:
+        assert uow.session.get(RateBucket, "sms").next_slot == pytest.approx(1000.5)
+        # Another worker a moment later finds the bucket ahead of it and waits, claiming nothing.
+        enqueue_sms(
+            uow.session,
+            [
+                OutboundSms(
+                    phone=random_phone(),
+                    body="later",
+                    kind="reply",
+                    idempotency_key="r9",
+                    send_after=T0,
+                )
+            ],
+        )
+        uow.session.get(RateBucket, "sms").next_slot = 1003.0
+        uow.commit()
+    with app.uow() as uow:
+        later = claim_due(uow.session, worker="w2", now=T0, wall=1000.6, limit=10, policy=policy)
+        uow.commit()
+    assert later.rows == [] and later.wait == pytest.approx(1.9)
+
+
+def test_a_messaging_service_sends_without_a_from_number(
+    db_url: str, engine: Engine, clock: FixedClock, fake: FakeTwilio
+) -> None:
+    settings = make_settings(
+        db_url, twilio_account_sid=fake.account_sid, twilio_auth_token=fake.auth_token,
+        twilio_api_url=fake.url, twilio_messaging_service_sid="MG" + "a" * 32,
+    )  # fmt: skip
+    app = bootstrap(settings, clock=clock, engine=engine)
+    broadcast(app, 2)
+    drain(app, **FAST)
+    assert {m["MessagingServiceSid"] for m in fake.sent()} == {"MG" + "a" * 32}
+    assert all("From" not in m for m in fake.sent())
+    assert {r.status for r in deliveries(app)} == {DeliveryStatus.QUEUED}  # "accepted"
+
+
+def test_twilio_unreachable_keeps_every_text_for_later(
+    db_url: str, engine: Engine, clock: FixedClock
+) -> None:
+    from tests.fakes.twilio_api import _free_port
+
+    settings = make_settings(
+        db_url, twilio_account_sid="AC" + "1" * 32, twilio_auth_token="t",
+        twilio_api_url=f"http://127.0.0.1:{_free_port()}", twilio_from_number="+16175550100",
+    )  # fmt: skip
+    app = bootstrap(settings, clock=clock, engine=engine)
+    broadcast(app, 3)
+    drain(app, **FAST)
+    rows = deliveries(app)
+    assert {(r.status, r.error_code, r.attempts) for r in rows} == {
+        (DeliveryStatus.PENDING, "network", 1)
+    }
+    assert all(r.send_after == T0 + timedelta(seconds=2) for r in rows)
