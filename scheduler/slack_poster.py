@@ -17,19 +17,21 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select, update
 
-from bot import slack_render as render
 from bot.bootstrap import Container
 from handlers.config import OrgConfig
-from handlers.organizers import inbox_header
 from handlers.ports import Clock
-from handlers.views import InboxHeaderView
 from storage.models import SlackPost, SlackPostStatus, Volunteer
 from storage.uow import UnitOfWork
+
+if TYPE_CHECKING:  # the Slack client and the handlers load only when Slack is configured
+    from slack_sdk import WebClient
+
+    from handlers.views import InboxHeaderView
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,8 @@ def run_slack_poster(container: Container, stop: threading.Event) -> None:
     if not settings.slack_enabled:
         return
     assert settings.slack_bot_token is not None
+    from slack_sdk import WebClient
+
     client = WebClient(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
@@ -137,6 +141,8 @@ class SlackPoster:
                     select(Volunteer.inbox_thread_ts).where(Volunteer.id == volunteer_id)
                 )
                 if thread_ts is None:
+                    from handlers.organizers import inbox_header
+
                     parent = inbox_header(
                         uow.session, volunteer_id=volunteer_id, now=self.clock.now(), org=self.org
                     )
@@ -173,7 +179,9 @@ class SlackPoster:
         return True
 
     def _open_thread(self, header: InboxHeaderView, channel: str) -> None:
-        text, blocks = render.inbox_header(header)
+        from bot.slack_render import inbox_header
+
+        text, blocks = inbox_header(header)
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         with self.uow as uow:
             uow.session.execute(
