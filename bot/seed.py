@@ -25,11 +25,11 @@ from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
 from handlers.consent import record_opt_in, record_opt_out
+from handlers.schedules import schedule_broadcast
 from handlers.shifts import commit_to_shift
 from storage.models import (
     AuditEntry,
     OnboardingStep,
-    Schedule,
     Shift,
     Volunteer,
     VolunteerStatus,
@@ -63,7 +63,7 @@ NAMES = (
     "Nadia", "Luis", "Hannah", "Kwame", "Rosa", "Ben", "Mei", "Jamal", "Ines", "Patrick",
     "Fatima", "Diego", "Alex", "Yusuf",
 )  # fmt: skip
-TAGS = ("phonebank", "canvass", "testify", "textbank", "spanish", "driver")
+TAGS = ("phonebank", "canvass", "testify", "textbank", "host", "spanish")  # the SMS interests + one
 OPTED_OUT = {5, 17}  # indexes of the two volunteers who texted STOP
 
 
@@ -249,33 +249,28 @@ def _commitments(
 
 
 def _schedules(session: Session, now: datetime, zone: ZoneInfo) -> int:
+    """A call to action for tomorrow morning, and a weekly digest, as an organizer plans them."""
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
-    session.add_all(
-        [
-            Schedule(
-                body=(
-                    "The Clean Energy hearing is this week at the State House. Can you testify? "
-                    "Reply YES or NO."
-                ),
-                audience="tag:testify",
-                run_at=datetime.combine(tomorrow, time(10), zone),
-                timezone=zone.key,
-                kind="broadcast",
-                deadline_minutes=240,
-                created_by=DEMO_ACTOR,
-                created_at=now,
-                updated_at=now,
-            ),
-            Schedule(
-                body="New shifts are up for this week. Text SHIFTS to see them and sign up.",
-                audience="all",
-                cron="0 10 * * MON",
-                timezone=zone.key,
-                kind="broadcast",
-                created_by=DEMO_ACTOR,
-                created_at=now,
-                updated_at=now,
-            ),
-        ]
+    schedule_broadcast(
+        session,
+        body=(
+            "The Clean Energy hearing is this week at the State House. Can you testify? "
+            "Reply YES or NO."
+        ),
+        audience="tag:testify",
+        created_by=DEMO_ACTOR,
+        now=now,
+        run_at=datetime.combine(tomorrow, time(10), zone),
+        timezone=zone.key,
+        deadline_minutes=240,
+    )
+    schedule_broadcast(
+        session,
+        body="New shifts are up for this week. Text SHIFTS to see them and sign up.",
+        audience="all",
+        created_by=DEMO_ACTOR,
+        now=now,
+        cron="0 10 * * MON",
+        timezone=zone.key,
     )
     return 2

@@ -15,6 +15,7 @@ const EXAMPLES = [
 const $ = (id) => document.getElementById(id);
 let currentPhone = localStorage.getItem("muster.console.phone") || NEW_NUMBER;
 let threadSignature = "";
+let currentDisplay = "";
 const seenCounts = new Map();
 
 function el(tag, className, text) {
@@ -63,6 +64,7 @@ async function refreshThread() {
     showError(err.message);
     return;
   }
+  currentDisplay = data.display;
   const signature = data.items.map((i) => `${i.key}:${i.waiting || ""}`).join("|");
   if (signature === threadSignature) return;
   threadSignature = signature;
@@ -112,10 +114,10 @@ async function refreshState() {
     options.push(option);
   }
   if (!known) {
-    const option = el("option", null, `New volunteer · ${currentPhone}`);
+    const option = el("option", null, `New number · ${currentDisplay || currentPhone}`);
     option.value = currentPhone;
     options.unshift(option);
-    $("phone-title").textContent = `${currentPhone} · not signed up yet`;
+    $("phone-title").textContent = `${currentDisplay || currentPhone} · not signed up yet`;
   }
   if (document.activeElement !== select) {
     select.replaceChildren(...options);

@@ -312,3 +312,18 @@ def test_export_roster_lists_committed_then_waitlist(
     assert list(printed[0]) == list(ROSTER_COLUMNS) and len(printed) == 2
     assert export(container, "roster", shift_id=9999) == 1
     assert "no shift 9999" in capsys.readouterr().err
+
+
+def test_a_volunteer_imported_without_consent_is_in_no_audience(container: Container) -> None:
+    from handlers.audiences import parse_audience, recipients
+
+    run_import(
+        container,
+        HEADER
+        + "6175550181,Sub,02124,canvass,2026-03-01,\n"
+        + "6175550182,Unsub,02124,canvass,,\n",
+    )
+    with container.read_uow() as uow:
+        for audience in ("all", "tag:canvass", "zip:02124", "state:MA"):
+            reached = uow.session.scalars(recipients(parse_audience(audience))).all()
+            assert [v.first_name for v in reached] == ["Sub"], audience
