@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam
+from sqlalchemy.exc import DBAPIError
 
 from bot import metrics
 from bot.bootstrap import Container
@@ -42,7 +43,6 @@ from handlers.delivery_status import CALLBACK_STATUS
 from handlers.phones import masked
 from handlers.ports import SendResult, SmsSender
 from handlers.send_errors import MAX_ATTEMPTS, Effect, apply_volunteer_effect, backoff, effect_of
-from storage.db import is_database_away
 from storage.models import Delivery, DeliveryStatus
 from storage.outbox import (
     Claim,
@@ -63,6 +63,7 @@ STALE_CHECK_S = 30.0
 IDLE_POLL_S = 0.25
 FLUSH_EVERY_S = 0.02
 MAX_BATCH = 250
+DB_RETRY_S = 2.0
 AUTH_REFUSED = "20003"
 AUTH_RETRY = timedelta(minutes=1)
 
@@ -276,9 +277,12 @@ class Sender:
             self.worker, self.concurrency, self.policy.rate_mps,
         )  # fmt: skip
         next_stale_check = time.monotonic() + STALE_CHECK_S
-        away = 0  # claims failed in a row because the database could not be reached
         try:
             while not self._stopping.is_set():
+                if time.monotonic() >= next_stale_check:
+                    next_stale_check = time.monotonic() + STALE_CHECK_S
+                    with contextlib.suppress(DBAPIError):  # tried again at the next check
+                        await asyncio.to_thread(self._release_stale)
                 free = self.concurrency - self._held
                 if free <= 0 or time.time() < self._paused_until:
                     self._freed.clear()
@@ -286,18 +290,11 @@ class Sender:
                     continue
                 ahead = max(1, int(self.policy.rate_mps * self.policy.horizon_s))
                 try:
-                    if time.monotonic() >= next_stale_check:
-                        await asyncio.to_thread(self._release_stale)
-                        next_stale_check = time.monotonic() + STALE_CHECK_S
                     claim = await asyncio.to_thread(self._claim, min(free, MAX_BATCH, ahead))
-                except Exception as exc:  # a database restart: wait for it, then go on
-                    if not is_database_away(exc):
-                        raise
-                    away += 1
-                    log.warning("sender: database away (%s); retrying", type(exc).__name__)
-                    await self._sleep(min(0.5 * 2**away, 10.0))
+                except DBAPIError as exc:  # the database is away for a moment: wait, go on
+                    log.warning("could not claim texts (%s); retrying", type(exc.orig).__name__)
+                    await self._sleep(DB_RETRY_S)
                     continue
-                away = 0
                 for row in claim.rows:
                     self._held += 1
                     task = asyncio.create_task(self._send(sms, row))

@@ -10,12 +10,14 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from handlers.phones import zone_from_number
 from handlers.quiet_hours import next_allowed_time
 from handlers.results import InboxPost, OutboundSms, Result
 from handlers.segments import count_segments
@@ -276,7 +278,7 @@ def _settle_before_send(
     if row.deadline is not None and row.deadline <= now:
         return to(DeliveryStatus.EXPIRED, None, "deadline passed before it could go")
     if not row.quiet_hours_override:
-        tz = person[1] if person else None
+        tz = (person[1] if person else None) or _zone_of_number(row.to_phone)
         opens = next_allowed_time(now, tz, policy.quiet_hours, default=policy.default_timezone)
         if opens > now:
             if row.deadline is not None and opens >= row.deadline:
@@ -291,6 +293,12 @@ def _settle_before_send(
         )
     recent[key] += 1
     return None
+
+
+@lru_cache(maxsize=20_000)
+def _zone_of_number(phone: str) -> str | None:
+    """For a volunteer with no stored zone: the zone of the number's area code, if only one."""
+    return zone_from_number(phone)
 
 
 def _volunteers_of(session: Session, rows: Sequence[Delivery]) -> dict[Any, tuple[str, str | None]]:

@@ -111,6 +111,25 @@ def test_bad_input_gets_a_clear_answer(console: TestClient) -> None:
     assert console.get("/console/api/thread", params={"phone": "x"}).status_code == 400
 
 
+def _delivery(
+    volunteer: Volunteer,
+    body: str,
+    kind: str,
+    *,
+    status: DeliveryStatus = DeliveryStatus.SENT,
+    **fields: object,
+) -> Delivery:
+    return Delivery(
+        idempotency_key=f"test:{kind}:{body}",
+        volunteer_id=volunteer.id,
+        to_phone=volunteer.phone,
+        body=body,
+        kind=kind,
+        status=status,
+        **fields,
+    )
+
+
 def test_texts_the_sender_delivered_show_up_in_the_right_phone(
     console: TestClient, container: Container
 ) -> None:
@@ -119,39 +138,19 @@ def test_texts_the_sender_delivered_show_up_in_the_right_phone(
         ben = make_volunteer(uow.session, first_name="Ben")
         uow.session.add_all(
             [
-                Delivery(
-                    idempotency_key="t:1",
-                    volunteer_id=ana.id,
-                    to_phone=ana.phone,
-                    body="Rally Saturday!",
-                    kind="broadcast",
-                    status=DeliveryStatus.SENT,
-                    sent_at=T0,
-                ),
-                Delivery(
-                    idempotency_key="t:2",
-                    volunteer_id=ana.id,
-                    to_phone=ana.phone,
-                    body="Reminder: phonebank tomorrow",
-                    kind="reminder",
+                _delivery(ana, "Rally Saturday!", "broadcast", sent_at=T0),
+                _delivery(
+                    ana,
+                    "Reminder: phonebank tomorrow",
+                    "reminder",
                     status=DeliveryStatus.PENDING,
                     send_after=T0 + timedelta(hours=10),
                 ),
-                Delivery(
-                    idempotency_key="t:3",
-                    volunteer_id=ben.id,
-                    to_phone=ben.phone,
-                    body="For Ben only",
-                    kind="reply",
-                    status=DeliveryStatus.SENT,
-                    sent_at=T0,
-                ),
-                Delivery(
-                    idempotency_key="t:4",
-                    volunteer_id=ana.id,
-                    to_phone=ana.phone,
-                    body="Never sent: she opted out first",
-                    kind="broadcast",
+                _delivery(ben, "For Ben only", "reply", sent_at=T0),
+                _delivery(
+                    ana,
+                    "Never sent: she opted out first",
+                    "broadcast",
                     status=DeliveryStatus.SKIPPED,
                 ),
             ]
@@ -206,3 +205,20 @@ def test_broadcast_confirm_from_the_console(console: TestClient, container: Cont
         assert [d.body for d in queued] == ["Rally at noon"]
         actors = uow.session.scalars(select(AuditEntry.actor)).all()
         assert "console" in actors
+
+
+def test_an_export_comes_back_as_a_download(console: TestClient, container: Container) -> None:
+    import base64
+    import csv
+    import io
+
+    with container.uow() as uow:
+        make_volunteer(uow.session, first_name="Ana", phone="+16175550177")
+        uow.commit()
+    answer = console.post(
+        "/console/api/command", json={"text": "/muster export volunteers"}, headers=JSON
+    ).json()
+    assert answer["ok"] and answer["download"]["filename"].endswith(".csv")
+    content = base64.b64decode(answer["download"]["content_b64"]).decode()
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert [(r["phone"], r["name"]) for r in rows] == [("+16175550177", "Ana")]

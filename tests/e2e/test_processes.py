@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -63,6 +65,31 @@ def test_serve_on_a_fresh_sqlite_file_then_sigterm(tmp_path: Path, args: list[st
             proc.kill()
 
 
+def _wait_for_line(proc: subprocess.Popen, needle: str, deadline: float) -> str:
+    """Read the process's stderr until a line contains `needle` (it must still be running)."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for line in proc.stderr:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    end = time.monotonic() + deadline
+    seen: list[str] = []
+    while time.monotonic() < end:
+        try:
+            line = lines.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        if line is None:
+            raise AssertionError(f"process exited before saying {needle!r}: {''.join(seen)}")
+        seen.append(line)
+        if needle in line:
+            return line
+    raise AssertionError(f"no line with {needle!r} within {deadline} s: {''.join(seen)}")
+
+
 @pytest.mark.parametrize("command", [["worker"], ["clock"]])
 def test_worker_and_clock_stop_cleanly(tmp_path: Path, command: list[str]) -> None:
     subprocess.run([*MUSTER, "db", "upgrade"], env=_env(tmp_path), check=True, cwd=tmp_path)
@@ -70,8 +97,8 @@ def test_worker_and_clock_stop_cleanly(tmp_path: Path, command: list[str]) -> No
         [*MUSTER, *command], env=_env(tmp_path), cwd=tmp_path, stderr=subprocess.PIPE, text=True
     )
     try:
-        time.sleep(1.5)
-        assert proc.poll() is None, proc.stderr.read()
+        # SIGTERM once the part says it runs (a fixed sleep raced a slow start on a loaded machine).
+        _wait_for_line(proc, "started", deadline=60)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:

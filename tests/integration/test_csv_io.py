@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
 from bot.csv_io import export, import_volunteers, import_volunteers_from
+from handlers.consent import record_opt_out
 from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows
 from storage.models import (
     Commitment,
@@ -173,26 +174,14 @@ def test_a_number_already_on_file_keeps_its_data_and_only_fills_gaps(
 
 def test_a_number_that_opted_out_is_never_resubscribed(container: Container) -> None:
     with container.uow() as uow:
-        gone = make_volunteer(uow.session, phone="+16175550141", status=VolunteerStatus.OPTED_OUT)
-        uow.session.add(
-            ConsentEvent(
-                phone=gone.phone,
-                volunteer_id=gone.id,
-                action=ConsentAction.OPT_OUT,
-                keyword="STOP",
-                channel="sms",
-                occurred_at=T0 - timedelta(days=3),
-            )
+        gone = make_volunteer(uow.session, phone="+16175550141")
+        stop = {"keyword": "STOP", "channel": "sms"}
+        record_opt_out(
+            uow.session, phone=gone.phone, volunteer=gone, now=T0 - timedelta(days=3), **stop
         )
         # A number that opted out and was then forgotten: only the ledger remembers it.
-        uow.session.add(
-            ConsentEvent(
-                phone="+16175550142",
-                action=ConsentAction.OPT_OUT,
-                keyword="STOP",
-                channel="sms",
-                occurred_at=T0 - timedelta(days=30),
-            )
+        record_opt_out(
+            uow.session, phone="+16175550142", volunteer=None, now=T0 - timedelta(days=30), **stop
         )
         uow.commit()
     report, rejected = run_import(

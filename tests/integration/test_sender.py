@@ -256,6 +256,19 @@ def test_quiet_hours_hold_each_volunteer_until_their_own_morning(
     assert sorted(m["To"][:5] for m in fake.sent()) == ["+1312", "+1617", "+1808"]
 
 
+def test_without_a_stored_zone_the_number_s_area_code_decides(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    clock.set(datetime(2026, 11, 17, 2, 30, tzinfo=UTC))  # 21:30 Boston, 16:30 Honolulu
+    with app.uow() as uow:
+        make_volunteer(uow.session, timezone=None, phone=random_phone("808"))
+        make_volunteer(uow.session, timezone=None, phone=random_phone("617"))
+        uow.commit()
+    broadcast(app)
+    drain(app, **FAST)
+    assert [m["To"][:5] for m in fake.sent()] == ["+1808"]
+
+
 def test_the_quiet_hours_override_sends_at_night(
     app: Container, fake: FakeTwilio, clock: FixedClock
 ) -> None:
