@@ -279,7 +279,7 @@ def run_spool_replayer(
 ) -> None:
     """The background part: while anything waits in the spool and the database answers, replay.
 
-    Backs off (up to 30 s) while the database stays away, and never stops for it.
+    Backs off (up to 5 s: texts queue behind the spool meanwhile) while the database stays away, and never stops for it.
     """
     spool = spool_for(container)
     if spool is None:
@@ -297,4 +297,4 @@ def run_spool_replayer(
             continue
         ok, _detail = container.database_ok()
         progressed = ok and spool.replay(handle) > 0
-        wait = interval if progressed or not spool.has_pending() else min(wait * 2, 30.0)
+        wait = interval if progressed or not spool.has_pending() else min(wait * 2, 5.0)
