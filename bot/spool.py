@@ -279,7 +279,8 @@ def run_spool_replayer(
 ) -> None:
     """The background part: while anything waits in the spool and the database answers, replay.
 
-    Backs off (up to 5 s: texts queue behind the spool meanwhile) while the database stays away, and never stops for it.
+    Backs off (up to 5 s: new texts queue behind the spool meanwhile) while the database stays
+    away, and never stops for it.
     """
     spool = spool_for(container)
     if spool is None:
