@@ -264,7 +264,12 @@ class SlackListeners:
             channel=Channel.SLACK,
             user_id=event.get("user", ""),
             name="inbox.reply",
-            values={"thread_ts": thread_ts, "text": slack_to_plain(event.get("text", ""))},
+            values={
+                "thread_ts": thread_ts,
+                "text": slack_to_plain(event.get("text", "")),
+                "channel": event["channel"],
+                "ts": event["ts"],
+            },
             issued_at=self.container.clock.now(),
             action_id=body.get("event_id") or f"{event['channel']}:{event['ts']}",
         )

@@ -44,6 +44,7 @@ from storage.models import (
     CommitmentStatus,
     ProcessedEvent,
     Shift,
+    SlackReplyMark,
     Volunteer,
     VolunteerStatus,
     VolunteerTag,
@@ -1041,6 +1042,15 @@ def _inbox_reply(
             volunteer_id=volunteer.id,
         )
         result = record_effects(uow.session, Result(sms=(sms,), intent="reply.queued"))
+        if values.get("channel") and values.get("ts"):
+            uow.session.add(
+                SlackReplyMark(
+                    delivery_key=sms.idempotency_key,
+                    channel=values["channel"],
+                    message_ts=values["ts"],
+                    created_at=now,
+                )
+            )
         audit(
             uow.session,
             actor=action.user_id,

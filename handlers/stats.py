@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers import views
+from handlers.broadcasts import broadcast_report
 from handlers.config import OrgConfig
 from storage.models import Broadcast, BroadcastStatus, Commitment, Volunteer, VolunteerStatus
 
@@ -48,7 +49,7 @@ def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.Sta
     )
     lines = []
     for b in broadcasts:
-        report = _report(session, b.id)
+        report = broadcast_report(session, b.id)
         lines.append(
             views.BroadcastLine(
                 id=b.id,
@@ -57,9 +58,10 @@ def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.Sta
                 status=str(b.status),
                 when=local_when(b.confirmed_at or b.created_at, None, zone),
                 recipients=b.recipient_count,
-                sent=getattr(report, "sent", None),
-                delivered=getattr(report, "delivered", None),
-                replied=getattr(report, "replied", None),
+                # the report's `sent` is "accepted, not yet reported delivered": out is both
+                sent=report.sent + report.delivered,
+                delivered=report.delivered,
+                replied=report.replied,
             )
         )
     return views.StatsView(
@@ -98,12 +100,3 @@ def signups_by_week(
     return tuple(
         views.WeekBar(label=f"{s:%b} {s.day}", count=n) for s, n in zip(starts, counts, strict=True)
     )
-
-
-def _report(session: Session, broadcast_id: int) -> object | None:
-    """The sending issue's report (sent, delivered, replied), once that module is present."""
-    try:
-        from handlers.broadcasts import broadcast_report
-    except ImportError:
-        return None
-    return broadcast_report(session, broadcast_id)

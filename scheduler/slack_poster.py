@@ -25,7 +25,14 @@ from sqlalchemy import select, update
 from bot.bootstrap import Container
 from handlers.config import OrgConfig
 from handlers.ports import Clock
-from storage.models import SlackPost, SlackPostStatus, Volunteer
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    SlackPost,
+    SlackPostStatus,
+    SlackReplyMark,
+    Volunteer,
+)
 from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:  # the Slack client and the handlers load only when Slack is configured
@@ -40,6 +47,16 @@ CLAIM_FOR = timedelta(seconds=60)  # a crashed poster's claim lapses after this
 MAX_BACKOFF = 900.0
 BATCH = 50
 THREAD_GONE = {"thread_not_found", "message_not_found"}
+REACTIONS = {"sent": "white_check_mark", "failed": "x"}
+REPLY_OUTCOMES = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.DELIVERED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.UNDELIVERED,
+    DeliveryStatus.SKIPPED,
+    DeliveryStatus.EXPIRED,
+    DeliveryStatus.CANCELLED,
+)
 
 
 def run_slack_poster(container: Container, stop: threading.Event) -> None:
@@ -96,6 +113,7 @@ class SlackPoster:
                     .limit(BATCH)
                 )
             )
+        self.mark_replies()
         held: set[str] = set()  # channels whose earlier post is waiting: keep the order
         for post_id, channel, due_at in due:
             channel = channel or self.inbox_channel
@@ -110,6 +128,53 @@ class SlackPoster:
             if not self._deliver(post_id, channel):
                 held.add(channel)
         return self._until_next()
+
+    # --- organizers' inbox replies: marked once their text went or failed --------------------
+
+    def mark_replies(self) -> int:
+        """React on each organizer reply whose text has now been sent (✅) or could not be (❌)."""
+        with self.read_uow as uow:
+            done = list(
+                uow.session.execute(
+                    select(
+                        SlackReplyMark.delivery_key,
+                        SlackReplyMark.channel,
+                        SlackReplyMark.message_ts,
+                        Delivery.status,
+                    )
+                    .join(Delivery, Delivery.idempotency_key == SlackReplyMark.delivery_key)
+                    .where(SlackReplyMark.outcome.is_(None), Delivery.status.in_(REPLY_OUTCOMES))
+                    .order_by(SlackReplyMark.created_at)
+                    .limit(BATCH)
+                )
+            )
+        marked = 0
+        for key, channel, ts, status in done:
+            outcome = (
+                "sent" if status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED) else "failed"
+            )
+            try:
+                self.client.reactions_add(channel=channel, timestamp=ts, name=REACTIONS[outcome])
+            except SlackApiError as exc:
+                error = exc.response.get("error")
+                if exc.response.status_code == 429 or error == "ratelimited":
+                    return marked  # the next pass tries again
+                if error not in ("already_reacted", "message_not_found", "channel_not_found"):
+                    log.warning("marking reply %s failed: %s", key, error)
+                    continue
+            except (SlackClientError, OSError) as exc:
+                log.warning("marking reply %s failed: %s", key, exc)
+                return marked
+            with self.uow as uow:
+                uow.session.execute(
+                    update(SlackReplyMark)
+                    .where(SlackReplyMark.delivery_key == key)
+                    .values(outcome=outcome)
+                    .execution_options(synchronize_session=False)
+                )
+                uow.commit()
+            marked += 1
+        return marked
 
     # --- one post --------------------------------------------------------------------------------
 

@@ -436,6 +436,19 @@ class SlackPost(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SlackReplyMark(Base):
+    """An organizer's reply in a volunteer's inbox thread, and the text it became
+    (`deliveries.idempotency_key`): the poster reacts on the reply once the text went or failed."""
+
+    __tablename__ = "slack_reply_marks"
+
+    delivery_key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(20), index=True)  # None until marked
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # --- Inbound, audit, coordination -------------------------------------------------------------
 
 

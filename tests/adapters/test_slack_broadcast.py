@@ -4,7 +4,6 @@ the modal's field errors, and a CSV that only ever goes to the asking organizer'
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,16 +16,9 @@ from tests.adapters.slack_harness import (
     STRANGER,
     SlackHarness,
     blocks_text,
-    slack_harness,
 )
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0
-
-
-@pytest.fixture
-def slack(db_url, engine, clock) -> Iterator[SlackHarness]:
-    with slack_harness(db_url, engine, clock) as harness:
-        yield harness
 
 
 @pytest.fixture
@@ -212,3 +204,15 @@ def test_recurring_broadcast(slack: SlackHarness, engine, volunteers):
     assert "every `0 9 * * MON` (America/New_York), next Mon Nov 23, 09:00 EST" in listed
     too_often = blocks_text(slack.ask('broadcast to=all every="*/5 * * * *" message="spam"'))
     assert "more than once an hour" in too_often
+
+
+def test_stats_show_the_last_broadcasts_report(slack: SlackHarness, engine, volunteers):
+    token = buttons(slack.ask('broadcast to=all message="Rally at 6"'))["muster.broadcast.confirm"]
+    slack.answer(slack.click("muster.broadcast.confirm", token))
+    with Session(bind=engine) as session:
+        rows = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        rows[0].status, rows[1].status = "delivered", "sent"
+        session.commit()
+    text = blocks_text(slack.ask("stats"))
+    assert "→ `all` (queued)" in text
+    assert "3 recipients · 2 sent · 1 delivered · 0 replied" in text

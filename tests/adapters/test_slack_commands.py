@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import urlencode
 
@@ -22,16 +21,9 @@ from tests.adapters.slack_harness import (
     STRANGER,
     SlackHarness,
     blocks_text,
-    slack_harness,
 )
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0, make_settings
-
-
-@pytest.fixture
-def slack(db_url, engine, clock) -> Iterator[SlackHarness]:
-    with slack_harness(db_url, engine, clock) as harness:
-        yield harness
 
 
 def count(engine, model) -> int:

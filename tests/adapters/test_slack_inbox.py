@@ -3,32 +3,24 @@ text in the outbox (once, even when Slack retries the event); and the App Home d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEntry, Delivery, Volunteer, VolunteerStatus
+from storage.models import AuditEntry, Delivery, SlackReplyMark, Volunteer, VolunteerStatus
 from tests.adapters.slack_harness import (
     INBOX,
     ORGANIZER,
     STRANGER,
     SlackHarness,
     blocks_text,
-    slack_harness,
 )
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0
 
 THREAD = "1763200000.000100"
-
-
-@pytest.fixture
-def slack(db_url, engine, clock) -> Iterator[SlackHarness]:
-    with slack_harness(db_url, engine, clock) as harness:
-        yield harness
 
 
 @pytest.fixture
@@ -76,6 +68,9 @@ def test_a_thread_reply_becomes_one_text_even_when_slack_retries(
     assert sms.idempotency_key == "reply:Ev0001" and sms.volunteer_id == maria
     assert sms.body == "Mass Forward: See you Saturday! Details: https://massforward.org/sat"
     assert sms.priority == 0
+    with Session(bind=engine) as session:
+        mark = session.get_one(SlackReplyMark, "reply:Ev0001")
+    assert (mark.channel, mark.message_ts, mark.outcome) == (INBOX, "1763300001.000200", None)
     with Session(bind=engine) as session:
         actions = session.scalars(select(AuditEntry.action)).all()
     assert actions == ["inbox.reply"]

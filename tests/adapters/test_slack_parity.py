@@ -4,7 +4,6 @@ the same commitment and seat count, the same waitlist when the shift is full."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -14,15 +13,9 @@ from sqlalchemy.orm import Session
 from handlers.messages import Channel, InboundText
 from handlers.volunteers import receive_text
 from storage.models import Commitment, Delivery, Shift
-from tests.adapters.slack_harness import SlackHarness, blocks_text, slack_harness
+from tests.adapters.slack_harness import SlackHarness, blocks_text
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0
-
-
-@pytest.fixture
-def slack(db_url, engine, clock) -> Iterator[SlackHarness]:
-    with slack_harness(db_url, engine, clock) as harness:
-        yield harness
 
 
 def world(engine) -> tuple[dict[str, int], dict[str, str]]:

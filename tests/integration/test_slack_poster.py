@@ -16,7 +16,14 @@ from bot.bootstrap import bootstrap
 from handlers.ports import FixedClock
 from handlers.results import InboxPost
 from scheduler.slack_poster import SlackPoster
-from storage.models import Commitment, CommitmentStatus, SlackPost, Volunteer
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    Delivery,
+    SlackPost,
+    SlackReplyMark,
+    Volunteer,
+)
 from storage.outbox import enqueue_posts
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import make_settings
@@ -159,3 +166,38 @@ def test_a_second_poster_does_not_post_the_same_row(poster, slack, engine, clock
     due_at = rows(engine)[0].next_attempt_at
     assert poster._claim(rows(engine)[0].id, due_at)
     assert not poster._claim(rows(engine)[0].id, due_at)  # the other poster lost the race
+
+
+def test_an_organizers_reply_is_marked_once_its_text_went(poster, slack, engine, clock):
+    with Session(bind=engine) as session:
+        v = make_volunteer(session)
+        for key, ts, status in (
+            ("reply:Ev1", "1.1", "pending"),
+            ("reply:Ev2", "1.2", "delivered"),
+            ("reply:Ev3", "1.3", "failed"),
+        ):
+            session.add(
+                Delivery(
+                    idempotency_key=key,
+                    volunteer_id=v.id,
+                    to_phone=v.phone,
+                    body="hi",
+                    kind="reply",
+                    priority=0,
+                    status=status,
+                )
+            )
+            session.add(SlackReplyMark(delivery_key=key, channel=INBOX, message_ts=ts))
+        session.commit()
+    poster.post_due()
+    marks = {c.params["timestamp"]: c.params["name"] for c in slack.calls_to("reactions.add")}
+    assert marks == {"1.2": "white_check_mark", "1.3": "x"}
+    poster.post_due()
+    assert len(slack.calls_to("reactions.add")) == 2  # each marked once
+    with Session(bind=engine) as session:
+        session.scalars(
+            select(Delivery).where(Delivery.idempotency_key == "reply:Ev1")
+        ).one().status = "sent"
+        session.commit()
+    poster.post_due()
+    assert slack.calls_to("reactions.add")[-1].params["timestamp"] == "1.1"

@@ -1,0 +1,156 @@
+"""The organizer command line and its views: parsing, and every view rendered both ways (Block Kit
+for Slack, text for the console) within Slack's limits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from bot import slack_render
+from bot.slack_app import slack_to_plain
+from bot.text_render import render_text
+from handlers import views
+from handlers.errors import UsageError
+from handlers.organizers import USAGE, parse_pairs, split_command
+from handlers.results import Result
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("", ("", "")),
+        ("  help ", ("help", "")),
+        ("Shift Add title=x", ("shift add", "title=x")),
+        ("shift", ("shift", "")),
+        ("roster 12", ("roster", "12")),
+        ("find  Maria  Lopez", ("find", "Maria  Lopez")),
+        ("export roster 3", ("export", "roster 3")),
+    ],
+)
+def test_split_command(text, expected):
+    assert split_command(text) == expected
+
+
+def test_parse_pairs_quotes_and_errors():
+    values = parse_pairs(
+        "title=“Door knock” location='1 Main St' capacity=5",
+        usage_of="shift add",
+        allowed=("title", "location", "capacity"),
+    )
+    assert values == {"title": "Door knock", "location": "1 Main St", "capacity": "5"}
+    with pytest.raises(UsageError) as err:
+        parse_pairs("title=a title=b", usage_of="shift add", allowed=("title",))
+    assert "given twice" in err.value.message and USAGE["shift add"] in err.value.message
+
+
+LINE = views.ShiftLine(
+    id=7,
+    title="Phonebank <b>&",
+    when="Sat Nov 21, 10:00-12:00 EST",
+    location="1 Main St",
+    zip="02124",
+    capacity=10,
+    filled=4,
+    waitlisted=2,
+    tags=("phonebank",),
+)
+SAMPLES = [
+    views.NoticeView("Done."),
+    views.HelpView("/muster", (views.CommandHelp("/muster help", "this list"),), "all"),
+    views.ShiftFormView(timezone="America/New_York", usage=USAGE["shift add"]),
+    views.BroadcastFormView(usage=USAGE["broadcast"], audiences="all"),
+    views.ShiftCreatedView(LINE),
+    views.ShiftListView((LINE,), more=3),
+    views.RosterView(
+        shift=LINE,
+        entries=tuple(
+            views.RosterEntry(i, f"V{i}", "***-***-0001", "committed") for i in range(60)
+        ),
+        counts={"committed": 60},
+        attendance_open=True,
+        more=5,
+    ),
+    views.AttendanceView(7, "Maria", "no_show"),
+    views.FindView(
+        "mar",
+        "name or tag",
+        (views.VolunteerLine(1, "Maria", "(617) 555-0123", "02124", "active", (), 1, "Nov 2"),),
+    ),
+    views.BroadcastPreviewView(
+        token="b:1",
+        audience="all",
+        body="Hi <!channel>",
+        recipients=100_000,
+        segments=1,
+        encoding="gsm7",
+        estimated_cost="$830.00",
+        in_quiet_hours=12,
+        first_names=("Maria",),
+        when="now",
+        broadcast_id=1,
+    ),
+    views.BroadcastDoneView("queued", "On its way."),
+    views.ScheduleListView((views.ScheduleLine(1, "all", "Hi", "every `0 9 * * MON`", "U1"),)),
+    views.StatsView(
+        active=10,
+        new_this_week=2,
+        opted_out=1,
+        unreachable=0,
+        next_shifts=(LINE,),
+        last_broadcasts=(views.BroadcastLine(1, "Hi", "all", "sent", "Mon", 10, 9, 8, 3),),
+        signups_by_week=tuple(views.WeekBar(f"W{i}", i) for i in range(8)),
+        as_of="Mon Nov 16, 10:00 EST",
+    ),
+    views.ExportView("volunteers.csv", "Volunteers", b"phone\n", 1),
+]
+
+
+def test_every_view_type_has_a_sample():
+    defined = {
+        obj
+        for obj in vars(views).values()
+        if isinstance(obj, type) and dataclasses.is_dataclass(obj) and obj.__name__.endswith("View")
+    }
+    assert defined - {type(v) for v in SAMPLES} == {views.InboxHeaderView}
+
+
+@pytest.mark.parametrize("view", SAMPLES, ids=lambda v: type(v).__name__)
+def test_every_view_renders_as_text_and_block_kit(view):
+    assert render_text(Result(view=view)).strip()
+    if isinstance(view, views.ShiftFormView):
+        modal = slack_render.shift_modal(view)
+        assert len(modal["blocks"]) <= 100
+        return
+    if isinstance(view, views.BroadcastFormView):
+        assert slack_render.broadcast_modal(view)["callback_id"] == slack_render.BROADCAST_MODAL
+        return
+    text, blocks = slack_render.blocks(view)
+    assert text and len(blocks) <= 50
+    for block in blocks:
+        if block["type"] == "section" and "text" in block:
+            assert len(block["text"]["text"]) <= 3000
+    raw = json.dumps(blocks)
+    assert "<!channel>" not in raw and "<b>" not in raw  # user text is escaped
+
+
+def test_home_tab_for_organizers_and_others():
+    stats = next(v for v in SAMPLES if isinstance(v, views.StatsView))
+    home = slack_render.home_view(stats)
+    assert home["type"] == "home" and "W7" in json.dumps(home)
+    assert "organizers only" in json.dumps(slack_render.home_view(None))
+
+
+@pytest.mark.parametrize(
+    ("slack_text", "sms"),
+    [
+        ("See you &lt;3 &amp; thanks", "See you <3 & thanks"),
+        ("<https://x.org/a|x.org/a>", "https://x.org/a"),
+        ("<https://x.org/a|the form>", "the form (https://x.org/a)"),
+        ("mail <mailto:a@b.org|a@b.org>", "mail a@b.org"),
+        ("hi <@U123> <!here>", "hi"),
+    ],
+)
+def test_slack_markup_becomes_plain_text_for_sms(slack_text, sms):
+    assert slack_to_plain(slack_text) == sms
