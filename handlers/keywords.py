@@ -337,8 +337,8 @@ def parse(text: str) -> Parsed:
 def parse_name(text: str) -> str | None:
     """A first name from an onboarding answer ("Maria", "I'm Ana Lucía 😊", "me llamo José"), or
     None when the text does not look like a name (a question, a sentence, digits)."""
-    candidate = _strip_edges(_NAME_PREFIX.sub("", text.strip()))
-    words = candidate.split()
+    words = _strip_edges(_NAME_PREFIX.sub("", text.strip())).split()
+    candidate = " ".join(words)  # also turns tabs and control separators into plain spaces
     if not 1 <= len(words) <= 3 or len(candidate) > 40:
         return None
     if not all(_NAME_WORD.match(w) for w in words):

@@ -34,6 +34,7 @@ from storage.models import (
 SEATED = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
 # A commitment that is still live: seated or waiting for a seat.
 LIVE = (*SEATED, CommitmentStatus.WAITLISTED)
+_MAX_ID = 2**31 - 1  # shifts.id is a 32-bit integer on PostgreSQL
 # How many upcoming shifts `list_open_shifts` considers before sorting by distance.
 _CANDIDATES = 200
 
@@ -73,6 +74,8 @@ class DropOutcome:
 
 def _lock_shift(session: Session, shift_id: int) -> Shift | None:
     """The shift, freshly read and locked for this transaction (no-op lock on SQLite)."""
+    if not 0 < shift_id <= _MAX_ID:
+        return None  # "YES 99999999999999": no such shift (and no integer overflow in the query)
     stmt = (
         select(Shift)
         .where(Shift.id == shift_id)

@@ -7,6 +7,7 @@ to UCS-2, and each of them still fits the three-segment limit.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -293,8 +294,13 @@ def _cheapest(text: str) -> str:
     return folded if count_segments(folded).segments < count_segments(text).segments else text
 
 
+# Characters no text should carry (and XML 1.0, hence TwiML, cannot): C0/C1 controls but newline.
+_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
 def fit(text: str, max_segments: int) -> str:
     """The text in as few segments as it can take, cut (with "...") to `max_segments`."""
+    text = _CONTROLS.sub("", text)
     if len(text) <= 70 or (len(text) <= 160 and is_gsm7(text)):
         return text  # one segment whatever its encoding: nothing to gain
     text = _cheapest(text)

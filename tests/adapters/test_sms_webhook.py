@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -461,6 +461,8 @@ def test_sign_up_waitlist_drop_promotion_my_and_confirm(volunteer, db) -> None:
     assert "already on the waitlist" in second.text(f"YES #{n}")
     assert second.text("MY") == f"Your shifts:\n#{n} Tue 11/17 10am Canvass (waitlist #1)"
     assert first.text("YES 99999") == "There's no shift 99999. Reply SHIFTS to see open shifts."
+    assert "no shift" in first.text("YES 123456789012345678901234567890")
+    assert "no shift" in first.text("DROP 0")
     assert "already started" in first.text(f"YES {past.id}")
     assert "not signed up" in second.text(f"DROP {past.id}")
     assert "Which shift?" in first.text("DROP")
@@ -577,6 +579,8 @@ def test_a_stranger_is_told_how_to_join(phone_for, db) -> None:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(body=st.text(max_size=1600), onboarding=st.booleans())
+@example(body="f\x1eùN", onboarding=True)  # a control character inside a name: once a bad TwiML
+@example(body="\x00", onboarding=False)  # PostgreSQL text cannot hold NUL
 def test_any_body_gives_well_formed_twiml_never_an_error(phone_for, body, onboarding) -> None:
     phone = phone_for()
     if onboarding:

@@ -91,6 +91,8 @@ def test_a_huge_shift_number_is_a_number_not_a_crash() -> None:
         ("me llamo josé", "José"),
         ("Hi, my name is Jean-Luc", "Jean-Luc"),
         ("O'Brien", "O'Brien"),
+        ("f\x1eùN", "f ùN"),
+        ("ana\tmaria", "Ana Maria"),
         ("when is the next canvass?", None),
         ("R2D2", None),
         ("02124", None),
