@@ -269,7 +269,14 @@ class Sender:
             _LIVE_HERE.discard(self.worker)
 
     async def _run(self, sms: SmsSender, stop: threading.Event) -> None:
-        await asyncio.to_thread(self._prepare)
+        while True:  # a worker (re)started while the database is away waits for it
+            try:
+                await asyncio.to_thread(self._prepare)
+                break
+            except DBAPIError as exc:
+                log.warning("could not start sending (%s); retrying", type(exc.orig).__name__)
+                if await asyncio.to_thread(stop.wait, DB_RETRY_S):
+                    return
         watcher = asyncio.create_task(self._watch(stop))
         writer = asyncio.create_task(self._writer())
         log.info(
