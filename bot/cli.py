@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when used: `muster` must answer SIGTERM before the heavy imports
+# Settings, the database and the app are imported once the command is known, so that a process
+# catches SIGTERM (bot.process.catch_signals_early) before its slow imports.
+if TYPE_CHECKING:
     from bot.bootstrap import Container
     from bot.settings import Settings
 
@@ -56,11 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command in LONG_RUNNING:
-        # A SIGTERM while the process is still importing and connecting (seconds on a loaded
-        # machine) is a clean stop too: nothing is in flight yet. The parts' own handling
-        # (bot.process.stop_on_signals) takes over once they run.
-        signal.signal(signal.SIGTERM, _stop_during_start_up)
+    if args.command in {"serve", "worker", "clock"}:
+        from bot.process import catch_signals_early
+
+        catch_signals_early()
     from bot.logs import configure_logging
     from bot.settings import settings_or_exit
 
@@ -72,15 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-LONG_RUNNING = {"serve", "worker", "clock"}
-
-
-def _stop_during_start_up(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)
-
-
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot import process
+    from bot.bootstrap import bootstrap
 
     if args.command == "db" and args.db_command == "upgrade":
         from storage.migrate import upgrade
@@ -92,8 +86,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from storage.copy import copy_database
 
         return copy_database(args.source, args.target or settings.database_url)
-
-    from bot.bootstrap import bootstrap
 
     container = bootstrap(settings)
     if args.command == "serve":

@@ -11,12 +11,29 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from bot.bootstrap import Container
+if TYPE_CHECKING:  # imported lazily: the CLI catches signals before the heavy imports
+    from bot.bootstrap import Container
 
 log = logging.getLogger(__name__)
 
-Part = Callable[[Container, threading.Event], None]
+Part = Callable[["Container", threading.Event], None]
+
+
+_early_signal: list[int] = []
+
+
+def catch_signals_early() -> None:
+    """Called first thing by the CLI: a SIGTERM that arrives while the process is still starting
+    (imports, connecting) is remembered, and the process then stops cleanly with status 0
+    instead of being killed by the signal's default action."""
+
+    def _remember(signum: int, _frame: object) -> None:
+        _early_signal.append(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _remember)
 
 
 @contextlib.contextmanager
@@ -32,6 +49,8 @@ def stop_on_signals(
             also()
 
     previous = {sig: signal.signal(sig, _handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    if _early_signal:  # it came while starting up: act on it now
+        _handler(_early_signal[-1], None)
     try:
         yield
     finally:

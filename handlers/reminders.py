@@ -26,12 +26,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, and_, cast, exists, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.config import OrgConfig
+from handlers.quiet_hours import zone
 from handlers.results import InboxPost, OutboundSms
 from storage.models import (
     Commitment,
@@ -52,7 +53,7 @@ TWO_HOURS_BEFORE = timedelta(hours=2)
 CHECKIN_AFTER = timedelta(hours=1)
 CHECKIN_DEADLINE = timedelta(hours=16)
 ON_ROSTER = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
-BATCH = 500  # rows per INSERT: far below SQLite's bound-parameter limit
+BATCH = 500  # ids per UPDATE ... IN (...): far below SQLite's bound-parameter limit
 
 
 def reminder_key(commitment_id: int, kind: str) -> str:
@@ -93,16 +94,6 @@ class _Due:
     shift_tz: str
 
 
-def _zone(name: str | None, default: str) -> ZoneInfo:
-    for candidate in (name, default):
-        if candidate:
-            try:
-                return ZoneInfo(candidate)
-            except (ZoneInfoNotFoundError, ValueError):
-                continue
-    return ZoneInfo("America/New_York")
-
-
 def _not_yet_sent(kind: str) -> Any:
     key = literal("rem:", String) + cast(Commitment.id, String(20)) + literal(f":{kind}", String)
     return ~exists().where(Delivery.idempotency_key == key)
@@ -130,7 +121,9 @@ def _candidates(kind: str) -> Any:
         .where(
             Commitment.status.in_(ON_ROSTER),
             Shift.cancelled_at.is_(None),
-            Volunteer.status == VolunteerStatus.ACTIVE,
+            # coalesce(): no index on volunteers.status may tempt SQLite's planner (it keeps no
+            # statistics) into reading every active volunteer; the time range on shifts leads.
+            func.coalesce(Volunteer.status, "") == VolunteerStatus.ACTIVE.value,
             Volunteer.phone.is_not(None),
             _not_yet_sent(kind),
         )
@@ -150,24 +143,45 @@ def _day_before_due(d: _Due, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, DAY_BEFORE_AT, tzinfo=tz).astimezone(UTC)
 
 
-def _volunteer_zones(session: Session, default: str) -> set[str]:
-    zones = set(session.scalars(select(Volunteer.timezone).distinct()).all())
-    zones.discard(None)
-    return {*zones, default}
+def _volunteer_zones(session: Session, *, now: datetime, default: str) -> set[str]:
+    """The zones of volunteers on the rosters of shifts in the day-before window (the next
+    three days at most: 11:00 the day before is never further ahead, in any zone)."""
+    zones = session.scalars(
+        select(func.coalesce(Volunteer.timezone, default))
+        .distinct()
+        .select_from(Shift)
+        .join(Commitment, Commitment.shift_id == Shift.id)
+        .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
+        .where(
+            Shift.starts_at > now + TWO_HOURS_BEFORE,
+            Shift.starts_at < now + timedelta(days=3),
+            Commitment.status.in_(ON_ROSTER),
+        )
+    ).all()
+    return set(zones)
 
 
 def find_day_before(session: Session, *, now: datetime, org: OrgConfig) -> list[_Due]:
     """Due day-before rungs: per volunteer zone, shifts whose 11:00-the-day-before has come."""
     default = org.default_timezone
-    per_zone = []
-    for name in sorted(_volunteer_zones(session, default)):
-        tz = _zone(name, default)
+    per_zone, cutoffs = [], []
+    zones = _volunteer_zones(session, now=now, default=default)
+    if not zones:
+        return []
+    for name in sorted(zones):
+        tz = zone(name, default)
         local = now.astimezone(tz)
         days_ahead = 2 if local.time() >= DAY_BEFORE_AT else 1
         cutoff = _local_midnight(local.date() + timedelta(days=days_ahead), tz)
         zone_is = func.coalesce(Volunteer.timezone, default) == name
         per_zone.append(and_(zone_is, Shift.starts_at < cutoff))
-    stmt = _candidates(DAY_BEFORE).where(Shift.starts_at > now + TWO_HOURS_BEFORE, or_(*per_zone))
+        cutoffs.append(cutoff)
+    stmt = _candidates(DAY_BEFORE).where(
+        # The outer bounds keep this an index range over shifts.starts_at (at most ~2 days).
+        Shift.starts_at > now + TWO_HOURS_BEFORE,
+        Shift.starts_at < max(cutoffs),
+        or_(*per_zone),
+    )
     return _rows(session, stmt)
 
 
@@ -215,7 +229,7 @@ def _place(d: _Due) -> str:
 
 
 def day_before_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
-    tz, shift_tz = _zone(d.volunteer_tz, org.default_timezone), _zone(d.shift_tz, org.zone.key)
+    tz, shift_tz = zone(d.volunteer_tz, org.default_timezone), zone(d.shift_tz, org.zone.key)
     hello = f"Hi {d.first_name}!" if d.first_name else "Hi!"
     return (
         f"{org.org_name}: {hello} Reminder: {d.title} is {_day_word(d.starts_at, now, tz)}, "
@@ -225,7 +239,7 @@ def day_before_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
 
 
 def two_hours_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
-    tz, shift_tz = _zone(d.volunteer_tz, org.default_timezone), _zone(d.shift_tz, org.zone.key)
+    tz, shift_tz = zone(d.volunteer_tz, org.default_timezone), zone(d.shift_tz, org.zone.key)
     local = d.starts_at.astimezone(tz)
     zone_name = f" {local.tzname()}" if tz.key != shift_tz.key else ""
     return (
@@ -236,7 +250,7 @@ def two_hours_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
 
 
 def checkin_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
-    tz = _zone(d.volunteer_tz, org.default_timezone)
+    tz = zone(d.volunteer_tz, org.default_timezone)
     local = d.starts_at.astimezone(tz)
     return (
         f"{org.org_name}: Thanks for signing up for {d.title} on {local:%a %b} {local.day}. "
@@ -249,7 +263,7 @@ def checkin_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
 
 def _due_at(kind: str, d: _Due, org: OrgConfig) -> datetime:
     if kind == DAY_BEFORE:
-        return _day_before_due(d, _zone(d.volunteer_tz, org.default_timezone))
+        return _day_before_due(d, zone(d.volunteer_tz, org.default_timezone))
     if kind == TWO_HOURS:
         return d.starts_at - TWO_HOURS_BEFORE
     return d.ends_at + CHECKIN_AFTER
@@ -284,12 +298,6 @@ def _messages(kind: str, due: list[_Due], *, now: datetime, org: OrgConfig) -> l
     ]
 
 
-def _enqueue(session: Session, messages: list[OutboundSms]) -> int:
-    return sum(
-        enqueue_sms(session, messages[i : i + BATCH]) for i in range(0, len(messages), BATCH)
-    )
-
-
 def send_due_reminders(session: Session, *, now: datetime, org: OrgConfig) -> SweepResult:
     """Queue every due rung of the ladder, and list the unconfirmed 2 hours out (caller commits)."""
     found = {
@@ -302,7 +310,7 @@ def send_due_reminders(session: Session, *, now: datetime, org: OrgConfig) -> Sw
     for kind, rows in found.items():
         on_time = [d for d in rows if d.signed_up_at <= _due_at(kind, d, org)]
         skipped += len(rows) - len(on_time)
-        queued[kind] = _enqueue(session, _messages(kind, on_time, now=now, org=org))
+        queued[kind] = enqueue_sms(session, _messages(kind, on_time, now=now, org=org))
         if kind == DAY_BEFORE and on_time:
             ids = [d.commitment_id for d in on_time]
             for i in range(0, len(ids), BATCH):
@@ -368,7 +376,7 @@ def list_unconfirmed(session: Session, *, now: datetime, org: OrgConfig) -> list
         if not claimed:
             continue
         entry = shifts[shift_id]
-        local = entry["starts_at"].astimezone(_zone(entry["tz"], org.default_timezone))
+        local = entry["starts_at"].astimezone(zone(entry["tz"], org.default_timezone))
         listed = ", ".join(unconfirmed[:25]) + (
             f" and {len(unconfirmed) - 25} more" if len(unconfirmed) > 25 else ""
         )

@@ -269,32 +269,21 @@ def schedule_broadcast(
     text, aud = _check_content(session, body=body, audience=audience)
     if deadline_minutes is not None and deadline_minutes <= 0:
         raise InvalidInput({"deadline": "must be a positive number of minutes"})
-    schedule = Schedule(
-        kind=ScheduleKind.BROADCAST,
-        body=text,
-        audience=aud,
-        run_at=_check_run_at(run_at, now=now) if run_at is not None else None,
-        cron=check_cron(cron, timezone, now=now) if cron is not None else None,
-        timezone=timezone,
-        deadline_minutes=deadline_minutes,
-        quiet_hours_override=quiet_hours_override,
-        status=ScheduleStatus.ACTIVE,
-        created_by=created_by,
-        created_at=now,
-        updated_at=now,
-        timing_set_at=now,
-    )
-    session.add(schedule)
-    session.flush()
-    audit(
+    return _add(
         session,
-        actor=created_by,
-        action="schedule.create",
-        at=now,
-        target=f"schedule:{schedule.id}",
-        detail=_describe(schedule),
+        Schedule(
+            kind=ScheduleKind.BROADCAST,
+            body=text,
+            audience=aud,
+            run_at=_check_run_at(run_at, now=now) if run_at is not None else None,
+            cron=check_cron(cron, timezone, now=now) if cron is not None else None,
+            timezone=timezone,
+            deadline_minutes=deadline_minutes,
+            quiet_hours_override=quiet_hours_override,
+        ),
+        created_by=created_by,
+        now=now,
     )
-    return schedule
 
 
 def schedule_digest(
@@ -309,18 +298,24 @@ def schedule_digest(
     ).first()
     if existing is not None:
         return existing
-    schedule = Schedule(
-        kind=ScheduleKind.DIGEST,
-        body="",  # written at each firing from the open shifts of the week ahead
-        audience=DIGEST_AUDIENCE,
-        cron=check_cron(cron, timezone, now=now),
-        timezone=zone_named(timezone).key,
-        status=ScheduleStatus.ACTIVE,
+    return _add(
+        session,
+        Schedule(
+            kind=ScheduleKind.DIGEST,
+            body="",  # written at each firing from the open shifts of the week ahead
+            audience=DIGEST_AUDIENCE,
+            cron=check_cron(cron, timezone, now=now),
+            timezone=zone_named(timezone).key,
+        ),
         created_by=created_by,
-        created_at=now,
-        updated_at=now,
-        timing_set_at=now,
+        now=now,
     )
+
+
+def _add(session: Session, schedule: Schedule, *, created_by: str, now: datetime) -> Schedule:
+    schedule.status = ScheduleStatus.ACTIVE
+    schedule.created_by = created_by
+    schedule.created_at = schedule.updated_at = schedule.timing_set_at = now
     session.add(schedule)
     session.flush()
     audit(

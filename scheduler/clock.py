@@ -65,6 +65,7 @@ TICK_SECONDS = 1.0
 SYNC_EVERY = timedelta(seconds=2)
 SYNC_OVERLAP = timedelta(seconds=30)  # re-read rows this far behind the watermark (late commits)
 REMINDER_SWEEP_SECONDS = 30
+RETRY_SECONDS = 30.0  # after a failed firing
 SCHEDULE_STORE, BUILTIN_STORE = "default", "builtin"
 SCHEDULE_JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 REMINDER_JOB_ID = "muster:reminders"
@@ -123,6 +124,7 @@ class Timetable:
         self._versions: dict[str, str] = {}
         self._watermark: datetime | None = None
         self._last_sync = float("-inf")
+        self._resync_at: float | None = None  # after a failed firing: re-register from the rows
 
     # --- leadership ----------------------------------------------------------------------
 
@@ -138,6 +140,9 @@ class Timetable:
         elif not holds and self.leading:
             log.warning("clock: leadership lost; stopping the timetable here")
             self._stand_down()
+        if self._resync_at is not None and time.monotonic() >= self._resync_at:
+            self._resync_at, self._watermark = None, None  # the next sync reads every row
+            self._last_sync = float("-inf")
         if self.leading and time.monotonic() - self._last_sync >= SYNC_EVERY.total_seconds():
             self.sync_schedules()
         return self.leading
@@ -327,7 +332,14 @@ class Timetable:
         jobs.run_reminder_sweep(self.container.uow(), self.clock, org=self.container.org)
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
+        """A firing failed (the database was away, say). Nothing was committed, and APScheduler
+        has already moved the job on (a one-off job is gone): in RETRY_SECONDS the clock
+        re-registers it from its row, and the run goes then if still inside its grace window,
+        or is reported missed."""
         log.error("clock: job %s failed: %r", event.job_id, event.exception)
+        if event.job_id.startswith("schedule:"):
+            self._versions.pop(event.job_id, None)
+            self._resync_at = time.monotonic() + RETRY_SECONDS
 
 
 def _observe_lag(event: JobSubmissionEvent) -> None:

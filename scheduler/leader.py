@@ -154,13 +154,19 @@ class LeaseRow:
                 ).rowcount
                 if not renewed:
                     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                    renewed = conn.execute(
-                        dialect.insert(Lease)
-                        .values(
-                            name=self._name, holder=self.holder, expires_at=expires, acquired_at=now
-                        )
-                        .on_conflict_do_nothing()
-                    ).rowcount
+                    renewed = len(
+                        conn.execute(
+                            dialect.insert(Lease)
+                            .values(
+                                name=self._name,
+                                holder=self.holder,
+                                expires_at=expires,
+                                acquired_at=now,
+                            )
+                            .on_conflict_do_nothing()
+                            .returning(Lease.name)
+                        ).all()
+                    )
         except DBAPIError as exc:
             log.warning("clock: could not renew the leadership lease: %s", exc)
             renewed = 0

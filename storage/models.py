@@ -197,7 +197,7 @@ class Shift(Base):
     location: Mapped[str | None] = mapped_column(String(300))
     zip: Mapped[str | None] = mapped_column(String(5), index=True)
     starts_at: Mapped[datetime] = mapped_column(index=True)
-    ends_at: Mapped[datetime]
+    ends_at: Mapped[datetime] = mapped_column(index=True)  # the check-in sweep's range
     timezone: Mapped[str] = mapped_column(String(64))  # the zone it was entered in
     capacity: Mapped[int] = mapped_column(Integer)
     # Committed + confirmed seats, kept by conditional UPDATEs so capacity holds under load.

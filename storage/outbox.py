@@ -40,11 +40,12 @@ def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str,
         return 0
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(rows).on_conflict_do_nothing()
-    # Counted from RETURNING: a multi-row INSERT on psycopg reports rowcount -1 (seen on
-    # SQLAlchemy 2.1), which made a conflict look like an insert.
-    stmt = stmt.returning(*table.primary_key.columns)
-    return len(session.execute(stmt).all())
+    # One cached statement, executed for many rows (SQLAlchemy batches it as "insertmanyvalues"),
+    # rather than a VALUES list compiled afresh for every call. Counted from RETURNING: a
+    # multi-row INSERT on psycopg reports rowcount -1 (SQLAlchemy 2.1), which made a conflict look
+    # like an insert.
+    stmt = module.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
+    return len(session.execute(stmt, rows).all())
 
 
 def sms_rows(messages: Iterable[OutboundSms]) -> list[dict[str, Any]]:

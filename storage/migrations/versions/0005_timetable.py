@@ -1,4 +1,5 @@
-"""Schema changes for issue 6 (timetable): when a schedule's timing was last set.
+"""Schema changes for issue 6 (timetable): when a schedule's timing was last set; an index on
+shifts.ends_at for the check-in sweep.
 
 Revision ID: 0005
 Revises: 0004
@@ -21,8 +22,10 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("schedules") as batch:
         batch.add_column(sa.Column("timing_set_at", sa.DateTime(timezone=True), nullable=True))
+    op.create_index("ix_shifts_ends_at", "shifts", ["ends_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_shifts_ends_at", table_name="shifts")
     with op.batch_alter_table("schedules") as batch:
         batch.drop_column("timing_set_at")
