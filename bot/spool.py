@@ -10,15 +10,18 @@ between the replay and the file's removal) is answered but not acted on twice.
 
 Each request is one file, written to a temporary name, fsync'd, renamed into place and the
 directory fsync'd, so a crash leaves either the whole request or nothing. File names sort in
-arrival order. While any request waits in the spool, new ones join the queue behind it instead of
-overtaking it. Files hold phone numbers and message bodies: the directory is private (0700) and a
-file is deleted once its request is replayed.
+arrival order. While a number's earlier text waits in the spool, its new ones join the queue
+behind it instead of overtaking it (a volunteer's conversation keeps its order); other numbers'
+texts are answered at once when the database is back, so a long spool drains under load. Files
+hold phone numbers and message bodies: the directory is private (0700) and a file is deleted once
+its request is replayed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import itertools
 import json
 import logging
@@ -31,7 +34,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container
@@ -41,6 +43,7 @@ from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import OutboundSms, Result
 from handlers.volunteers import receive_text
+from storage.db import is_database_away
 from storage.outbox import enqueue_sms
 
 log = logging.getLogger(__name__)
@@ -48,14 +51,6 @@ log = logging.getLogger(__name__)
 SUFFIX = ".json"
 FAILED = "failed"  # requests the handler refused for a reason other than the database
 _sequence = itertools.count()
-
-
-def is_database_away(exc: BaseException) -> bool:
-    """True for the errors that mean "the database cannot be reached right now" (worth keeping
-    the request and trying later), as opposed to a bug or a bad row."""
-    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +82,7 @@ class Spool:
         """Keep the request durably; returns its file."""
         self._ensure()
         stamp = f"{time.time_ns():020d}-{os.getpid():07d}-{next(_sequence):06d}"
-        final = self.directory / f"{stamp}{SUFFIX}"
+        final = self.directory / f"{stamp}-{sender_key(request.params.get('From'))}{SUFFIX}"
         temp = self.directory / f".{stamp}.tmp"
         data = json.dumps(
             {
@@ -126,8 +121,12 @@ class Spool:
             return []
         return sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX))
 
-    def has_pending(self) -> bool:
-        return bool(self.pending())
+    def has_pending(self, phone: str | None = None) -> bool:
+        """Anything waiting (from this sender's number, when one is given)."""
+        if phone is None:
+            return bool(self.pending())
+        tail = f"-{sender_key(phone)}{SUFFIX}"
+        return any(p.name.endswith(tail) for p in self.pending())
 
     def load(self, file: Path) -> SpooledRequest:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -194,6 +193,11 @@ class Spool:
         return replayed
 
 
+def sender_key(phone: str | None) -> str:
+    """A short, stable key of the sender's number for spool file names (not the number itself)."""
+    return hashlib.sha256((phone or "").encode()).hexdigest()[:12]
+
+
 def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | None:
     """The short answer while the database is away. None for an opt-out: nothing but the one
     confirmation may follow a STOP, and that comes when the text is replayed (or from Twilio)."""
@@ -207,13 +211,14 @@ def answer_or_keep(
     container: Container, request: SpooledRequest, answer: Callable[[], Result]
 ) -> Result | None:
     """The webhook's side: answer now, or keep the request when the database is away (and
-    while older requests wait in the spool, so that none is overtaken).
+    while older texts from the same number wait in the spool, so that none is overtaken; other
+    numbers' texts go straight through once the database is back).
 
     None means "the database is away and spooling is off (`SPOOL_DIR=off`)": the webhook then
     answers 503, so that Twilio's retry (connection overrides, docs/deploy.md) delivers it again.
     """
     spool = spool_for(container)
-    if spool is None or not spool.has_pending():
+    if spool is None or not spool.has_pending(request.params.get("From")):
         try:
             return answer()
         except Exception as exc:
@@ -287,7 +292,8 @@ def run_spool_replayer(
 ) -> None:
     """The background part: while anything waits in the spool and the database answers, replay.
 
-    Backs off (up to 30 s) while the database stays away, and never stops for it.
+    Backs off (up to 5 s: new texts queue behind the spool meanwhile) while the database stays
+    away, and never stops for it.
     """
     spool = spool_for(container)
     if spool is None:
@@ -305,4 +311,4 @@ def run_spool_replayer(
             continue
         ok, _detail = container.database_ok()
         progressed = ok and spool.replay(handle) > 0
-        wait = interval if progressed or not spool.has_pending() else min(wait * 2, 30.0)
+        wait = interval if progressed or not spool.has_pending() else min(wait * 2, 5.0)

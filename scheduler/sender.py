@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
 
+from bot import metrics
 from bot.bootstrap import Container
 from handlers.delivery_status import CALLBACK_STATUS
 from handlers.phones import masked
@@ -268,7 +269,14 @@ class Sender:
             _LIVE_HERE.discard(self.worker)
 
     async def _run(self, sms: SmsSender, stop: threading.Event) -> None:
-        await asyncio.to_thread(self._prepare)
+        while True:  # a worker (re)started while the database is away waits for it
+            try:
+                await asyncio.to_thread(self._prepare)
+                break
+            except DBAPIError as exc:
+                log.warning("could not start sending (%s); retrying", type(exc.orig).__name__)
+                if await asyncio.to_thread(stop.wait, DB_RETRY_S):
+                    return
         watcher = asyncio.create_task(self._watch(stop))
         writer = asyncio.create_task(self._writer())
         log.info(
@@ -326,6 +334,7 @@ class Sender:
         validity = None
         if row.deadline is not None:
             validity = int((row.deadline - self.container.clock.now()).total_seconds())
+        started = time.monotonic()
         try:
             result = await sms.send(
                 to=row.to_phone,
@@ -333,6 +342,7 @@ class Sender:
                 status_callback=self.status_callback,
                 validity_period=max(validity, 1) if validity is not None else None,
             )
+            metrics.observe_send_latency(time.monotonic() - started)
         except Exception as exc:  # an adapter bug must not lose the row: retry it later
             log.exception("sending to %s raised", masked(row.to_phone))
             result = SendResult(ok=False, error_code="exception",
@@ -341,6 +351,7 @@ class Sender:
             self._paused_until = time.time() + 30  # bad credentials: stop hammering, keep rows
         if result.ok:
             self.sent_count += 1
+        metrics.count_delivery("sent" if result.ok else "retry" if result.transient else "failed")
         self._done.append(Outcome(row, result))
         self._outcome_ready.set()
 

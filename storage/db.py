@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -67,6 +68,14 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+
+
+def is_database_away(exc: BaseException) -> bool:
+    """True for the errors that mean "the database cannot be reached right now" (refused,
+    dropped, timed out: worth waiting and trying again), as opposed to a bug or a bad row."""
+    if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 def is_sqlite(engine: Engine) -> bool:

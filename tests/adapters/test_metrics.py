@@ -133,3 +133,50 @@ def test_the_clock_reports_how_late_its_jobs_start() -> None:
     got = _samples(metrics.generate_latest(metrics.REGISTRY).decode())
     assert lag_count() == before + 1
     assert got[("muster_scheduler_job_lag_seconds_bucket", (("le", "60.0"),))] >= 1
+
+
+def test_the_sender_counts_its_sends_and_their_latency(db_url, engine, clock) -> None:
+    from handlers.results import OutboundSms
+    from storage.outbox import enqueue_sms
+    from tests.fakes.twilio_api import FakeTwilio
+    from tests.sending import drain
+
+    def now_counts() -> dict:
+        return _samples(metrics.generate_latest(metrics.REGISTRY).decode())
+
+    with FakeTwilio() as fake:
+        fake.fail(code=20500, times=1)
+        settings = make_settings(
+            db_url,
+            twilio_account_sid=fake.account_sid,
+            twilio_auth_token=fake.auth_token,
+            twilio_api_url=fake.url,
+            twilio_from_number="+16175550100",
+        )
+        container = bootstrap(settings, clock=clock, engine=engine)
+        with container.uow() as uow:
+            enqueue_sms(
+                uow.session,
+                [
+                    OutboundSms(
+                        phone=random_phone(),
+                        body=f"hi {n}",
+                        kind="reply",
+                        idempotency_key=f"m{n}",
+                        send_after=clock.now(),
+                    )
+                    for n in range(3)
+                ],
+            )
+            uow.commit()
+        before = now_counts()
+        drain(container, rate_mps=10_000.0, concurrency=4)
+        after = now_counts()
+
+    def grew(name: str, labels: tuple = ()) -> float:
+        return after.get((name, labels), 0) - before.get((name, labels), 0)
+
+    # One 500 (to be retried after a back-off the fixed clock never reaches), two sent.
+    assert grew("muster_sends_total", (("outcome", "sent"),)) == 2
+    assert grew("muster_sends_total", (("outcome", "retry"),)) == 1
+    assert grew("muster_send_latency_seconds_count") == 3

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.spool import Spool, SpooledRequest, is_database_away
-from storage.db import make_engine
+from bot.spool import Spool, SpooledRequest
+from storage.db import is_database_away, make_engine
 from tests.builders import random_phone
 from tests.conftest import ON_POSTGRES, T0
 
