@@ -8,8 +8,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Engine, select
 
 from handlers.config import OrgConfig
+from handlers.keywords import Intent, parse
 from handlers.ports import FixedClock
 from handlers.reminders import send_due_reminders
+from handlers.segments import count_segments
 from scheduler.jobs import run_reminder_sweep
 from storage.db import make_engine, make_session_factory
 from storage.models import (
@@ -225,3 +227,36 @@ def test_a_sweep_only_reads_due_rungs(uow: SqlAlchemyUnitOfWork) -> None:
     with uow:
         result = send_due_reminders(uow.session, now=T0, org=ORG)
     assert result.queued == 0 and result.skipped == 0
+
+
+def test_each_volunteer_is_reminded_in_their_own_language(uow: SqlAlchemyUnitOfWork) -> None:
+    shift_id = _shift(uow)
+    lucia = _commit(uow, shift_id=shift_id, at=T0, first_name="Lucía", language="es")
+    maria = _commit(uow, shift_id=shift_id, at=T0, first_name="Maria", language="en")
+    clock = FixedClock(T0)
+    while clock.now() < START + timedelta(hours=4):
+        run_reminder_sweep(uow, clock, org=ORG)
+        clock.advance(timedelta(minutes=30))
+    body = {
+        (d.commitment_id, d.idempotency_key.rsplit(":", 1)[1]): d.body for d in _deliveries(uow)
+    }
+
+    # Spanish wording, in GSM-7 (í becomes i: UCS-2 would cost a third segment).
+    assert body[(lucia, "daybefore")] == (
+        "Mass Forward: ¡Hola, Lucia! Recordatorio: Phonebank for the Clean Energy bill es mañana, "
+        f"mié 18/11 18:00 en Dorchester office, 1 Main St. Responde C para confirmar o DROP "
+        f"{shift_id} si no puedes ir."
+    )
+    assert body[(maria, "daybefore")].startswith("Mass Forward: Hi Maria! Reminder: Phonebank")
+    assert (
+        f"Reply C to confirm, DROP {shift_id} if you can't make it." in body[(maria, "daybefore")]
+    )
+    assert "empieza a las 18:00 hoy en Dorchester office" in body[(lucia, "twohours")]
+    assert body[(lucia, "twohours")].endswith(f"DROP {shift_id} si no puedes ir.")
+    assert body[(lucia, "checkin")].endswith("el mié 18/11. ¿Pudiste ir? Responde SI o NO.")
+    assert body[(maria, "checkin")].endswith("Did you make it? Reply Y or N.")
+    # What each text asks for is what the keyword parser understands, in either language.
+    assert parse("C").intent == Intent.CONFIRM
+    assert parse(f"DROP {shift_id}").intent == Intent.DROP
+    assert (parse("SI").intent, parse("NO").intent) == (Intent.YES, Intent.NO)
+    assert all(count_segments(text).segments <= 3 for text in body.values())
