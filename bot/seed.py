@@ -3,7 +3,8 @@
 Mass-Forward-style statewide campaign with friends in three other time zones: 24 volunteers across
 eight ZIP codes (Boston, Chicago, Denver, Oakland), most with tags, two who texted STOP (with their
 consent records), five shifts in the coming week (phonebanks, a canvass, hearing testimony; one of
-them full with a waitlist), some commitments, and a scheduled call to action plus a weekly digest.
+them full with a waitlist), some commitments, a scheduled call to action, and the weekly digest
+(the clock's own digest schedule, for the third of the volunteers who opted into it).
 
 Every phone number is in the 555-0100..555-0199 block, which the North American Numbering Plan
 keeps for fiction: demo data can never text a real person, even if Twilio is configured later.
@@ -25,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
 from handlers.consent import record_opt_in, record_opt_out
-from handlers.schedules import schedule_broadcast
+from handlers.schedules import schedule_broadcast, schedule_digest
 from handlers.shifts import commit_to_shift
+from scheduler.jobs import DIGEST_CRON
 from storage.models import (
     AuditEntry,
     OnboardingStep,
@@ -65,6 +67,7 @@ NAMES = (
 )  # fmt: skip
 TAGS = ("phonebank", "canvass", "testify", "textbank", "host", "spanish")  # the SMS interests + one
 OPTED_OUT = {5, 17}  # indexes of the two volunteers who texted STOP
+DIGEST_READERS = {0, 3, 6, 9, 12, 15, 18, 21}  # indexes of those who opted into the weekly digest
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def _volunteers(session: Session, rng: random.Random, now: datetime) -> list[Vol
             status=VolunteerStatus.ACTIVE,
             onboarding_step=OnboardingStep.DONE,
             source="sms",
+            digest_opt_in=i in DIGEST_READERS,
             opted_in_at=joined,
             created_at=joined,
             updated_at=joined,
@@ -249,7 +253,7 @@ def _commitments(
 
 
 def _schedules(session: Session, now: datetime, zone: ZoneInfo) -> int:
-    """A call to action for tomorrow morning, and a weekly digest, as an organizer plans them."""
+    """A call to action for tomorrow morning, and the weekly digest, as an organizer plans them."""
     tomorrow = now.astimezone(zone).date() + timedelta(days=1)
     schedule_broadcast(
         session,
@@ -264,13 +268,8 @@ def _schedules(session: Session, now: datetime, zone: ZoneInfo) -> int:
         timezone=zone.key,
         deadline_minutes=240,
     )
-    schedule_broadcast(
-        session,
-        body="New shifts are up for this week. Text SHIFTS to see them and sign up.",
-        audience="all",
-        created_by=DEMO_ACTOR,
-        now=now,
-        cron="0 10 * * MON",
-        timezone=zone.key,
-    )
+    # The clock's own weekly digest (what `ensure_digest_schedule` creates when a clock first
+    # leads, which then finds it and adds none): a second "new shifts" broadcast to everyone would
+    # text the digest's readers twice a week.
+    schedule_digest(session, cron=DIGEST_CRON, timezone=zone.key, created_by=DEMO_ACTOR, now=now)
     return 2

@@ -12,6 +12,8 @@ from sqlalchemy import func, select
 from bot.bootstrap import Container, bootstrap
 from bot.seed import fill_demo, seed_demo
 from handlers.phones import to_e164
+from handlers.schedules import DIGEST_AUDIENCE, ScheduleKind
+from scheduler.jobs import ensure_digest_schedule
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -69,6 +71,28 @@ def test_demo_data_is_a_believable_organization(
         # A call to action is scheduled ahead.
         schedules = list(session.scalars(select(Schedule)))
         assert any(s.run_at and s.run_at > T0 for s in schedules)
+        # The weekly digest goes to those who opted into it, active volunteers among them.
+        readers = [v for v in people if v.digest_opt_in]
+        assert 0 < len(readers) < len(people)
+        assert any(v.status == VolunteerStatus.ACTIVE for v in readers)
+
+
+def test_demo_volunteers_get_one_weekly_digest_when_the_clock_starts(
+    container: Container,
+) -> None:
+    def recurring() -> list[tuple[str, str | None]]:
+        with container.read_uow() as uow:
+            rows = uow.session.scalars(select(Schedule).where(Schedule.cron.is_not(None)))
+            return [(s.kind, s.audience) for s in rows]
+
+    assert seed_demo(container) == 0
+    assert recurring() == [(ScheduleKind.DIGEST, DIGEST_AUDIENCE)]
+    # The clock, leading for the first time, finds the seed's digest and adds no second one.
+    assert ensure_digest_schedule(container.uow(), container.clock, org=container.org) is None
+    assert recurring() == [(ScheduleKind.DIGEST, DIGEST_AUDIENCE)]
+    with container.read_uow() as uow:
+        one_off = uow.session.scalars(select(Schedule.audience).where(Schedule.run_at.is_not(None)))
+        assert list(one_off) == ["tag:testify"]  # the call to action is kept
 
 
 def test_the_same_data_every_time(container: Container) -> None:
