@@ -20,7 +20,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from bot import metrics
 from bot.bootstrap import Container
 from bot.spool import SpooledRequest, answer_or_keep
-from bot.twilio_signature import form_params, is_from_twilio, signed_path
+from bot.twilio_signature import TwilioWebhook, signed_path
 from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
@@ -67,17 +67,12 @@ def routes(container: Container) -> list[BaseRoute]:
     handlers = ThreadPoolExecutor(
         max_workers=1 if is_sqlite(container.engine) else 8, thread_name_prefix="sms"
     )
-    auth_token = (
-        settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
-    )
+    webhook = TwilioWebhook(settings)
 
     async def inbound_sms(request: Request) -> Response:
-        params = form_params(await request.form())
-        if not is_from_twilio(
-            request, params, auth_token=auth_token, public_base=settings.public_url
-        ):
-            log.warning("refused /twilio/sms: missing or wrong X-Twilio-Signature")
-            return Response("forbidden", status_code=403, media_type="text/plain")
+        params = await webhook.signed_params(request)
+        if params is None:
+            return webhook.forbidden()
         msg = inbound_text(params, container.clock.now())
         if msg is None:
             log.warning("inbound text without a usable From or MessageSid; ignored")

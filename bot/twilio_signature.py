@@ -7,9 +7,16 @@ behind a TLS-terminating proxy.
 
 from __future__ import annotations
 
+import logging
+
 from starlette.datastructures import FormData
 from starlette.requests import Request
+from starlette.responses import Response
 from twilio.request_validator import RequestValidator
+
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def signed_path(request: Request) -> str:
@@ -34,3 +41,27 @@ def is_from_twilio(
         return False
     validator = RequestValidator(auth_token)
     return validator.validate(public_url_for(request, public_base), params, signature)
+
+
+class TwilioWebhook:
+    """What every Twilio route does first: read the form, and refuse it (403) unless Twilio
+    signed it for `PUBLIC_URL` + this path with the account's auth token."""
+
+    def __init__(self, settings: Settings):
+        token = settings.twilio_auth_token
+        self._auth_token = token.get_secret_value() if token else None
+        self._public_base = settings.public_url
+
+    async def signed_params(self, request: Request) -> dict[str, str] | None:
+        """The posted parameters, or None when the signature is missing or wrong."""
+        params = form_params(await request.form())
+        if is_from_twilio(
+            request, params, auth_token=self._auth_token, public_base=self._public_base
+        ):
+            return params
+        log.warning("refused %s: missing or wrong X-Twilio-Signature", request.url.path)
+        return None
+
+    @staticmethod
+    def forbidden() -> Response:
+        return Response("forbidden", status_code=403, media_type="text/plain")

@@ -15,25 +15,19 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.bootstrap import Container
-from bot.twilio_signature import form_params, is_from_twilio
+from bot.twilio_signature import TwilioWebhook
 from handlers.delivery_status import record_status_callback
 
 log = logging.getLogger(__name__)
 
 
 def routes(container: Container) -> list[BaseRoute]:
-    settings = container.settings
-    auth_token = (
-        settings.twilio_auth_token.get_secret_value() if settings.twilio_auth_token else None
-    )
+    webhook = TwilioWebhook(container.settings)
 
     async def status_callback(request: Request) -> Response:
-        params = form_params(await request.form())
-        if not is_from_twilio(
-            request, params, auth_token=auth_token, public_base=settings.public_url
-        ):
-            log.warning("refused /twilio/status: missing or wrong X-Twilio-Signature")
-            return Response("forbidden", status_code=403, media_type="text/plain")
+        params = await webhook.signed_params(request)
+        if params is None:
+            return webhook.forbidden()
         sid = params.get("MessageSid") or params.get("SmsSid")
         status = params.get("MessageStatus") or params.get("SmsStatus") or ""
         if not sid:
