@@ -124,24 +124,12 @@ def _seed(engine: Engine, now) -> tuple[list[int], list[str]]:
         phones = []
         for n in range(SEEDED):
             v = make_volunteer(
-                s, phone=_unique_phone(), first_name=f"Vol{n}", tags=["canvass"] if n % 2 else []
+                s, phone=random_phone(), first_name=f"Vol{n}", tags=["canvass"] if n % 2 else []
             )
             record_opt_in(s, phone=v.phone, volunteer=v, keyword="JOIN", channel="import", now=now)
             phones.append(v.phone)
         s.commit()
     return shifts, phones
-
-
-_USED_PHONES: set[str] = set()
-
-
-def _unique_phone() -> str:
-    """A random number no other phone of this run has (1,500 random draws can collide)."""
-    phone = random_phone()
-    while phone in _USED_PHONES:
-        phone = random_phone()
-    _USED_PHONES.add(phone)
-    return phone
 
 
 def _broadcast(engine: Engine, n: int, audience: str) -> int:
@@ -387,7 +375,7 @@ async def _load(texter: Texter, shift_ids: list[int], seeded: list[str]) -> None
                 script += ["MY", "HELP"]
             if n % 11 == 0:
                 script.append("STOP")
-            tasks.append(later(rnd.uniform(0, LOAD_SECONDS * 0.8), _unique_phone(), script))
+            tasks.append(later(rnd.uniform(0, LOAD_SECONDS * 0.8), random_phone(), script))
         for phone in committers:
             bodies = [f"YES {rnd.choice(shift_ids)}"]
             tasks.append(later(rnd.uniform(0, LOAD_SECONDS), phone, bodies))
