@@ -28,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,8 +49,10 @@ from storage.outbox import enqueue_sms
 log = logging.getLogger(__name__)
 
 SUFFIX = ".json"
+_KEY_LENGTH = 12  # hex digits of the sender's key at the end of a file's name
 FAILED = "failed"  # requests the handler refused for a reason other than the database
 _sequence = itertools.count()
+_STILL_NS = 2_000_000_000  # a directory unchanged this long has a listing worth remembering
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,7 @@ class Spool:
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)
         self._lock = threading.Lock()
+        self._listed: tuple[int, list[Path]] | None = None  # (directory mtime, its listing)
 
     def _ensure(self) -> None:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -117,16 +120,32 @@ class Spool:
 
     def pending(self) -> list[Path]:
         """Spooled requests in arrival order."""
-        if not self.directory.is_dir():
+        try:
+            # Every text asks whether its sender has texts waiting; the directory is read again
+            # only when it changed (a file put, renamed or removed changes its mtime), so the
+            # usual answer, "nothing waits", costs one stat rather than a listing. A listing is
+            # remembered only once the directory has been still for a while: mtimes tick
+            # coarsely, and a change in the same tick as the listing would otherwise go unseen.
+            stamp = os.stat(self.directory).st_mtime_ns
+        except FileNotFoundError:
             return []
-        return sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX))
+        listed = self._listed
+        if listed is not None and listed[0] == stamp:
+            return listed[1]
+        files = sorted(p for p in self.directory.iterdir() if p.name.endswith(SUFFIX))
+        still = time.time_ns() - stamp > _STILL_NS
+        self._listed = (stamp, files) if still else None
+        return files
+
+    def waiting_senders(self) -> frozenset[str]:
+        """The `sender_key` of every number with a text waiting here."""
+        return frozenset(p.name[-len(SUFFIX) - _KEY_LENGTH : -len(SUFFIX)] for p in self.pending())
 
     def has_pending(self, phone: str | None = None) -> bool:
         """Anything waiting (from this sender's number, when one is given)."""
         if phone is None:
             return bool(self.pending())
-        tail = f"-{sender_key(phone)}{SUFFIX}"
-        return any(p.name.endswith(tail) for p in self.pending())
+        return sender_key(phone) in self.waiting_senders()
 
     def load(self, file: Path) -> SpooledRequest:
         data = json.loads(file.read_text(encoding="utf-8"))
@@ -195,7 +214,7 @@ class Spool:
 
 def sender_key(phone: str | None) -> str:
     """A short, stable key of the sender's number for spool file names (not the number itself)."""
-    return hashlib.sha256((phone or "").encode()).hexdigest()[:12]
+    return hashlib.sha256((phone or "").encode()).hexdigest()[:_KEY_LENGTH]
 
 
 def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | None:
@@ -207,34 +226,49 @@ def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | 
     return f"{org.org_name}: thanks, we got your message and will answer it shortly.{contact}"
 
 
-def answer_or_keep(
-    container: Container, request: SpooledRequest, answer: Callable[[], Result]
-) -> Result | None:
-    """The webhook's side: answer now, or keep the request when the database is away (and
-    while older texts from the same number wait in the spool, so that none is overtaken; other
-    numbers' texts go straight through once the database is back).
+def answer_or_keep_all(
+    container: Container,
+    requests: Sequence[SpooledRequest],
+    answer_all: Callable[[list[int]], Sequence[Result | Exception]],
+) -> list[Result | Exception | None]:
+    """The webhook's side, for the texts a web process answers together: answer them now
+    (`answer_all(indexes)`, one outcome per index), or keep a text when the database is away,
+    and while older texts from the same number wait in the spool, so that none is overtaken;
+    other numbers' texts go straight through once the database is back.
 
-    None means "the database is away and spooling is off (`SPOOL_DIR=off`)": the webhook then
-    answers 503, so that Twilio's retry (connection overrides, docs/deploy.md) delivers it again.
+    An outcome is the text's `Result` (the generic reply when it was kept), an exception the
+    handler raised for it, or None: "the database is away and spooling is off (`SPOOL_DIR=off`)",
+    for which the webhook answers 503 so that Twilio's retry (connection overrides,
+    docs/deploy.md) delivers it again.
     """
     spool = spool_for(container)
-    if spool is None or not spool.has_pending(request.params.get("From")):
-        try:
-            return answer()
-        except Exception as exc:
-            if not is_database_away(exc):
-                raise
-            if spool is None:
-                log.warning(
-                    "database away and SPOOL_DIR=off: inbound %s refused with 503",
-                    request.message_sid,
-                )
-                return None
-    spool.put(request)
-    reply = generic_reply(
-        container.org, request.params.get("Body", ""), request.params.get("OptOutType")
-    )
-    return Result(reply=reply, intent="spooled")
+    waiting = spool.waiting_senders() if spool is not None else frozenset()
+    now = [
+        i
+        for i, r in enumerate(requests)
+        if not waiting or sender_key(r.params.get("From")) not in waiting
+    ]
+    outcomes: list[Result | Exception | None] = [None] * len(requests)
+    answered = set()
+    for i, outcome in zip(now, answer_all(now) if now else [], strict=True):
+        outcomes[i] = outcome
+        if not (isinstance(outcome, Exception) and is_database_away(outcome)):
+            answered.add(i)
+    for i, request in enumerate(requests):
+        if i in answered:
+            continue
+        if spool is None:
+            log.warning(
+                "database away and SPOOL_DIR=off: inbound %s refused with 503", request.message_sid
+            )
+            outcomes[i] = None
+            continue
+        spool.put(request)
+        reply = generic_reply(
+            container.org, request.params.get("Body", ""), request.params.get("OptOutType")
+        )
+        outcomes[i] = Result(reply=reply, intent="spooled")
+    return outcomes
 
 
 def replay_through(

@@ -6,10 +6,8 @@ an `InboundText`, call the handler, render its reply as TwiML.
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from datetime import datetime
 
 from starlette.requests import Request
@@ -19,16 +17,21 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import metrics
 from bot.bootstrap import Container
-from bot.spool import SpooledRequest, answer_or_keep
+from bot.inbound_desk import Desk
+from bot.spool import SpooledRequest, answer_or_keep_all
 from bot.twilio_signature import TwilioWebhook, signed_path
 from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
-from handlers.volunteers import receive_text
+from handlers.results import Result
+from handlers.volunteers import receive_texts
 from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
 TWIML = "application/xml"
+# At most this many texts in one SQLite transaction: enough to ride out a burst, few enough that
+# the first text in a batch is not kept waiting for the last.
+SQLITE_BATCH = 32
 
 
 def twiml(reply: str | None) -> Response:
@@ -60,13 +63,14 @@ def inbound_text(params: dict[str, str], received_at: datetime) -> InboundText |
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
-    # Texts are answered by long-lived threads of their own, fed by a queue: under load a thread
-    # takes the next text without going to sleep and being woken for each one. SQLite has one
-    # writer, so one thread: texts wait here, in order, rather than in SQLite's busy handler
-    # (which sleeps and retries, and turned a queue of 16 into a tail of seconds).
-    handlers = ThreadPoolExecutor(
-        max_workers=1 if is_sqlite(container.engine) else 8, thread_name_prefix="sms"
+    sqlite = is_sqlite(container.engine)
+    desk: Desk[tuple[SpooledRequest, InboundText], Result | None] = Desk(
+        lambda texts: answer_texts(container, texts),
+        threads=1 if sqlite else 8,
+        batch=SQLITE_BATCH if sqlite else 1,
+        name="sms",
     )
+    container.extras.setdefault("closers", []).append(desk.close)
     webhook = TwilioWebhook(settings)
 
     async def inbound_sms(request: Request) -> Response:
@@ -83,17 +87,7 @@ def routes(container: Container) -> list[BaseRoute]:
             signature=request.headers["X-Twilio-Signature"],
             received_at=msg.received_at,
         )
-        context = contextvars.copy_context()  # the request id, for the handler's log lines
-        result = await asyncio.get_running_loop().run_in_executor(
-            handlers,
-            context.run,
-            answer_or_keep,
-            container,
-            kept,
-            lambda: receive_text(
-                msg, uow=container.uow(), org=container.org, clock=container.clock
-            ),
-        )
+        result = await desk.answer((kept, msg))
         if result is None:  # the database is away and SPOOL_DIR=off: let Twilio retry
             return Response("try again", status_code=503, headers={"Retry-After": "5"})
         log.info("inbound sms from %s: %s", masked(msg.phone), result.intent)
@@ -103,3 +97,19 @@ def routes(container: Container) -> list[BaseRoute]:
         return twiml(result.reply)
 
     return [Route("/twilio/sms", inbound_sms, methods=["POST"])]
+
+
+def answer_texts(
+    container: Container, texts: Sequence[tuple[SpooledRequest, InboundText]]
+) -> list[Result | Exception | None]:
+    """The desk's work: the texts it took, answered in one transaction (or kept in the spool)."""
+    return answer_or_keep_all(
+        container,
+        [kept for kept, _ in texts],
+        lambda indexes: receive_texts(
+            [texts[i][1] for i in indexes],
+            uow=container.uow(),
+            org=container.org,
+            clock=container.clock,
+        ),
+    )

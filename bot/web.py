@@ -32,6 +32,8 @@ def create_app(
         try:
             yield
         finally:
+            for close in container.extras.get("closers", []):  # (the SMS desk's threads)
+                await run_in_threadpool(close)
             if on_shutdown:
                 await run_in_threadpool(on_shutdown)
 

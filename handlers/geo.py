@@ -83,7 +83,14 @@ def miles_between(a: str | ZipInfo | None, b: str | ZipInfo | None) -> float | N
     pa, pb = _coords(a), _coords(b)
     if pa is None or pb is None:
         return None
-    return _haversine(pa.lat, pa.lon, pb.lat, pb.lon)
+    return _miles(pa.zip, pb.zip)
+
+
+@lru_cache(maxsize=8192)
+def _miles(zip_a: str, zip_b: str) -> float:
+    """Remembered: listing shifts near volunteers asks for the same few pairs again and again."""
+    a, b = _index()[zip_a], _index()[zip_b]
+    return _haversine(a.lat, a.lon, b.lat, b.lon)
 
 
 @lru_cache(maxsize=256)

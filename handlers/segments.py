@@ -21,6 +21,8 @@ GSM7_BASIC = frozenset(
 # The extension table: each of these costs two septets (ESC + character).
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
 
+GSM7 = GSM7_BASIC | GSM7_EXTENSION
+
 GSM7_SINGLE, GSM7_PART = 160, 153
 UCS2_SINGLE, UCS2_PART = 70, 67
 MAX_BODY_CHARS = 1600  # Twilio refuses longer bodies (and recommends at most 320)
@@ -42,7 +44,7 @@ class SegmentInfo:
 
 
 def is_gsm7(body: str) -> bool:
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in body)
+    return GSM7.issuperset(body)
 
 
 def _pack(widths: list[int], single: int, part: int) -> int:
@@ -62,9 +64,14 @@ def _pack(widths: list[int], single: int, part: int) -> int:
 
 def count_segments(body: str) -> SegmentInfo:
     """The encoding, the number of segments and the wire length of `body`."""
-    if is_gsm7(body):
+    chars = set(body)
+    if GSM7.issuperset(chars):
+        escaped = chars & GSM7_EXTENSION
+        units = len(body) + sum(body.count(ch) for ch in escaped)
+        if units <= GSM7_SINGLE:  # the common case: one part (or none), no packing to do
+            return SegmentInfo("gsm7", 1 if units else 0, len(body), units)
         widths = [2 if ch in GSM7_EXTENSION else 1 for ch in body]
-        return SegmentInfo("gsm7", _pack(widths, GSM7_SINGLE, GSM7_PART), len(body), sum(widths))
+        return SegmentInfo("gsm7", _pack(widths, GSM7_SINGLE, GSM7_PART), len(body), units)
     widths = [2 if ord(ch) > 0xFFFF else 1 for ch in body]  # astral characters: surrogate pairs
     return SegmentInfo("ucs2", _pack(widths, UCS2_SINGLE, UCS2_PART), len(body), sum(widths))
 

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from handlers import geo, sms_text
 from handlers.results import OutboundSms
@@ -72,57 +74,75 @@ class DropOutcome:
     sms: tuple[OutboundSms, ...] = field(default_factory=tuple)
 
 
+# The statements a volunteer's YES, DROP, MY and C run, built once (with bound parameters) rather
+# than for every text: building a statement costs about as much as running it.
+_SHIFT = Shift.__table__
+_LOCK_SHIFT = (
+    select(Shift)
+    .where(Shift.id == bindparam("shift_id"))
+    .with_for_update()
+    .execution_options(populate_existing=True)
+)
+# (The volunteer and the shift are in the session already: no joins to load them again.)
+_FIND = (
+    select(Commitment)
+    .where(
+        Commitment.volunteer_id == bindparam("volunteer_id"),
+        Commitment.shift_id == bindparam("shift_id"),
+    )
+    .options(lazyload("*"))
+)
+_LAST_TICKET = select(func.max(Commitment.waitlist_position)).where(
+    Commitment.shift_id == bindparam("shift_id")
+)
+_AHEAD_IN_LINE = (
+    select(func.count())
+    .select_from(Commitment)
+    .where(
+        Commitment.shift_id == bindparam("shift_id"),
+        Commitment.status == CommitmentStatus.WAITLISTED,
+        Commitment.waitlist_position < bindparam("position"),
+    )
+)
+_TAKE_SEAT = (
+    update(_SHIFT)
+    .where(_SHIFT.c.id == bindparam("shift_id"), _SHIFT.c.committed_count < _SHIFT.c.capacity)
+    .values(committed_count=_SHIFT.c.committed_count + 1)
+)
+_FREE_SEAT = (
+    update(_SHIFT)
+    .where(_SHIFT.c.id == bindparam("shift_id"), _SHIFT.c.committed_count > 0)
+    .values(committed_count=_SHIFT.c.committed_count - 1)
+)
+
+
 def _lock_shift(session: Session, shift_id: int) -> Shift | None:
     """The shift, freshly read and locked for this transaction (no-op lock on SQLite)."""
     if not 0 < shift_id <= _MAX_ID:
         return None  # "YES 99999999999999": no such shift (and no integer overflow in the query)
-    stmt = (
-        select(Shift)
-        .where(Shift.id == shift_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    return session.scalars(stmt).first()
+    return session.scalars(_LOCK_SHIFT, {"shift_id": shift_id}).first()
 
 
 def _find(session: Session, volunteer_id: int, shift_id: int) -> Commitment | None:
-    return session.scalars(
-        select(Commitment).where(
-            Commitment.volunteer_id == volunteer_id, Commitment.shift_id == shift_id
-        )
-    ).first()
+    return session.scalars(_FIND, {"volunteer_id": volunteer_id, "shift_id": shift_id}).first()
 
 
 def _next_ticket(session: Session, shift_id: int) -> int:
-    last = session.scalar(
-        select(func.max(Commitment.waitlist_position)).where(Commitment.shift_id == shift_id)
-    )
+    last = session.scalar(_LAST_TICKET, {"shift_id": shift_id})
     return (last or 0) + 1
 
 
 def waitlist_rank(session: Session, commitment: Commitment) -> int:
     """1-based place in line of a waitlisted commitment."""
-    return (
-        session.scalar(
-            select(func.count())
-            .select_from(Commitment)
-            .where(
-                Commitment.shift_id == commitment.shift_id,
-                Commitment.status == CommitmentStatus.WAITLISTED,
-                Commitment.waitlist_position < (commitment.waitlist_position or 0),
-            )
-        )
-        or 0
-    ) + 1
+    ahead = session.scalar(
+        _AHEAD_IN_LINE,
+        {"shift_id": commitment.shift_id, "position": commitment.waitlist_position or 0},
+    )
+    return (ahead or 0) + 1
 
 
 def _take_seat(session: Session, shift: Shift) -> bool:
-    res = session.execute(
-        update(Shift)
-        .where(Shift.id == shift.id, Shift.committed_count < Shift.capacity)
-        .values(committed_count=Shift.committed_count + 1)
-        .execution_options(synchronize_session=False)
-    )
+    res = session.execute(_TAKE_SEAT, {"shift_id": shift.id})
     if res.rowcount == 1:
         session.expire(shift, ["committed_count"])  # re-read the database's value when asked
         return True
@@ -200,12 +220,7 @@ def drop_commitment(
             promoted.waitlist_position = None
             sms = (promotion_sms(promoted, shift, org_name=org_name),)
     if was in SEATED and promoted is None:
-        session.execute(
-            update(Shift)
-            .where(Shift.id == shift.id, Shift.committed_count > 0)
-            .values(committed_count=Shift.committed_count - 1)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_FREE_SEAT, {"shift_id": shift.id})
         session.expire(shift, ["committed_count"])
     session.flush()
     return DropOutcome(DropStatus.DROPPED, shift, commitment, was, promoted, sms)
@@ -253,84 +268,99 @@ def promotion_sms(commitment: Commitment, shift: Shift, *, org_name: str) -> Out
 # --- Reading -----------------------------------------------------------------------------------
 
 
-_OPEN_CANDIDATES = (
-    select(Shift.id, Shift.zip, Shift.starts_at)
-    .where(
-        Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),
-        Shift.cancelled_at.is_(None),
-        Shift.committed_count < Shift.capacity,
+@dataclass(frozen=True, slots=True)
+class OpenShift:
+    """An upcoming shift with a free seat, as a volunteer's list shows it (read in one query,
+    without loading whole `Shift` objects: SHIFTS is the keyword volunteers text most)."""
+
+    id: int
+    title: str
+    starts_at: datetime
+    zip: str | None
+    spots_left: int
+
+
+@lru_cache(maxsize=8)
+def _open_shifts(limit: int) -> Select[Any]:
+    return (
+        select(
+            Shift.id,
+            Shift.title,
+            Shift.starts_at,
+            Shift.zip,
+            (Shift.capacity - Shift.committed_count).label("spots_left"),
+        )
+        .where(
+            Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),
+            Shift.cancelled_at.is_(None),
+            Shift.committed_count < Shift.capacity,
+        )
+        .order_by(Shift.starts_at, Shift.id)
+        .limit(limit)
     )
-    .order_by(Shift.starts_at, Shift.id)
-    .limit(_CANDIDATES)
-)
 
 
 def list_open_shifts(
     session: Session, *, now: datetime, near_zip: str | None = None, limit: int = 5
-) -> list[Shift]:
+) -> list[OpenShift]:
     """Upcoming shifts with a free seat: nearest first when `near_zip` is a known ZIP (shifts
     without a ZIP after those with one), soonest first otherwise and between equals."""
-    open_now = (
-        Shift.starts_at > now,
-        Shift.cancelled_at.is_(None),
-        Shift.committed_count < Shift.capacity,
-    )
     home = geo.zip_info(near_zip) if near_zip else None
-    if home is None:
-        return list(
-            session.scalars(
-                select(Shift).where(*open_now).order_by(Shift.starts_at, Shift.id).limit(limit)
+    rows = session.execute(_open_shifts(_CANDIDATES if home else limit), {"now": now}).all()
+    if home is not None:
+        # Whole miles, so that shifts in the same neighbourhood stay in time order.
+        miles = {z: geo.miles_between(home, z) if z else None for z in {r.zip for r in rows}}
+        far = float("inf")
+        rows.sort(
+            key=lambda r: (
+                far if miles[r.zip] is None else float(round(miles[r.zip])),
+                r.starts_at,
+                r.id,
             )
         )
+    return [OpenShift(*row) for row in rows[:limit]]
 
-    # Rank the candidates on three plain columns, then load only the shifts that will be shown.
-    candidates = session.execute(_OPEN_CANDIDATES, {"now": now}).all()
 
-    def distance(zip5: str | None) -> float:
-        d = geo.miles_between(home, zip5) if zip5 else None
-        # Whole miles, so that shifts in the same neighbourhood stay in time order.
-        return float(round(d)) if d is not None else float("inf")
-
-    candidates.sort(key=lambda row: (distance(row.zip), row.starts_at, row.id))
-    chosen = [row.id for row in candidates[:limit]]
-    by_id = {s.id: s for s in session.scalars(select(Shift).where(Shift.id.in_(chosen)))}
-    return [by_id[i] for i in chosen if i in by_id]
+# A volunteer's own upcoming commitments, soonest first. The volunteer is in the session already,
+# so the default joined load of `Commitment.volunteer` (a whole volunteer row each) is left out.
+_MINE = (
+    select(Commitment)
+    .join(Shift, Shift.id == Commitment.shift_id)
+    .options(lazyload(Commitment.volunteer))
+    .where(
+        Commitment.volunteer_id == bindparam("volunteer_id"),
+        Commitment.status.in_(LIVE),
+        Shift.ends_at > bindparam("now", type_=Shift.ends_at.type),
+        Shift.cancelled_at.is_(None),
+    )
+    .order_by(Shift.starts_at, Shift.id)
+)
+_NEXT_REMINDED = (
+    select(Commitment)
+    .join(Shift, Shift.id == Commitment.shift_id)
+    .options(lazyload(Commitment.volunteer))
+    .where(
+        Commitment.volunteer_id == bindparam("volunteer_id"),
+        Commitment.status == CommitmentStatus.COMMITTED,
+        Commitment.reminded_at.is_not(None),
+        Shift.ends_at > bindparam("now", type_=Shift.ends_at.type),
+        Shift.cancelled_at.is_(None),
+    )
+    .order_by(Shift.starts_at, Shift.id)
+    .limit(1)
+)
 
 
 def my_commitments(session: Session, *, volunteer: Volunteer, now: datetime) -> list[Commitment]:
     """The volunteer's live commitments on shifts that have not ended, soonest first."""
-    return list(
-        session.scalars(
-            select(Commitment)
-            .join(Shift, Shift.id == Commitment.shift_id)
-            .where(
-                Commitment.volunteer_id == volunteer.id,
-                Commitment.status.in_(LIVE),
-                Shift.ends_at > now,
-                Shift.cancelled_at.is_(None),
-            )
-            .order_by(Shift.starts_at, Shift.id)
-        ).unique()
-    )
+    return list(session.scalars(_MINE, {"volunteer_id": volunteer.id, "now": now}))
 
 
 def confirm_next_reminded(
     session: Session, *, volunteer: Volunteer, now: datetime
 ) -> Commitment | None:
     """Confirm the soonest upcoming commitment that was reminded and not yet confirmed."""
-    commitment = session.scalars(
-        select(Commitment)
-        .join(Shift, Shift.id == Commitment.shift_id)
-        .where(
-            Commitment.volunteer_id == volunteer.id,
-            Commitment.status == CommitmentStatus.COMMITTED,
-            Commitment.reminded_at.is_not(None),
-            Shift.ends_at > now,
-            Shift.cancelled_at.is_(None),
-        )
-        .order_by(Shift.starts_at, Shift.id)
-        .limit(1)
-    ).first()
+    commitment = session.scalars(_NEXT_REMINDED, {"volunteer_id": volunteer.id, "now": now}).first()
     if commitment is not None:
         commitment.status = CommitmentStatus.CONFIRMED
         commitment.confirmed_at = now

@@ -15,7 +15,7 @@ records the change and stays silent.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -33,6 +33,7 @@ from handlers.ports import Clock
 from handlers.results import InboxPost, OutboundSms, Result
 from handlers.segments import count_segments
 from handlers.shifts import CommitStatus, DropStatus
+from storage.db import is_database_away
 from storage.models import (
     Broadcast,
     Commitment,
@@ -86,6 +87,40 @@ def receive_text(msg: InboundText, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
                 raise
             # Else two first texts from a new number raced to create the volunteer: once more.
     raise AssertionError("unreachable")
+
+
+def receive_texts(
+    msgs: Sequence[InboundText], *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> list[Result | Exception]:
+    """Several texts answered in one transaction, each exactly as `receive_text` would answer
+    it in turn (a group commit: under load, the web process's one SQLite writer takes every text
+    waiting and commits them together). Each outcome is the text's `Result`, or the exception it
+    raised.
+
+    When the batch cannot commit whole (a repeated message id, a text that fails, a conflict
+    with another writer), all of it is rolled back and every text is answered on its own, so one
+    bad text costs the others nothing. When the database is away, every text gets that error
+    (for the caller to keep them in the spool).
+    """
+    if len(msgs) > 1:
+        try:
+            with uow:
+                results: list[Result | Exception] = [
+                    _Turn(uow.session, msg, org, now=msg.received_at or clock.now()).run()
+                    for msg in msgs
+                ]
+                uow.commit()
+                return results
+        except Exception as exc:
+            if is_database_away(exc):
+                return [exc] * len(msgs)
+    outcomes: list[Result | Exception] = []
+    for msg in msgs:
+        try:
+            outcomes.append(receive_text(msg, uow=uow, org=org, clock=clock))
+        except Exception as exc:
+            outcomes.append(exc)
+    return outcomes
 
 
 @dataclass

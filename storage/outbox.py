@@ -75,6 +75,9 @@ def enqueue_sms(session: Session, messages: Iterable[OutboundSms]) -> int:
     return insert_ignoring_conflicts(session, Delivery.__table__, sms_rows(messages))
 
 
+_INSERT_POST = insert(SlackPost.__table__)  # (a Core insert: no ORM bookkeeping for these rows)
+
+
 def enqueue_posts(session: Session, posts: Iterable[InboxPost]) -> None:
     now = utcnow()
     rows = [
@@ -92,7 +95,7 @@ def enqueue_posts(session: Session, posts: Iterable[InboxPost]) -> None:
         for p in posts
     ]
     if rows:
-        session.execute(insert(SlackPost), rows)
+        session.execute(_INSERT_POST, rows)
 
 
 def record_effects(session: Session, result: Result) -> Result:
