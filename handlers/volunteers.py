@@ -47,7 +47,7 @@ from storage.models import (
     VolunteerStatus,
     VolunteerTag,
 )
-from storage.outbox import record_effects
+from storage.outbox import enqueue_posts, enqueue_sms, record_effects
 from storage.uow import UnitOfWork
 
 ACK_INTERVAL = timedelta(hours=1)
@@ -56,6 +56,11 @@ INTEREST_TRIES = 2
 MAX_SEGMENTS = 3
 # Built once: the lookup every text starts with (tags are loaded only when onboarding needs them).
 _BY_PHONE = select(Volunteer).where(Volunteer.phone == bindparam("phone")).options(lazyload("*"))
+_BY_PHONES = (
+    select(Volunteer)
+    .where(Volunteer.phone.in_(bindparam("phones", expanding=True)))
+    .options(lazyload("*"))
+)
 _INSERT_INBOUND = insert(InboundMessage.__table__)
 # Deliveries a volunteer has (or may have) received: what a bare YES/NO can be answering.
 _RECEIVED = (
@@ -105,10 +110,14 @@ def receive_texts(
     if len(msgs) > 1:
         try:
             with uow:
+                batch = _Batch.reading(uow.session, msgs)
                 results: list[Result | Exception] = [
-                    _Turn(uow.session, msg, org, now=msg.received_at or clock.now()).run()
+                    _Turn(
+                        uow.session, msg, org, now=msg.received_at or clock.now(), batch=batch
+                    ).run()
                     for msg in msgs
                 ]
+                batch.write(uow.session)
                 uow.commit()
                 return results
         except Exception as exc:
@@ -124,8 +133,35 @@ def receive_texts(
 
 
 @dataclass
+class _Batch:
+    """What the texts answered in one transaction share: their senders, read in one query, and
+    the rows they leave (inbound messages, posts for the organizers), written in one statement
+    each at the end. A duplicate message id then fails the batch's INSERT, and `receive_texts`
+    answers every text on its own instead."""
+
+    volunteers: dict[str, Volunteer | None]  # phone -> the volunteer (None: not one yet)
+    inbound: list[dict[str, object]] = field(default_factory=list)
+    posts: list[InboxPost] = field(default_factory=list)
+
+    @classmethod
+    def reading(cls, session: Session, msgs: Sequence[InboundText]) -> _Batch:
+        phones = sorted({m.phone for m in msgs})
+        found = {v.phone: v for v in session.scalars(_BY_PHONES, {"phones": phones})}
+        return cls({phone: found.get(phone) for phone in phones})
+
+    def write(self, session: Session) -> None:
+        """The rows kept so far (before a query that reads them, and at the end)."""
+        if self.inbound:
+            session.execute(_INSERT_INBOUND, self.inbound)
+            self.inbound = []
+        if self.posts:
+            enqueue_posts(session, self.posts)
+            self.posts = []
+
+
+@dataclass
 class _Turn:
-    """One inbound text being answered, inside its transaction."""
+    """One inbound text being answered, inside its transaction (maybe one of a batch's)."""
 
     session: Session
     msg: InboundText
@@ -138,12 +174,16 @@ class _Turn:
     sms: list[OutboundSms] = field(default_factory=list)
     flagged: bool = False
     cta: CtaResponse | None = None  # a YES/NO answer, linked to the inbound row once stored
+    batch: _Batch | None = None
 
     # --- the turn ---------------------------------------------------------------------------
 
     def run(self) -> Result:
         s = self.session
-        self.volunteer = s.scalars(_BY_PHONE, {"phone": self.msg.phone}).first()
+        if self.batch is not None and self.msg.phone in self.batch.volunteers:
+            self.volunteer = self.batch.volunteers[self.msg.phone]
+        else:
+            self.volunteer = s.scalars(_BY_PHONE, {"phone": self.msg.phone}).first()
         self.parsed = parse(self.msg.text)
         self.lang = self.parsed.language or (self.volunteer.language if self.volunteer else "en")
         if self.volunteer is not None and self.volunteer.language != self.lang:
@@ -152,28 +192,33 @@ class _Turn:
         reply, intent = self._answer()
         reply = sms_text.fit(reply, MAX_SEGMENTS) if reply else None
         s.flush()  # the volunteer row (maybe new) before the inbound row that names it
+        inbound = {
+            "message_sid": self.msg.message_id,
+            "channel": str(self.msg.channel),
+            "from_phone": self.msg.phone,
+            "to_phone": self.msg.to,
+            "body": _storable(self.msg.text),
+            "volunteer_id": self.volunteer.id if self.volunteer is not None else None,
+            "intent": intent,
+            "reply": reply,
+            "opt_out_type": self.msg.opt_out_type,
+            "flagged": self.flagged,
+            "received_at": self.now,
+        }
+        result = Result(reply=reply, sms=tuple(self.sms), posts=tuple(self.posts), intent=intent)
+        if self.batch is not None and self.cta is None:
+            self.batch.inbound.append(inbound)
+            self.batch.posts.extend(result.posts)
+            enqueue_sms(s, result.sms)
+            return result
+        if self.batch is not None:
+            self.batch.write(s)  # the batch's earlier rows first, in the order texts came
         # One plain INSERT; the unique message id is checked here, so a duplicate's work is
         # rolled back before its effects are written.
-        inbound_id = s.execute(
-            _INSERT_INBOUND,
-            {
-                "message_sid": self.msg.message_id,
-                "channel": str(self.msg.channel),
-                "from_phone": self.msg.phone,
-                "to_phone": self.msg.to,
-                "body": _storable(self.msg.text),
-                "volunteer_id": self.volunteer.id if self.volunteer is not None else None,
-                "intent": intent,
-                "reply": reply,
-                "opt_out_type": self.msg.opt_out_type,
-                "flagged": self.flagged,
-                "received_at": self.now,
-            },
-        ).inserted_primary_key[0]
+        inbound_id = s.execute(_INSERT_INBOUND, inbound).inserted_primary_key[0]
         if self.cta is not None:
             self.cta.inbound_id = inbound_id
             s.add(self.cta)
-        result = Result(reply=reply, sms=tuple(self.sms), posts=tuple(self.posts), intent=intent)
         record_effects(s, result)
         return result
 
@@ -292,6 +337,8 @@ class _Turn:
         self.session.add(v)
         self.session.flush()
         self.volunteer = v
+        if self.batch is not None:
+            self.batch.volunteers[v.phone] = v
         return v
 
     def _stranger(self) -> tuple[str | None, str]:
@@ -301,6 +348,8 @@ class _Turn:
             self._post("flagged", "may want to opt out (not a volunteer)")
             return self.say("maybe_opt_out", org=self.org.org_name), "maybe_opt_out"
         self._post("inbox", "(not signed up)")
+        if self.batch is not None:
+            self.batch.write(self.session)  # this number's earlier texts in the batch count too
         recent = self.session.scalar(
             select(func.count())
             .select_from(InboundMessage)

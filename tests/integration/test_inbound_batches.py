@@ -1,0 +1,196 @@
+"""Texts answered together: `receive_texts` (one transaction for the texts a web process's SQLite
+writer finds waiting) answers each text as `receive_text` would have answered it in turn, and
+the desk hands every caller its own outcome. On SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from bot.bootstrap import Container
+from bot.inbound_desk import Desk
+from handlers import volunteers
+from handlers.messages import Channel, InboundText
+from handlers.results import Result
+from handlers.volunteers import receive_text, receive_texts
+from storage.db import make_engine, make_session_factory
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    InboundMessage,
+    Shift,
+    SlackPost,
+    Volunteer,
+)
+from storage.uow import SqlAlchemyUnitOfWork
+from tests.adapters.sms_phone import new_sid
+from tests.builders import make_shift, make_volunteer, random_phone
+from tests.conftest import T0
+
+
+def text(phone: str, body: str, sid: str | None = None) -> InboundText:
+    return InboundText(Channel.SMS, phone, body, T0, sid or new_sid())
+
+
+def answer(container: Container, msgs: Sequence[InboundText]) -> list[Result | Exception]:
+    return receive_texts(msgs, uow=container.uow(), org=container.org, clock=container.clock)
+
+
+def stored(container: Container) -> list[tuple[str, str, str | None]]:
+    with container.session_factory() as s:
+        rows = s.execute(
+            select(InboundMessage.from_phone, InboundMessage.intent, InboundMessage.reply).order_by(
+                InboundMessage.id
+            )
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_a_batch_answers_every_text_as_it_would_be_answered_in_turn(container) -> None:
+    maria, sam, lee, stranger = (random_phone() for _ in range(4))
+    with container.session_factory() as s:
+        make_volunteer(s, phone=sam, first_name="Sam")
+        make_volunteer(s, phone=lee, first_name="Lee")
+        shift = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=1, title="Canvass")
+        s.commit()
+        n = shift.id
+
+    msgs = [
+        text(maria, "JOIN"),
+        text(sam, f"YES {n}"),
+        text(maria, "Maria"),  # answers the question the JOIN above asked, in the same batch
+        text(lee, f"YES {n}"),  # the one seat went to Sam a moment ago: the waitlist
+        text(stranger, "hello?"),
+        text(stranger, "anyone there?"),  # acknowledged once an hour, batch or not
+        text(sam, "MY"),
+    ]
+    outcomes = answer(container, msgs)
+
+    assert all(isinstance(o, Result) for o in outcomes), outcomes
+    replies = [o.reply for o in outcomes]  # type: ignore[union-attr]
+    assert "Msg & data rates may apply" in replies[0]
+    assert "signed up" in replies[1]
+    assert replies[2] == "Thanks, Maria! What's your 5-digit ZIP code? (or SKIP)"
+    assert "waitlist" in replies[3] and "#1" in replies[3]
+    assert "JOIN" in replies[4] and replies[5] is None
+    assert f"#{n}" in replies[6]
+
+    expected = [(m.phone, o.intent, o.reply) for m, o in zip(msgs, outcomes, strict=True)]  # type: ignore[union-attr]
+    assert stored(container) == expected
+    with container.session_factory() as s:
+        joined = s.scalars(select(Volunteer).where(Volunteer.phone == maria)).one()
+        assert joined.first_name == "Maria"
+        seats = {c.volunteer.phone: c.status for c in s.scalars(select(Commitment))}
+        assert seats == {sam: CommitmentStatus.COMMITTED, lee: CommitmentStatus.WAITLISTED}
+        assert s.get(Shift, n).committed_count == 1
+        kinds = [p.kind for p in s.scalars(select(SlackPost).order_by(SlackPost.id))]
+        assert kinds == ["signup", "inbox", "inbox"]  # in the order the texts came
+
+
+def test_a_message_id_repeated_in_a_batch_is_acted_on_once(container) -> None:
+    sam, lee = random_phone(), random_phone()
+    with container.session_factory() as s:
+        make_volunteer(s, phone=sam)
+        make_volunteer(s, phone=lee)
+        n = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=5).id
+        s.commit()
+    twice = text(sam, f"YES {n}")
+    outcomes = answer(container, [twice, text(lee, f"YES {n}"), twice])
+
+    first, other, again = outcomes
+    assert isinstance(first, Result) and isinstance(again, Result) and isinstance(other, Result)
+    assert "signed up" in first.reply and again.reply == first.reply  # type: ignore[operator]
+    assert again.intent == "duplicate" and "signed up" in other.reply  # type: ignore[operator]
+    with container.session_factory() as s:
+        assert s.get(Shift, n).committed_count == 2
+        assert len(s.scalars(select(InboundMessage)).all()) == 2
+
+
+def test_a_text_that_fails_costs_the_others_in_its_batch_nothing(container, monkeypatch) -> None:
+    sam, lee, ana = random_phone(), random_phone(), random_phone()
+    with container.session_factory() as s:
+        make_volunteer(s, phone=sam)
+        make_volunteer(s, phone=lee)
+        s.commit()
+
+    def broken(self) -> str:
+        raise RuntimeError("a bug in HELP")
+
+    monkeypatch.setattr(volunteers._Turn, "_help", broken)
+    outcomes = answer(container, [text(sam, "SHIFTS"), text(lee, "HELP"), text(ana, "JOIN")])
+
+    assert isinstance(outcomes[1], RuntimeError)
+    assert isinstance(outcomes[0], Result) and isinstance(outcomes[2], Result)
+    assert [(phone, intent) for phone, intent, _ in stored(container)] == [
+        (sam, "shifts"),
+        (ana, "opt_in"),
+    ]
+
+
+def test_with_the_database_away_every_text_in_the_batch_hears_so(container, tmp_path) -> None:
+    away = make_engine(f"sqlite:///{tmp_path / 'no such directory' / 'muster.db'}")
+    uow = SqlAlchemyUnitOfWork(make_session_factory(away))
+    msgs = [text(random_phone(), "JOIN"), text(random_phone(), "HELP")]
+    outcomes = receive_texts(msgs, uow=uow, org=container.org, clock=container.clock)
+    assert [type(o) for o in outcomes] == [OperationalError, OperationalError]
+    away.dispose()
+
+
+def test_one_text_alone_is_answered_as_receive_text_answers_it(container) -> None:
+    phone = random_phone()
+    [outcome] = answer(container, [text(phone, "JOIN")])
+    again = receive_text(text(phone, "JOIN"), uow=container.uow(), org=container.org,
+                         clock=container.clock)  # fmt: skip
+    assert isinstance(outcome, Result) and outcome.intent == again.intent == "opt_in"
+    assert len(stored(container)) == 2
+
+
+# --- the desk ------------------------------------------------------------------------------------
+
+
+def test_the_desk_answers_each_caller_with_its_own_outcome_in_batches() -> None:
+    batches: list[list[int]] = []
+    first_batch_taken = threading.Event()
+
+    def answer_all(jobs: Sequence[int]) -> list[int | Exception]:
+        batches.append(list(jobs))
+        first_batch_taken.set()
+        time.sleep(0.05)  # meanwhile the rest queue up behind
+        return [ValueError(f"no {j}") if j == 13 else j * 10 for j in jobs]
+
+    desk: Desk[int, int] = Desk(answer_all, threads=1, batch=8)
+
+    async def main() -> list[int | BaseException]:
+        first = asyncio.ensure_future(desk.answer(0))
+        await asyncio.get_running_loop().run_in_executor(None, first_batch_taken.wait, 10)
+        rest = [asyncio.ensure_future(desk.answer(j)) for j in range(1, 20)]
+        return await asyncio.gather(first, *rest, return_exceptions=True)
+
+    try:
+        outcomes = asyncio.run(main())
+    finally:
+        desk.close()
+    assert outcomes[13].args == ("no 13",)  # type: ignore[union-attr]
+    assert [o for j, o in enumerate(outcomes) if j != 13] == [j * 10 for j in range(20) if j != 13]
+    assert batches[0] == [0] and [len(b) for b in batches[1:]] == [8, 8, 3]
+    assert [j for b in batches for j in b] == list(range(20))  # in the order they came
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_closed_desk_finishes_what_was_queued_and_opens_again(threads: int) -> None:
+    desk: Desk[int, int] = Desk(lambda jobs: [j + 1 for j in jobs], threads=threads, batch=4)
+
+    async def main() -> list[int]:
+        return await asyncio.gather(*(desk.answer(j) for j in range(10)))
+
+    assert asyncio.run(main()) == list(range(1, 11))
+    desk.close()
+    assert asyncio.run(main()) == list(range(1, 11))
+    desk.close()
