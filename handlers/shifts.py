@@ -13,12 +13,12 @@ backstop. Waitlist positions are assigned under the same lock, so they are uniqu
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from handlers import geo, sms_text
@@ -280,45 +280,57 @@ class OpenShift:
     spots_left: int
 
 
-@lru_cache(maxsize=8)
-def _open_shifts(limit: int) -> Select[Any]:
-    return (
-        select(
-            Shift.id,
-            Shift.title,
-            Shift.starts_at,
-            Shift.zip,
-            (Shift.capacity - Shift.committed_count).label("spots_left"),
-        )
-        .where(
-            Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),
-            Shift.cancelled_at.is_(None),
-            Shift.committed_count < Shift.capacity,
-        )
-        .order_by(Shift.starts_at, Shift.id)
-        .limit(limit)
+_OPEN_SHIFTS = (
+    select(
+        Shift.id,
+        Shift.title,
+        Shift.starts_at,
+        Shift.zip,
+        (Shift.capacity - Shift.committed_count).label("spots_left"),
     )
+    .where(
+        Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),
+        Shift.cancelled_at.is_(None),
+        Shift.committed_count < Shift.capacity,
+    )
+    .order_by(Shift.starts_at, Shift.id)
+    .limit(_CANDIDATES)
+)
 
 
-def list_open_shifts(
-    session: Session, *, now: datetime, near_zip: str | None = None, limit: int = 5
+def open_shifts(session: Session, *, now: datetime) -> list[Row[Any]]:
+    """The next upcoming shifts with a free seat (at most `_CANDIDATES`), soonest first: the
+    rows `nearest_first` chooses from."""
+    return list(session.execute(_OPEN_SHIFTS, {"now": now}))
+
+
+def nearest_first(
+    rows: Sequence[Row[Any]], *, now: datetime, near_zip: str | None = None, limit: int = 5
 ) -> list[OpenShift]:
-    """Upcoming shifts with a free seat: nearest first when `near_zip` is a known ZIP (shifts
-    without a ZIP after those with one), soonest first otherwise and between equals."""
+    """Of `open_shifts` rows, those still ahead at `now`: nearest first when `near_zip` is a
+    known ZIP (shifts without a ZIP after those with one), soonest first otherwise and between
+    equals."""
+    ahead = [r for r in rows if r.starts_at > now]
     home = geo.zip_info(near_zip) if near_zip else None
-    rows = session.execute(_open_shifts(_CANDIDATES if home else limit), {"now": now}).all()
     if home is not None:
         # Whole miles, so that shifts in the same neighbourhood stay in time order.
-        miles = {z: geo.miles_between(home, z) if z else None for z in {r.zip for r in rows}}
+        miles = {z: geo.miles_between(home, z) if z else None for z in {r.zip for r in ahead}}
         far = float("inf")
-        rows.sort(
+        ahead.sort(
             key=lambda r: (
                 far if miles[r.zip] is None else float(round(miles[r.zip])),
                 r.starts_at,
                 r.id,
             )
         )
-    return [OpenShift(*row) for row in rows[:limit]]
+    return [OpenShift(*row) for row in ahead[:limit]]
+
+
+def list_open_shifts(
+    session: Session, *, now: datetime, near_zip: str | None = None, limit: int = 5
+) -> list[OpenShift]:
+    """Upcoming shifts with a free seat, as `nearest_first` orders them."""
+    return nearest_first(open_shifts(session, now=now), now=now, near_zip=near_zip, limit=limit)
 
 
 # A volunteer's own upcoming commitments, soonest first. The volunteer is in the session already,

@@ -18,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -142,12 +143,23 @@ class _Batch:
     volunteers: dict[str, Volunteer | None]  # phone -> the volunteer (None: not one yet)
     inbound: list[dict[str, object]] = field(default_factory=list)
     posts: list[InboxPost] = field(default_factory=list)
+    # Open shifts as the batch's first SHIFTS read them, until a text takes or frees a seat.
+    _open: list[Row[Any]] | None = None
+    _open_at: datetime | None = None
 
     @classmethod
     def reading(cls, session: Session, msgs: Sequence[InboundText]) -> _Batch:
         phones = sorted({m.phone for m in msgs})
         found = {v.phone: v for v in session.scalars(_BY_PHONES, {"phones": phones})}
         return cls({phone: found.get(phone) for phone in phones})
+
+    def open_shifts(self, session: Session, now: datetime) -> list[Row[Any]]:
+        if self._open is None or self._open_at is None or now < self._open_at:
+            self._open, self._open_at = shifts.open_shifts(session, now=now), now
+        return self._open
+
+    def seats_changed(self) -> None:
+        self._open = None
 
     def write(self, session: Session) -> None:
         """The rows kept so far (before a query that reads them, and at the end)."""
@@ -492,7 +504,11 @@ class _Turn:
     def _shifts(self) -> tuple[str, str]:
         v = self.volunteer
         assert v is not None
-        found = shifts.list_open_shifts(self.session, now=self.now, near_zip=v.zip)
+        if self.batch is not None:
+            rows = self.batch.open_shifts(self.session, self.now)
+        else:
+            rows = shifts.open_shifts(self.session, now=self.now)
+        found = shifts.nearest_first(rows, now=self.now, near_zip=v.zip)
         if not found:
             return self.say("no_shifts"), "shifts"
         lines = [
@@ -511,6 +527,8 @@ class _Turn:
         out = shifts.commit_to_shift(
             self.session, volunteer=v, shift_id=n, now=self.now, channel=str(self.msg.channel)
         )
+        if self.batch is not None:
+            self.batch.seats_changed()
         if out.status == CommitStatus.COMMITTED:
             assert out.shift is not None
             line = sms_text.shift_line(out.shift, self.zone, self.lang)
@@ -539,6 +557,8 @@ class _Turn:
         out = shifts.drop_commitment(
             self.session, volunteer=v, shift_id=n, now=self.now, org_name=self.org.org_name
         )
+        if self.batch is not None:
+            self.batch.seats_changed()
         if out.status == DropStatus.UNKNOWN:
             return self.say("unknown_shift", n=n), "drop_unknown"
         if out.status == DropStatus.NOT_SIGNED_UP:

@@ -94,6 +94,22 @@ def test_a_batch_answers_every_text_as_it_would_be_answered_in_turn(container) -
         assert kinds == ["signup", "inbox", "inbox"]  # in the order the texts came
 
 
+def test_a_shift_filled_earlier_in_the_batch_is_no_longer_offered(container) -> None:
+    sam, lee = random_phone(), random_phone()
+    with container.session_factory() as s:
+        make_volunteer(s, phone=sam)
+        make_volunteer(s, phone=lee)
+        last_seat = make_shift(s, starts_at=T0 + timedelta(days=1), capacity=1).id
+        other = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=9).id
+        s.commit()
+    before, taken, after = answer(
+        container, [text(lee, "SHIFTS"), text(sam, f"YES {last_seat}"), text(lee, "SHIFTS")]
+    )
+    assert f"#{last_seat}" in before.reply and f"#{other}" in before.reply  # type: ignore[union-attr]
+    assert "signed up" in taken.reply  # type: ignore[union-attr]
+    assert f"#{last_seat}" not in after.reply and f"#{other}" in after.reply  # type: ignore[union-attr]
+
+
 def test_a_message_id_repeated_in_a_batch_is_acted_on_once(container) -> None:
     sam, lee = random_phone(), random_phone()
     with container.session_factory() as s:
