@@ -8,6 +8,7 @@ behind a TLS-terminating proxy.
 from __future__ import annotations
 
 import logging
+from urllib.parse import parse_qsl
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -33,6 +34,18 @@ def form_params(form: FormData) -> dict[str, str]:
     return {key: str(value) for key, value in form.multi_items()}
 
 
+async def posted_params(request: Request) -> dict[str, str]:
+    """The posted parameters. Twilio posts `application/x-www-form-urlencoded`, which is read
+    here with the standard library's parser (a few microseconds; Starlette's general form parser
+    takes ten times that, on every text and every status callback); anything else goes through
+    Starlette's parser."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return form_params(await request.form())
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
 def is_from_twilio(
     request: Request, params: dict[str, str], *, auth_token: str | None, public_base: str
 ) -> bool:
@@ -54,7 +67,7 @@ class TwilioWebhook:
 
     async def signed_params(self, request: Request) -> dict[str, str] | None:
         """The posted parameters, or None when the signature is missing or wrong."""
-        params = form_params(await request.form())
+        params = await posted_params(request)
         if is_from_twilio(
             request, params, auth_token=self._auth_token, public_base=self._public_base
         ):

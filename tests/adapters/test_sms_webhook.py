@@ -581,6 +581,7 @@ def test_a_stranger_is_told_how_to_join(phone_for, db) -> None:
 @given(body=st.text(max_size=1600), onboarding=st.booleans())
 @example(body="f\x1eùN", onboarding=True)  # a control character inside a name: once a bad TwiML
 @example(body="\x00", onboarding=False)  # PostgreSQL text cannot hold NUL
+@example(body="a;b&c=d+e%20f ✊🏽", onboarding=False)  # what a form parser could split or decode
 def test_any_body_gives_well_formed_twiml_never_an_error(phone_for, body, onboarding) -> None:
     phone = phone_for()
     if onboarding:
