@@ -127,3 +127,80 @@ def test_main_flows_log_no_phone_secret_or_message_body(
         assert secret not in text, f"secret {secret[:6]}... logged"
     info = "\n".join(line["msg"] for line in lines if line["level"] in {"INFO", "DEBUG"})
     assert PRIVATE_WORDS not in info and not re.search(r"Zanzibar", info)
+
+
+def test_slack_flows_log_no_phone_secret_or_message_body(
+    log_lines: io.StringIO, db_url: str, engine, clock
+) -> None:
+    """Organizers look volunteers up by number and name, read a roster, export, answer a
+    volunteer from the inbox thread, and the poster posts a volunteer's text to the inbox."""
+    from slack_sdk import WebClient
+    from sqlalchemy.orm import Session
+
+    from handlers.ports import SystemClock
+    from scheduler.slack_poster import SlackPoster
+    from tests.adapters.slack_harness import INBOX, STRANGER, slack_harness
+    from tests.builders import make_shift, make_volunteer
+    from tests.conftest import T0
+
+    phones = [random_phone() for _ in range(3)]
+    with Session(bind=engine) as session:
+        make_volunteer(session, phone=phones[0], first_name="Maria", inbox_thread_ts="1.2")
+        make_volunteer(session, phone=phones[1], first_name="Sam")
+        shift = make_shift(session, starts_at=T0.replace(year=T0.year + 1))
+        session.commit()
+        shift_id = shift.id
+    twilio = {
+        "twilio_account_sid": "AC" + "f" * 32,
+        "twilio_auth_token": AUTH_TOKEN,
+        "twilio_from_number": "+16175550100",
+        "twilio_api_url": "http://127.0.0.1:9",
+    }
+    with slack_harness(db_url, engine, clock, slack_bot_token=BOT_TOKEN, **twilio) as slack:
+        client = slack.client
+        for text in (
+            f"find {phones[0]}",
+            f"find {phones[1][2:]}",
+            "find Maria",
+            f"roster {shift_id}",
+            "export volunteers",
+            "shift add tomorrow",  # malformed: the usage line
+        ):
+            slack.ask(text)
+        slack.command(f"find {phones[2]}", user=STRANGER)  # refused, and the attempt logged
+        slack.event(
+            {
+                "type": "message",
+                "channel": INBOX,
+                "user": "U0ORGANIZER",
+                "text": f"Call me at {phones[2]}, {PRIVATE_WORDS}",
+                "ts": "1763300001.000200",
+                "thread_ts": "1.2",
+                "channel_type": "channel",
+            }
+        )
+        status, _ = _text(client, phones[0], PRIVATE_WORDS, 1)
+        assert status == 200
+        container = slack.container
+        poster = SlackPoster(
+            client=WebClient(token=BOT_TOKEN, base_url=container.settings.slack_api_url),
+            uow=container.uow(),
+            read_uow=container.read_uow(),
+            clock=SystemClock(),  # (posts are due by the wall clock)
+            org=container.org,
+            inbox_channel=INBOX,
+        )
+        poster.post_due()
+        posted = slack.slack.wait_for("chat.postMessage")
+        assert any(PRIVATE_WORDS in str(c.params.get("text")) for c in posted)  # it did post
+
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.strip()]
+    assert len(lines) >= 5, "the flows should have logged something"
+    text = "\n".join(json.dumps(line) for line in lines)
+    for phone in phones:
+        assert phone not in text and phone[2:] not in text, f"full number {phone[-4:]} logged"
+    assert not [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "US")]
+    for secret in (AUTH_TOKEN, BOT_TOKEN, "8f742231b10e8888abcd99yyyzzz85a5"):
+        assert secret not in text, f"secret {secret[:6]}... logged"
+    info = "\n".join(line["msg"] for line in lines if line["level"] in {"INFO", "DEBUG"})
+    assert "Zanzibar" not in info
