@@ -215,6 +215,57 @@ def test_a_run_missed_while_the_clock_was_down_goes_when_it_is_back(clocks) -> N
         assert broadcast.status == BroadcastStatus.QUEUED and broadcast.run_at == run_at
 
 
+def test_a_firing_that_fails_is_tried_again_from_its_row_and_goes_once(
+    clocks, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database drops the firing's transaction; RETRY_SECONDS later the clock reads every
+    schedule row again (this one was planned long ago, so the usual look at recent changes would
+    never see it again), registers it anew, and the run goes, once, inside its grace window."""
+    from sqlalchemy import update
+    from sqlalchemy.exc import OperationalError
+
+    from scheduler import clock as clock_module
+    from scheduler import jobs
+
+    monkeypatch.setattr(clock_module, "RETRY_SECONDS", 1.0)
+    real_fire = jobs.fire_schedule
+    attempts: list[int] = []
+
+    def fire_once_the_database_is_back(*args, **kwargs):
+        attempts.append(kwargs["schedule_id"])
+        if len(attempts) == 1:
+            raise OperationalError("INSERT ...", {}, Exception("server closed the connection"))
+        return real_fire(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "fire_schedule", fire_once_the_database_is_back)
+    timetable = clocks()
+    container = timetable.container
+    _add_volunteers(container, 3)
+    run_at = datetime.now(UTC) + timedelta(seconds=4)
+    sid = _schedule(container, run_at=run_at)
+    with container.uow() as uow:  # planned two minutes ago
+        uow.session.execute(
+            update(Schedule)
+            .where(Schedule.id == sid)
+            .values(updated_at=datetime.now(UTC) - timedelta(minutes=2))
+        )
+        uow.commit()
+    _schedule(container, cron="0 9 * * MON")  # a recent change: where the usual look starts
+    thread, stop = _run(timetable)
+    try:
+        wait_until(lambda: _count(container, Broadcast) > 0, timeout=30)
+        time.sleep(1.5)  # no third attempt, no second broadcast
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert attempts == [sid, sid]
+    with container.read_uow() as uow:
+        broadcast = uow.session.scalars(select(Broadcast)).one()
+        assert broadcast.run_at == run_at and broadcast.status == BroadcastStatus.QUEUED
+        assert uow.session.get(Schedule, sid).status == ScheduleStatus.DONE
+    assert _count(container, Delivery) == 3
+
+
 def test_a_run_two_days_old_is_reported_when_the_clock_comes_back(clocks) -> None:
     timetable = clocks()
     _add_volunteers(timetable.container, 1)
