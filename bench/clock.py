@@ -1,7 +1,8 @@
 """`python -m bench clock`: the clock with 10,000 upcoming shifts and 50,000 commitments.
 
-Measured in one run, on fresh migrated SQLite files (the embedded default), each figure beside
-its baseline:
+Measured in one run, on fresh migrated SQLite files (the embedded default), then on scratch
+PostgreSQL databases when BENCH_POSTGRES_URL or TEST_DATABASE_URL names a server; each figure
+beside its baseline:
 - start-up: a real `muster clock` process, from launch to leading with every schedule registered
   and its scheduler running, and its peak resident memory (after its first reminder sweep);
   baseline: the same on an empty database;
@@ -273,45 +274,71 @@ def timed(call: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
+def measure(label: str, fresh: Callable[[str], str]) -> None:
+    """Every figure on one kind of database; `fresh(name)` makes an empty migrated one."""
+    print(f"--- {label}")
+    empty = fresh("empty")
+    small = fresh("small")
+    seed(small, shifts=10, commitments=50, volunteers=10)
+    big = fresh("big")
+    seed_s, _ = timed(
+        lambda: seed(big, shifts=SHIFTS, commitments=COMMITMENTS, volunteers=VOLUNTEERS)
+    )
+    add_schedules(big, 20)
+    print(f"seeded {SHIFTS:,} shifts, {COMMITMENTS:,} commitments, {VOLUNTEERS:,} volunteers, "
+          f"20 weekly schedules in {seed_s:.1f} s")  # fmt: skip
+
+    starts = [clock_process(big) for _ in range(3)]
+    base = [clock_process(empty) for _ in range(3)]
+    print(
+        f"muster clock, launch to leading: {_median(starts, 0):.2f} s, peak resident "
+        f"{_median(starts, 1):.0f} MiB; baseline (empty database) {_median(base, 0):.2f} s, "
+        f"{_median(base, 1):.0f} MiB (median of 3 each)"
+    )
+
+    idle_s, idle_n = sweep_seconds(big, IDLE)
+    busy_s, busy_n = sweep_seconds(big, BUSY)
+    line = (
+        f"reminder sweep over {SHIFTS:,} shifts: idle {idle_s * 1000:.1f} ms ({idle_n} due), "
+        f"busy {busy_s * 1000:.1f} ms ({busy_n} reminders queued)"
+    )
+    s_idle, _ = sweep_seconds(small, IDLE)
+    s_busy, s_n = sweep_seconds(small, BUSY)
+    line += (
+        f"; baseline over 10 shifts: idle {s_idle * 1000:.1f} ms, "
+        f"busy {s_busy * 1000:.1f} ms ({s_n} queued)"
+    )
+    print(line)
+
+    print(f"scheduled broadcast, {VOLUNTEERS:,} volunteers: {_fmt(lateness(big))}")
+    print(f"baseline, 10 volunteers: {_fmt(lateness(small))}")
+
+
 def main() -> int:
+    """SQLite files always; then PostgreSQL when BENCH_POSTGRES_URL or TEST_DATABASE_URL names a
+    server (scratch databases are created and dropped)."""
+    import contextlib
+
+    from bench.inbound_sms import ScratchPostgres
+
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        empty = fresh_database(work, "empty.db")
-        small = fresh_database(work, "small.db")
-        seed(small, shifts=10, commitments=50, volunteers=10)
-        big = fresh_database(work, "big.db")
-        seed_s, _ = timed(
-            lambda: seed(big, shifts=SHIFTS, commitments=COMMITMENTS, volunteers=VOLUNTEERS)
+        measure(
+            "SQLite files (the embedded default)", lambda name: fresh_database(work, name + ".db")
         )
-        add_schedules(big, 20)
-        print(f"seeded {SHIFTS:,} shifts, {COMMITMENTS:,} commitments, {VOLUNTEERS:,} volunteers, "
-              f"20 weekly schedules in {seed_s:.1f} s")  # fmt: skip
+    server = os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL")
+    if server and server.startswith("postgresql"):
+        with contextlib.ExitStack() as stack:
 
-        starts = [clock_process(big) for _ in range(3)]
-        base = [clock_process(empty) for _ in range(3)]
-        print(
-            f"muster clock, launch to leading: {_median(starts, 0):.2f} s, peak resident "
-            f"{_median(starts, 1):.0f} MiB; baseline (empty database) {_median(base, 0):.2f} s, "
-            f"{_median(base, 1):.0f} MiB (median of 3 each)"
-        )
+            def fresh(_name: str) -> str:
+                from storage.migrate import upgrade
 
-        idle_s, idle_n = sweep_seconds(big, IDLE)
-        busy_s, busy_n = sweep_seconds(big, BUSY)
-        line = (
-            f"reminder sweep over {SHIFTS:,} shifts: idle {idle_s * 1000:.1f} ms ({idle_n} due), "
-            f"busy {busy_s * 1000:.1f} ms ({busy_n} reminders queued)"
-        )
-        s_idle, _ = sweep_seconds(small, IDLE)
-        s_busy, s_n = sweep_seconds(small, BUSY)
-        line += (
-            f"; baseline over 10 shifts: idle {s_idle * 1000:.1f} ms, "
-            f"busy {s_busy * 1000:.1f} ms ({s_n} queued)"
-        )
-        print(line)
+                url = stack.enter_context(ScratchPostgres(server))
+                upgrade(url)
+                return url
 
-        print(f"scheduled broadcast, {VOLUNTEERS:,} volunteers: {_fmt(lateness(big))}")
-        print(f"baseline, 10 volunteers: {_fmt(lateness(small))}")
-        print("machine: 2-core python-svc, shared with other sessions (figures under load)")
+            measure("PostgreSQL (scratch databases)", fresh)
+    print("machine: 2-core python-svc, shared with other sessions (figures under load)")
     return 0
 
 
