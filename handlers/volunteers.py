@@ -250,7 +250,10 @@ class _Turn:
                 return self._opt_back_in()
             self._post("inbox", "(opted out; texts to this number are not sent)")
             return None, "opted_out_text"
-        if p.intent == Intent.OPT_IN or (v is None and p.intent == Intent.YES):
+        # A number we do not know, or one on file without consent (imported without evidence of
+        # it, or once found unreachable), subscribes with JOIN, START or a bare YES.
+        unsubscribed = v is None or v.status == VolunteerStatus.UNREACHABLE
+        if p.intent == Intent.OPT_IN or (unsubscribed and p.intent == Intent.YES):
             return self._join()
         if v is None:
             return self._stranger()
@@ -324,6 +327,12 @@ class _Turn:
 
     def _join(self) -> tuple[str, str]:
         v = self.volunteer
+        if v is not None and v.status == VolunteerStatus.UNREACHABLE:
+            self._consent(record_opt_in, v)
+            self._post("signup", "subscribed by text (was on file without consent)")
+            question = self._current_question()
+            reply = self.say("subscribed", org=self.org.org_name)
+            return (f"{reply} {question}" if question else reply), "opt_in"
         if v is not None:
             question = self._current_question()
             reply = self.say("already_joined", org=self.org.org_name)

@@ -356,6 +356,22 @@ def test_join_after_stop_opts_back_in_and_resumes_onboarding(phone_for, db) -> N
     assert [a for a, _ in ledger(db, phone)] == ["opt_in", "opt_out", "opt_in"]
 
 
+@pytest.mark.parametrize("word", ["JOIN", "START", "YES"])
+def test_a_volunteer_on_file_without_consent_subscribes_by_texting_join(
+    volunteer, db, word
+) -> None:
+    """Imported without consent evidence (or once marked unreachable): kept on file, never
+    texted, until the volunteer opts in themselves; then the ledger has it and they are active."""
+    phone = volunteer(status=VolunteerStatus.UNREACHABLE)
+    answer = phone.text(word)
+    assert "subscribed" in answer and "Msg & data rates may apply" in answer
+    assert "already signed up" not in answer
+    assert volunteer_of(db, phone).status == VolunteerStatus.ACTIVE
+    assert ledger(db, phone) == [("opt_in", word)]
+    assert "already signed up" in phone.text("JOIN")  # and now they are
+    assert ledger(db, phone) == [("opt_in", word)]
+
+
 def test_a_stranger_who_texts_stop_is_remembered_as_opted_out(phone_for, db) -> None:
     phone = phone_for()
     assert "unsubscribed" in phone.text("STOP")
