@@ -192,6 +192,44 @@ def test_identical_webhooks_arriving_at_once_are_acted_on_once(app_container, db
         assert s.get(Shift, shift.id).committed_count == 1
 
 
+def test_a_hundred_yes_texts_at_once_through_the_route_fill_exactly_the_capacity(
+    volunteer, db
+) -> None:
+    """Through the real route, the desk's batches (SQLite) or its parallel threads (PostgreSQL)
+    alike: 10 seats, 100 volunteers texting YES at the same moment."""
+    phones = [volunteer() for _ in range(100)]
+    with db() as s:
+        n = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=10).id
+    barrier = threading.Barrier(len(phones))
+    replies: list[str] = []
+    errors: list[BaseException] = []
+
+    def text(phone: Phone) -> None:
+        try:
+            barrier.wait(timeout=60)
+            replies.append(phone.text(f"YES {n}") or "")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=text, args=(p,)) for p in phones]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors[:3]
+    assert sum("signed up" in r for r in replies) == 10
+    assert sum("waitlist" in r for r in replies) == 90
+    with db() as s:
+        assert s.get(Shift, n).committed_count == 10
+        waiting = s.scalars(
+            select(Commitment.waitlist_position).where(
+                Commitment.status == CommitmentStatus.WAITLISTED
+            )
+        ).all()
+        assert sorted(waiting) == list(range(1, 91))
+        assert s.scalar(select(func.count()).select_from(InboundMessage)) == 100
+
+
 # --- onboarding ---------------------------------------------------------------------------------
 
 
