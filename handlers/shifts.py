@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Row, Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from handlers import geo, sms_text
@@ -333,34 +333,28 @@ def list_open_shifts(
     return nearest_first(open_shifts(session, now=now), now=now, near_zip=near_zip, limit=limit)
 
 
-# A volunteer's own upcoming commitments, soonest first. The volunteer is in the session already,
-# so the default joined load of `Commitment.volunteer` (a whole volunteer row each) is left out.
-_MINE = (
-    select(Commitment)
-    .join(Shift, Shift.id == Commitment.shift_id)
-    .options(lazyload(Commitment.volunteer))
-    .where(
-        Commitment.volunteer_id == bindparam("volunteer_id"),
-        Commitment.status.in_(LIVE),
-        Shift.ends_at > bindparam("now", type_=Shift.ends_at.type),
-        Shift.cancelled_at.is_(None),
+def _upcoming_commitments(*where: Any) -> Select[tuple[Commitment]]:
+    """A volunteer's own commitments on shifts not yet over, soonest first. The volunteer is in
+    the session already, so the default joined load of `Commitment.volunteer` (a whole volunteer
+    row each) is left out."""
+    return (
+        select(Commitment)
+        .join(Shift, Shift.id == Commitment.shift_id)
+        .options(lazyload(Commitment.volunteer))
+        .where(
+            Commitment.volunteer_id == bindparam("volunteer_id"),
+            Shift.ends_at > bindparam("now", type_=Shift.ends_at.type),
+            Shift.cancelled_at.is_(None),
+            *where,
+        )
+        .order_by(Shift.starts_at, Shift.id)
     )
-    .order_by(Shift.starts_at, Shift.id)
-)
-_NEXT_REMINDED = (
-    select(Commitment)
-    .join(Shift, Shift.id == Commitment.shift_id)
-    .options(lazyload(Commitment.volunteer))
-    .where(
-        Commitment.volunteer_id == bindparam("volunteer_id"),
-        Commitment.status == CommitmentStatus.COMMITTED,
-        Commitment.reminded_at.is_not(None),
-        Shift.ends_at > bindparam("now", type_=Shift.ends_at.type),
-        Shift.cancelled_at.is_(None),
-    )
-    .order_by(Shift.starts_at, Shift.id)
-    .limit(1)
-)
+
+
+_MINE = _upcoming_commitments(Commitment.status.in_(LIVE))
+_NEXT_REMINDED = _upcoming_commitments(
+    Commitment.status == CommitmentStatus.COMMITTED, Commitment.reminded_at.is_not(None)
+).limit(1)
 
 
 def my_commitments(session: Session, *, volunteer: Volunteer, now: datetime) -> list[Commitment]:

@@ -3,7 +3,7 @@ TwiML out, and what the database holds afterwards (on SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -35,6 +35,7 @@ from storage.models import (
     VolunteerStatus,
 )
 from tests.adapters.sms_phone import ACCOUNT_SID, AUTH_TOKEN, Phone, new_sid, twiml_messages
+from tests.at_once import all_at_once
 from tests.builders import make_shift, make_volunteer, random_phone
 from tests.conftest import T0, make_settings
 
@@ -166,26 +167,12 @@ def test_identical_webhooks_arriving_at_once_are_acted_on_once(app_container, db
         v = make_volunteer(s, phone=number)
         shift = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=5)
     msg = InboundText(Channel.SMS, number, f"YES {shift.id}", T0, new_sid())
-    barrier = threading.Barrier(4)
-    replies: list[str | None] = []
-    errors: list[BaseException] = []
 
-    def deliver() -> None:
-        try:
-            barrier.wait(timeout=30)
-            result = receive_text(
-                msg, uow=app_container.uow(), org=app_container.org, clock=app_container.clock
-            )
-            replies.append(result.reply)
-        except BaseException as exc:
-            errors.append(exc)
+    def deliver() -> str | None:
+        uow, org, clock = app_container.uow(), app_container.org, app_container.clock
+        return receive_text(msg, uow=uow, org=org, clock=clock).reply
 
-    threads = [threading.Thread(target=deliver) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    assert not errors
+    replies = all_at_once([deliver] * 4)
     assert len(replies) == 4 and len(set(replies)) == 1 and "signed up" in replies[0]
     with db() as s:
         assert s.scalars(select(Commitment.volunteer_id)).all() == [v.id]
@@ -200,23 +187,10 @@ def test_a_hundred_yes_texts_at_once_through_the_route_fill_exactly_the_capacity
     phones = [volunteer() for _ in range(100)]
     with db() as s:
         n = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=10).id
-    barrier = threading.Barrier(len(phones))
-    replies: list[str] = []
-    errors: list[BaseException] = []
-
-    def text(phone: Phone) -> None:
-        try:
-            barrier.wait(timeout=60)
-            replies.append(phone.text(f"YES {n}") or "")
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=text, args=(p,)) for p in phones]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors[:3]
+    replies = [
+        r or ""
+        for r in all_at_once([functools.partial(phone.text, f"YES {n}") for phone in phones])
+    ]
     assert sum("signed up" in r for r in replies) == 10
     assert sum("waitlist" in r for r in replies) == 90
     with db() as s:

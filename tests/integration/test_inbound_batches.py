@@ -53,14 +53,24 @@ def stored(container: Container) -> list[tuple[str, str, str | None]]:
         return [tuple(r) for r in rows]
 
 
-def test_a_batch_answers_every_text_as_it_would_be_answered_in_turn(container) -> None:
-    maria, sam, lee, stranger = (random_phone() for _ in range(4))
+def on_file(container: Container, *capacities: int) -> tuple[str, str, list[int]]:
+    """Two volunteers, Sam and Lee, and shifts with these capacities (a day apart, from
+    tomorrow): their numbers and the shifts' ids."""
+    sam, lee = random_phone(), random_phone()
     with container.session_factory() as s:
         make_volunteer(s, phone=sam, first_name="Sam")
         make_volunteer(s, phone=lee, first_name="Lee")
-        shift = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=1, title="Canvass")
+        ids = [
+            make_shift(s, starts_at=T0 + timedelta(days=1 + k), capacity=capacity).id
+            for k, capacity in enumerate(capacities)
+        ]
         s.commit()
-        n = shift.id
+    return sam, lee, ids
+
+
+def test_a_batch_answers_every_text_as_it_would_be_answered_in_turn(container) -> None:
+    sam, lee, (n,) = on_file(container, 1)
+    maria, stranger = random_phone(), random_phone()
 
     msgs = [
         text(maria, "JOIN"),
@@ -95,13 +105,7 @@ def test_a_batch_answers_every_text_as_it_would_be_answered_in_turn(container) -
 
 
 def test_a_shift_filled_earlier_in_the_batch_is_no_longer_offered(container) -> None:
-    sam, lee = random_phone(), random_phone()
-    with container.session_factory() as s:
-        make_volunteer(s, phone=sam)
-        make_volunteer(s, phone=lee)
-        last_seat = make_shift(s, starts_at=T0 + timedelta(days=1), capacity=1).id
-        other = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=9).id
-        s.commit()
+    sam, lee, (last_seat, other) = on_file(container, 1, 9)
     before, taken, after = answer(
         container, [text(lee, "SHIFTS"), text(sam, f"YES {last_seat}"), text(lee, "SHIFTS")]
     )
@@ -111,12 +115,7 @@ def test_a_shift_filled_earlier_in_the_batch_is_no_longer_offered(container) -> 
 
 
 def test_a_message_id_repeated_in_a_batch_is_acted_on_once(container) -> None:
-    sam, lee = random_phone(), random_phone()
-    with container.session_factory() as s:
-        make_volunteer(s, phone=sam)
-        make_volunteer(s, phone=lee)
-        n = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=5).id
-        s.commit()
+    sam, lee, (n,) = on_file(container, 5)
     twice = text(sam, f"YES {n}")
     outcomes = answer(container, [twice, text(lee, f"YES {n}"), twice])
 
@@ -130,11 +129,8 @@ def test_a_message_id_repeated_in_a_batch_is_acted_on_once(container) -> None:
 
 
 def test_a_text_that_fails_costs_the_others_in_its_batch_nothing(container, monkeypatch) -> None:
-    sam, lee, ana = random_phone(), random_phone(), random_phone()
-    with container.session_factory() as s:
-        make_volunteer(s, phone=sam)
-        make_volunteer(s, phone=lee)
-        s.commit()
+    sam, lee, _ = on_file(container)
+    ana = random_phone()
 
     def broken(self) -> str:
         raise RuntimeError("a bug in HELP")

@@ -3,7 +3,7 @@ capacity under concurrency, the waitlist's order, promotion, confirmation, listi
 
 from __future__ import annotations
 
-import threading
+import functools
 from collections import Counter
 from datetime import timedelta
 
@@ -20,6 +20,7 @@ from storage.models import (
     VolunteerStatus,
 )
 from storage.uow import SqlAlchemyUnitOfWork
+from tests.at_once import all_at_once
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import T0
 
@@ -38,34 +39,18 @@ def _setup(engine: Engine, n: int, capacity: int) -> tuple[int, list[int]]:
 def _commit_all_at_once(engine: Engine, shift_id: int, volunteer_ids: list[int]) -> list[str]:
     """Every volunteer answers YES N at the same moment, each in its own unit of work."""
     factory = make_session_factory(engine)
-    barrier = threading.Barrier(len(volunteer_ids))
-    outcomes: list[str] = []
-    errors: list[BaseException] = []
-    lock = threading.Lock()
 
-    def answer(volunteer_id: int) -> None:
-        try:
-            barrier.wait(timeout=60)
-            uow = SqlAlchemyUnitOfWork(factory)
-            with uow:
-                volunteer = uow.session.get(Volunteer, volunteer_id)
-                outcome = shifts.commit_to_shift(
-                    uow.session, volunteer=volunteer, shift_id=shift_id, now=T0, channel="sms"
-                )
-                uow.commit()
-            with lock:
-                outcomes.append(outcome.status)
-        except BaseException as exc:
-            with lock:
-                errors.append(exc)
+    def answer(volunteer_id: int) -> str:
+        uow = SqlAlchemyUnitOfWork(factory)
+        with uow:
+            volunteer = uow.session.get(Volunteer, volunteer_id)
+            outcome = shifts.commit_to_shift(
+                uow.session, volunteer=volunteer, shift_id=shift_id, now=T0, channel="sms"
+            )
+            uow.commit()
+        return outcome.status
 
-    threads = [threading.Thread(target=answer, args=(vid,)) for vid in volunteer_ids]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not errors, errors[:3]
-    return outcomes
+    return all_at_once([functools.partial(answer, vid) for vid in volunteer_ids])
 
 
 def test_hundred_volunteers_answering_at_once_fill_exactly_the_capacity(engine: Engine) -> None:
