@@ -42,9 +42,10 @@ from handlers.keywords import Intent, parse
 from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import OutboundSms, Result
+from handlers.sms_text import help_reply
 from handlers.volunteers import receive_text
 from storage.db import is_database_away
-from storage.outbox import enqueue_sms
+from storage.outbox import COMPLIANCE, enqueue_sms
 
 log = logging.getLogger(__name__)
 
@@ -219,9 +220,15 @@ def sender_key(phone: str | None) -> str:
 
 def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | None:
     """The short answer while the database is away. None for an opt-out: nothing but the one
-    confirmation may follow a STOP, and that comes when the text is replayed (or from Twilio)."""
-    if (opt_out_type or "").upper() == "STOP" or parse(text).intent == Intent.OPT_OUT:
+    confirmation may follow a STOP, and that comes when the text is replayed (or from Twilio).
+    HELP gets its real answer, which needs no database."""
+    if opt_out_type:  # Twilio's Advanced Opt-Out has answered already
         return None
+    parsed = parse(text)
+    if parsed.intent == Intent.OPT_OUT:
+        return None
+    if parsed.intent == Intent.HELP:
+        return help_reply(parsed.language, org=org.org_name, contact=org.org_contact)
     contact = f" Questions: {org.org_contact}." if org.org_contact else ""
     return f"{org.org_name}: thanks, we got your message and will answer it shortly.{contact}"
 
@@ -289,10 +296,14 @@ def replay_through(
         return None
     result = receive_text(msg, uow=container.uow(), org=container.org, clock=container.clock)
     if result.reply:
+        # An opt-out's one confirmation and the answer to HELP go even to a number that has
+        # opted out (the volunteer has, by now), and at any hour; any other reply is a text like
+        # the others.
+        required = result.intent in ("opt_out", "help")
         reply = OutboundSms(
             phone=msg.phone,
             body=result.reply,
-            kind="reply",
+            kind=COMPLIANCE if required else "reply",
             idempotency_key=f"spooled-reply:{msg.message_id}",
         )
         uow = container.uow()

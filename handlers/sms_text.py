@@ -269,6 +269,12 @@ def short_title(title: str) -> str:
     return cut.rstrip(" ,;:-") + "..."
 
 
+def help_reply(language: str | None, *, org: str, contact: str | None) -> str:
+    """The answer to HELP: who we are, how to reach a person, how to stop."""
+    contact_text = say("help_contact", language, contact=contact) if contact else ""
+    return say("help", language, org=org, contact=contact_text)
+
+
 def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:
     """`#12 Sat 11/21 10am Phonebank for the Clean...`: number, local start and title."""
     return f"#{shift.id} {when(shift.starts_at, zone, language)} {short_title(shift.title)}"

@@ -24,14 +24,22 @@ from handlers.segments import count_segments
 from storage.models import (
     Broadcast,
     BroadcastStatus,
+    Commitment,
+    CommitmentStatus,
     Delivery,
     DeliveryStatus,
     RateBucket,
+    Shift,
     SlackPost,
     Volunteer,
     VolunteerStatus,
     utcnow,
 )
+
+# The kind of a text the law requires even after an opt-out: the opt-out's one confirmation, the
+# answer to HELP (queued when a text kept in the spool is replayed).
+COMPLIANCE = "compliance"
+_SEATED = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
 
 
 def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
@@ -194,13 +202,14 @@ def claim_due(
         return Claim([])
     people = _volunteers_of(session, rows)
     cancelled = _cancelled_broadcasts(session, rows)
+    seated = _seated_commitments(session, rows)
     recent = _recent_identical(session, rows, now)
     changes: list[dict[str, Any]] = []
     claimed: list[ClaimedDelivery] = []
     slot, rate = next_slot, policy.rate_mps
     for row in rows:
         person = people.get(row.volunteer_id) or people.get(row.to_phone)
-        change = _settle_before_send(row, person, cancelled, recent, now, policy)
+        change = _settle_before_send(row, person, cancelled, seated, recent, now, policy)
         if change is not None:
             changes.append({"b_id": row.id, **change})
             continue
@@ -230,6 +239,12 @@ def claim_due(
             }
         )
     _apply(session, changes, now)
+    claimed_ids = {c.id for c in claimed}
+    # A broadcast whose last rows were settled here (skipped, cancelled, expired) is finished too.
+    finish_broadcasts(
+        session,
+        {r.broadcast_id for r in rows if r.broadcast_id is not None and r.id not in claimed_ids},
+    )
     if claimed:
         bucket.next_slot = slot
         _mark_sending(session, {c.broadcast_id for c in claimed if c.broadcast_id})
@@ -261,11 +276,17 @@ def _settle_before_send(
     row: Delivery,
     person: tuple[str, str | None] | None,
     cancelled: set[int],
+    seated: set[int],
     recent: Counter[tuple[str, str]],
     now: datetime,
     policy: SendPolicy,
 ) -> dict[str, Any] | None:
-    """None when the row may go now; otherwise the update that settles or holds it."""
+    """None when the row may go now; otherwise the update that settles or holds it.
+
+    A `compliance` text (the one confirmation of an opt-out, the answer to HELP) goes to a number
+    that has opted out, and at any hour: the law asks for it. A text about a commitment (a
+    reminder, a check-in, a promotion) goes only while the volunteer still holds that seat on a
+    shift that is still on."""
 
     def to(status: DeliveryStatus, code: str | None, message: str | None, send_after=None):
         return {"status": status.value, "send_after": send_after or row.send_after,
@@ -275,13 +296,16 @@ def _settle_before_send(
     if row.broadcast_id is not None and row.broadcast_id in cancelled:
         return to(DeliveryStatus.CANCELLED, None, "broadcast cancelled")
     status = person[0] if person else None
-    if status == VolunteerStatus.OPTED_OUT.value:
+    compliance = row.kind == COMPLIANCE
+    if status == VolunteerStatus.OPTED_OUT.value and not compliance:
         return to(DeliveryStatus.SKIPPED, None, "opted out")
     if status == VolunteerStatus.UNREACHABLE.value:
         return to(DeliveryStatus.SKIPPED, None, "unreachable")
+    if row.commitment_id is not None and row.commitment_id not in seated:
+        return to(DeliveryStatus.SKIPPED, None, "no longer on the shift's roster")
     if row.deadline is not None and row.deadline <= now:
         return to(DeliveryStatus.EXPIRED, None, "deadline passed before it could go")
-    if not row.quiet_hours_override:
+    if not row.quiet_hours_override and not compliance:
         tz = (person[1] if person else None) or _zone_of_number(row.to_phone)
         opens = next_allowed_time(now, tz, policy.quiet_hours, default=policy.default_timezone)
         if opens > now:
@@ -320,6 +344,24 @@ def _volunteers_of(session: Session, rows: Sequence[Delivery]) -> dict[Any, tupl
         if phone:
             people[phone] = (str(status), tz)
     return people
+
+
+def _seated_commitments(session: Session, rows: Sequence[Delivery]) -> set[int]:
+    """Of the rows' commitments, those still holding a seat on a shift that was not cancelled."""
+    ids = {r.commitment_id for r in rows if r.commitment_id is not None}
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(Commitment.id)
+            .join(Shift, Shift.id == Commitment.shift_id)
+            .where(
+                Commitment.id.in_(ids),
+                Commitment.status.in_(_SEATED),
+                Shift.cancelled_at.is_(None),
+            )
+        )
+    )
 
 
 def _cancelled_broadcasts(session: Session, rows: Sequence[Delivery]) -> set[int]:

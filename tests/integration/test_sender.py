@@ -155,6 +155,89 @@ def test_a_volunteer_opted_out_after_expansion_is_skipped_at_send_time(
     assert deliveries(app)[0].status == DeliveryStatus.SKIPPED
 
 
+def test_a_broadcast_whose_every_text_was_settled_unsent_is_finished(
+    app: Container, fake: FakeTwilio
+) -> None:
+    """Everyone opted out after Confirm: nothing goes, and the broadcast does not stay queued."""
+    broadcast_id = broadcast(app, 2)
+    with app.uow() as uow:
+        for v in uow.session.scalars(select(Volunteer)):
+            v.status = VolunteerStatus.OPTED_OUT
+        uow.commit()
+    drain(app, **FAST)
+    assert fake.sent() == []
+    assert {d.status for d in deliveries(app)} == {DeliveryStatus.SKIPPED}
+    with app.read_uow() as uow:
+        assert uow.session.get(Broadcast, broadcast_id).status == BroadcastStatus.SENT
+
+
+def _reminder_for(app: Container, *, drop: bool = False, cancel: bool = False) -> str:
+    """A volunteer committed to a shift in two days, a reminder queued for that commitment; then
+    maybe the volunteer drops, or the organizers cancel the shift. Returns the volunteer's phone."""
+    from handlers.shifts import commit_to_shift, drop_commitment
+    from tests.builders import make_shift
+
+    with app.uow() as uow:
+        v = make_volunteer(uow.session)
+        shift = make_shift(uow.session, starts_at=T0 + timedelta(days=2))
+        out = commit_to_shift(uow.session, volunteer=v, shift_id=shift.id, now=T0, channel="sms")
+        assert out.commitment is not None
+        reminder = OutboundSms(
+            phone=v.phone,
+            body="Canvass tomorrow at 10am. Reply C to confirm, DROP 1 if you can't make it.",
+            kind="reminder",
+            idempotency_key=f"rem:{out.commitment.id}:day_before",
+            volunteer_id=v.id,
+            commitment_id=out.commitment.id,
+            send_after=T0,
+        )
+        enqueue_sms(uow.session, [reminder])
+        if drop:
+            drop_commitment(uow.session, volunteer=v, shift_id=shift.id, now=T0)
+        if cancel:
+            shift.cancelled_at = T0
+        uow.commit()
+        return v.phone
+
+
+@pytest.mark.parametrize(("drop", "cancel"), [(True, False), (False, True)])
+def test_a_reminder_goes_only_while_the_volunteer_still_holds_the_seat(
+    app: Container, fake: FakeTwilio, drop: bool, cancel: bool
+) -> None:
+    seated = _reminder_for(app)
+    gone = _reminder_for(app, drop=drop, cancel=cancel)
+    drain(app, **FAST)
+    assert len(fake.sent_to(seated)) == 1
+    assert fake.sent_to(gone) == []
+    (row,) = [d for d in deliveries(app) if d.to_phone == gone]
+    assert row.status == DeliveryStatus.SKIPPED and "roster" in (row.error_message or "")
+
+
+def test_an_opt_out_confirmation_reaches_the_opted_out_number_even_at_night(
+    app: Container, fake: FakeTwilio, clock: FixedClock
+) -> None:
+    """The `compliance` kind (the replayed answer to a STOP or a HELP kept in the spool) goes to
+    a number that has opted out, at any hour; an ordinary reply to it does not."""
+    from storage.outbox import COMPLIANCE
+
+    clock.set(datetime(2026, 11, 17, 3, 30, tzinfo=UTC))  # 22:30 in Boston: quiet hours
+    with app.uow() as uow:
+        v = make_volunteer(uow.session, status=VolunteerStatus.OPTED_OUT)
+        texts = [
+            OutboundSms(phone=v.phone, body="Mass Forward: you're unsubscribed.", kind=COMPLIANCE,
+                        idempotency_key="spooled-reply:SMstop", volunteer_id=v.id,
+                        send_after=clock.now()),
+            OutboundSms(phone=v.phone, body="Thanks, we got it.", kind="reply",
+                        idempotency_key="spooled-reply:SMother", volunteer_id=v.id,
+                        send_after=clock.now()),
+        ]  # fmt: skip
+        enqueue_sms(uow.session, texts)
+        uow.commit()
+    drain(app, **FAST)
+    assert [m["Body"] for m in fake.sent_to(v.phone)] == ["Mass Forward: you're unsubscribed."]
+    assert [d.status for d in deliveries(app)][1] == DeliveryStatus.SKIPPED
+
+
 @pytest.mark.parametrize(
     ("code", "row_status", "volunteer_status"),
     [

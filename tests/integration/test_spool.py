@@ -263,3 +263,38 @@ def test_without_a_spool_the_webhook_asks_twilio_to_retry(tmp_path: Path, clock)
     response = _post(TestClient(create_app(away)), random_phone(), "JOIN", "SMoff")
     assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert not (tmp_path / "unused").exists()
+
+
+def test_help_is_answered_while_the_database_is_away_and_a_kept_stop_is_confirmed_on_replay(
+    tmp_path: Path, db_url: str, engine, clock
+) -> None:
+    from sqlalchemy import select
+    from starlette.testclient import TestClient
+
+    from bot.bootstrap import bootstrap
+    from bot.spool import spool_for
+    from bot.web import create_app
+    from storage.db import make_session_factory
+    from storage.models import Delivery, Volunteer, VolunteerStatus
+    from storage.outbox import COMPLIANCE
+    from tests.adapters.sms_phone import twiml_messages
+    from tests.builders import make_volunteer
+
+    spool_dir = tmp_path / "spool"
+    sam = random_phone()
+    with make_session_factory(engine)() as s:
+        make_volunteer(s, phone=sam)
+        s.commit()
+    away = bootstrap(_settings(UNREACHABLE, spool_dir), clock=clock)
+    client = TestClient(create_app(away))
+    (help_answer,) = twiml_messages(_post(client, sam, "HELP", "SMh1").text)
+    assert "Mass Forward" in help_answer and "STOP" in help_answer and "help@" in help_answer
+    assert twiml_messages(_post(client, sam, "STOP", "SMs1").text) == []
+
+    back = bootstrap(_settings(db_url, spool_dir), clock=clock, engine=engine)
+    assert spool_for(back).replay(_replayer(back)) == 2
+    with make_session_factory(engine)() as s:
+        v = s.scalar(select(Volunteer).where(Volunteer.phone == sam))
+        assert v.status == VolunteerStatus.OPTED_OUT
+        stop = s.scalar(select(Delivery).where(Delivery.idempotency_key == "spooled-reply:SMs1"))
+        assert stop.kind == COMPLIANCE and "unsubscribed" in stop.body
