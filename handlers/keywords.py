@@ -176,6 +176,31 @@ _FILLER = frozenset(
         "mismo",
     ]
 )
+# Courtesy that may come before an opt-out keyword ("Please STOP", "ok stop", "por favor ALTO"),
+# at most _MAX_LEADING words of it. Only words that add nothing: "can I stop by?" and "please don't
+# stop the canvass" stay maybes.
+_LEADING_FILLER = frozenset(
+    [
+        "please",
+        "pls",
+        "plz",
+        "ok",
+        "okay",
+        "okey",
+        "just",
+        "thanks",
+        "thx",
+        "ty",
+        "por",
+        "favor",
+        "porfa",
+        "porfavor",
+        "xfa",
+        "ya",
+        "gracias",
+    ]
+)
+_MAX_LEADING = 4
 
 _OPT_OUT_PHRASES = [
     re.compile(p)
@@ -212,14 +237,21 @@ _MAYBE_OPT_OUT = re.compile(
     r"do not text|baja|alto|parar|basta|no mas|no quiero|numero equivocado|quien es)\b"
 )
 _SPANISH_HINT = re.compile(
-    r"\b(manden|mandes|envien|envies|mensajes|textos|quiero|deseo|mas|favor|baja|sacame|"
-    r"saquenme|borrame|borrenme|quitame|quitenme|dejen|lista|numero|gracias|equivocado|quien)\b"
+    r"\b(manden|mandes|envien|envies|mensajes|textos|quiero|deseo|mas|favor|porfa|porfavor|xfa|"
+    r"baja|sacame|saquenme|borrame|borrenme|quitame|quitenme|dejen|lista|numero|gracias|"
+    r"equivocado|quien)\b"
 )
 
 _NAME_PREFIX = re.compile(
-    r"^\s*(?:(?:hi|hello|hey|hola)[\s,!.]+)?(?:my name is|my name's|name is|i am|i'm|im|it's|its|"
-    r"this is|call me|me llamo|mi nombre es|soy)\s+",
+    r"^\s*(?:(?:hi|hello|hey|hola)[\s,!.]+)?(?:my name is|my name['’]s|name is|name['’]s|i am|"
+    r"i['’]m|im|it['’]s|its|this is|call me|me llamo|mi nombre es|nombre es|yo soy|soy)\s+",
     re.IGNORECASE,
+)
+# What may join NAME to the name: "Name is Maria", "Name's Maria", "nombre es María", "NAME: Maria".
+_NAME_LEAD_IN = re.compile(r"^[^\w'’]*(?:['’]s\b|(?:is|es)\b)?", re.IGNORECASE)
+# A word as `fold` counts them: letters and digits, with the combining accents they carry.
+_FOLDED_WORD = re.compile(
+    r"(?:[^\W_][\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*)+"
 )
 _NAME_WORD = re.compile(r"^[^\W\d_](?:[\w'’.\-]*[^\W\d_])?\.?$")
 _EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
@@ -266,9 +298,49 @@ def _strip_edges(text: str) -> str:
 
 
 def _after_keyword(original: str, n_words: int) -> str:
-    """The original text after its first `n_words` words, trimmed of punctuation and emoji."""
-    parts = original.strip().split(None, n_words)
-    return _strip_edges(parts[n_words]) if len(parts) > n_words else ""
+    """The original text after its first `n_words` words, counted as `fold` counts them (so
+    "ZIP:02124" and "zip-code 02124" have their keyword too), untrimmed."""
+    ends = [m.end() for m in _FOLDED_WORD.finditer(original)]
+    return original[ends[n_words - 1] :] if len(ends) >= n_words else ""
+
+
+def _leading_filler(words: list[str]) -> int:
+    """How many of the first words are courtesy before a keyword ("please", "ok", "por favor")."""
+    n = 0
+    while n < min(len(words), _MAX_LEADING) and words[n] in _LEADING_FILLER:
+        n += 1
+    return n
+
+
+def _opt_out_word(words: list[str], start: int) -> str | None:
+    """The opt-out keyword (one or two words) at `words[start]`, or None."""
+    for size in (2, 1):
+        head = " ".join(words[start : start + size])
+        hit = _WORDS.get(head) if len(words) >= start + size else None
+        if hit is not None and hit[0] == Intent.OPT_OUT:
+            return head
+    return None
+
+
+def _only_filler(words: list[str]) -> bool:
+    """True when `words` add nothing to an opt-out keyword: filler, or the keyword again."""
+    i = 0
+    while i < len(words):
+        again = _opt_out_word(words, i)
+        if again is None and words[i] not in _FILLER:
+            return False
+        i += len(again.split()) if again else 1
+    return True
+
+
+def _bare_opt_out(words: list[str]) -> str | None:
+    """The keyword of an opt-out keyword with only filler around it: "STOP please", "stop texting
+    me now", "Please STOP", "ok stop", "por favor ALTO", "STOP STOP"."""
+    start = _leading_filler(words)
+    keyword = _opt_out_word(words, start)
+    if keyword is None or not _only_filler(words[start + len(keyword.split()) :]):
+        return None
+    return keyword
 
 
 def _with_arg(folded: str, table: dict[str, str | None]) -> tuple[str, str | None, int] | None:
@@ -304,25 +376,26 @@ def parse(text: str) -> Parsed:
     named = _with_arg(folded, _NAME_WORDS)
     if named is not None:
         word, lang, n = named
-        return Parsed(Intent.NAME, word.upper(), _after_keyword(text, n) or None, lang, folded)
+        name = _strip_edges(_NAME_LEAD_IN.sub("", _after_keyword(text, n), count=1))
+        return Parsed(Intent.NAME, word.upper(), name or None, lang, folded)
     zipped = _with_arg(folded, _ZIP_WORDS)
     if zipped is not None:
         word, lang, n = zipped
-        rest = " ".join(folded.split()[n:])
-        return Parsed(Intent.ZIP, word.upper(), rest or None, lang, folded)
+        zip_code = _strip_edges(_after_keyword(text, n))  # "02124-3301" as typed, not folded
+        return Parsed(Intent.ZIP, word.upper(), zip_code or None, lang, folded)
 
-    # Opt-out keyword followed only by filler: "STOP please", "stop texting me now", "alto ya".
-    for size in (2, 1):
-        head = " ".join(words[:size])
-        hit = _WORDS.get(head)
-        if hit and hit[0] == Intent.OPT_OUT and all(w in _FILLER for w in words[size:]):
-            return Parsed(Intent.OPT_OUT, head.upper(), None, hit[1], folded)
+    # An opt-out keyword with only filler around it: "STOP please", "Please STOP", "STOP STOP".
+    keyword = _bare_opt_out(words)
+    if keyword is not None:
+        lang = _WORDS[keyword][1] or ("es" if _SPANISH_HINT.search(folded) else None)
+        return Parsed(Intent.OPT_OUT, keyword.upper(), None, lang, folded)
     for phrase in _OPT_OUT_PHRASES:
         if phrase.search(folded):
             lang = "es" if _SPANISH_HINT.search(folded) else "en"
             return Parsed(Intent.OPT_OUT, None, None, lang, folded)
     # "CANCEL 12": probably meant DROP 12; not an opt-out, but ask and tell the organizers.
-    m = re.fullmatch(r"(cancel|cancelar|stop|quit|end) ?([0-9]+)", folded)
+    core = " ".join(words[_leading_filler(words) :])  # "please cancel 12" too
+    m = re.fullmatch(r"(cancel|cancelar|stop|quit|end) ?([0-9]+)", core)
     if m:
         return Parsed(Intent.MAYBE_OPT_OUT, m.group(1).upper(), m.group(2), None, folded)
     if _MAYBE_OPT_OUT.search(folded):

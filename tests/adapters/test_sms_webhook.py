@@ -271,11 +271,39 @@ def test_keywords_in_the_middle_of_onboarding_are_obeyed_not_taken_as_a_name(pho
 def test_name_and_zip_keywords_update_the_profile(volunteer, db) -> None:
     phone = volunteer(first_name="Alex")
     assert phone.text("NAME maria josé") == "Thanks, Maria José! Your name is updated."
-    assert "02124" in phone.text("zip 02124-3301")
+    assert phone.text("zip 02124-3301") == "Got it: ZIP 02124 (Dorchester Center, MA)."
     assert "isn't a US ZIP code" in phone.text("ZIP 00000")
     assert phone.text("NAME") == "Send NAME and your first name, e.g. NAME Maria."
     v = volunteer_of(db, phone)
     assert (v.first_name, v.zip) == ("Maria José", "02124")
+
+
+def test_zip_plus_four_after_the_keyword_sets_the_zip_and_a_bad_one_is_refused(
+    volunteer, db
+) -> None:
+    phone = volunteer(zip=None, state=None)
+    assert phone.text("ZIP 60614-1234") == "Got it: ZIP 60614 (Chicago, IL)."
+    assert (volunteer_of(db, phone).zip, volunteer_of(db, phone).state) == ("60614", "IL")
+    assert phone.text("zip: 02124") == "Got it: ZIP 02124 (Dorchester Center, MA)."
+    assert phone.text("ZIP 0212-43301").startswith("Sorry, 0212-43301 isn't a US ZIP code.")
+    assert volunteer_of(db, phone).zip == "02124"
+
+
+@pytest.mark.parametrize(
+    ("text", "reply", "name"),
+    [
+        ("Name is Maria", "Thanks, Maria! Your name is updated.", "Maria"),
+        ("NAME my name is Maria", "Thanks, Maria! Your name is updated.", "Maria"),
+        ("nombre es María", "¡Gracias, María! Actualizamos tu nombre.", "María"),
+        ("NAME me llamo José", "Thanks, José! Your name is updated.", "José"),
+    ],
+)
+def test_the_name_keyword_takes_the_name_not_the_words_before_it(
+    volunteer, db, text, reply, name
+) -> None:
+    phone = volunteer(first_name="Alex")
+    assert phone.text(text) == reply
+    assert volunteer_of(db, phone).first_name == name
 
 
 # --- consent --------------------------------------------------------------------------------------
@@ -326,7 +354,43 @@ def test_every_stop_word_and_plain_request_opts_out_at_once(volunteer, db, text)
 
 
 @pytest.mark.parametrize(
-    "text", ["can I stop by the office?", "who is this?", "wrong number", "CANCEL 12"]
+    ("text", "language"),
+    [
+        ("Please STOP", "en"),
+        ("please stop", "en"),
+        ("STOP STOP", "en"),
+        ("pls stop", "en"),
+        ("ok stop", "en"),
+        ("por favor ALTO", "es"),
+        ("alto por favor", "es"),
+    ],
+)
+def test_courtesy_before_a_stop_word_or_the_word_twice_opts_out(volunteer, db, text, language):
+    phone = volunteer()
+    confirmation = {
+        "en": f"{ORG}: you're unsubscribed and will get no more texts from us. Reply START to "
+        "resubscribe.",
+        # accents dropped to keep it in one segment
+        "es": f"{ORG}: te diste de baja y no recibiras mas mensajes nuestros. Responde UNIRSE "
+        "para volver.",
+    }
+    assert phone.text(text) == confirmation[language]
+    v = volunteer_of(db, phone)
+    assert (v.status, v.language) == (VolunteerStatus.OPTED_OUT, language)
+    assert ledger(db, phone) == [("opt_out", text)]  # not a bare keyword: the text is the proof
+    assert posts(db, "flagged") == []
+    assert phone.text("SHIFTS") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "can I stop by the office?",
+        "who is this?",
+        "wrong number",
+        "CANCEL 12",
+        "please don't stop the canvass",
+    ],
 )
 def test_messages_that_might_be_opt_outs_are_flagged_not_acted_on(volunteer, db, text) -> None:
     phone = volunteer()

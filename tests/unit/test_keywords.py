@@ -33,6 +33,19 @@ ROWS = [
     ("remove me from this list", Intent.OPT_OUT, None, "en"),
     ("unsubscribe me", Intent.OPT_OUT, None, "en"),
     ("No me manden más mensajes", Intent.OPT_OUT, None, "es"),
+    # courtesy before the keyword, or the keyword again (FCC 24-24: "any reasonable means")
+    ("Please STOP", Intent.OPT_OUT, None, None),
+    ("please stop", Intent.OPT_OUT, None, None),
+    ("STOP STOP", Intent.OPT_OUT, None, None),
+    ("stop stop stop", Intent.OPT_OUT, None, None),
+    ("pls stop", Intent.OPT_OUT, None, None),
+    ("ok stop", Intent.OPT_OUT, None, None),
+    ("Just stop.", Intent.OPT_OUT, None, None),
+    ("please stop all", Intent.OPT_OUT, None, None),
+    ("Please unsubscribe", Intent.OPT_OUT, None, "en"),
+    ("por favor ALTO", Intent.OPT_OUT, None, "es"),
+    ("alto por favor", Intent.OPT_OUT, None, "es"),
+    ("Por favor, STOP", Intent.OPT_OUT, None, "es"),
     ("HELP", Intent.HELP, None, None),
     ("info", Intent.HELP, None, None),
     ("Ayúda", Intent.HELP, None, "es"),
@@ -53,7 +66,20 @@ ROWS = [
     ("Confirm!", Intent.CONFIRM, None, None),
     ("NAME Maria", Intent.NAME, "Maria", None),
     ("name   Ana Lucía 😊", Intent.NAME, "Ana Lucía", None),
+    ("Name is Maria", Intent.NAME, "Maria", None),
+    ("Name's Maria", Intent.NAME, "Maria", None),
+    ("name: Maria", Intent.NAME, "Maria", None),
+    ("nombre es María", Intent.NAME, "María", "es"),
+    ("NAME Isabel", Intent.NAME, "Isabel", None),
+    ("NOMBRE Esteban", Intent.NAME, "Esteban", "es"),
+    ("NAME is", Intent.NAME, None, None),
     ("ZIP 02124", Intent.ZIP, "02124", None),
+    ("ZIP 02124-3301", Intent.ZIP, "02124-3301", None),
+    ("zip: 02124", Intent.ZIP, "02124", None),
+    ("ZIP:02124!", Intent.ZIP, "02124", None),
+    ("Zip code 02124-3301", Intent.ZIP, "02124-3301", None),
+    ("código postal 02124", Intent.ZIP, "02124", "es"),
+    ("ZIP 0212-43301", Intent.ZIP, "0212-43301", None),
     ("Yes", Intent.YES, None, None),
     ("y", Intent.YES, None, None),
     ("sí", Intent.YES, None, "es"),
@@ -61,7 +87,11 @@ ROWS = [
     ("n", Intent.NO, None, None),
     ("skip", Intent.SKIP, None, None),
     ("CANCEL 12", Intent.MAYBE_OPT_OUT, "12", None),
+    ("please cancel 12", Intent.MAYBE_OPT_OUT, "12", None),
     ("can I stop by at 5?", Intent.MAYBE_OPT_OUT, None, None),
+    ("please stop by at 5", Intent.MAYBE_OPT_OUT, None, None),
+    ("please don't stop the canvass", Intent.MAYBE_OPT_OUT, None, None),
+    ("ok stop 12", Intent.MAYBE_OPT_OUT, "12", None),
     ("wrong number", Intent.MAYBE_OPT_OUT, None, None),
     ("When is the rally?", Intent.OTHER, None, None),
     ("12", Intent.OTHER, None, None),
@@ -74,6 +104,19 @@ ROWS = [
 def test_keyword_grammar(text: str, intent: Intent, arg: str | None, language: str | None):
     parsed = parse(text)
     assert (parsed.intent, parsed.arg, parsed.language) == (intent, arg, language)
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword"),
+    [
+        ("Please STOP", "STOP"),
+        ("STOP STOP", "STOP"),
+        ("por favor ALTO", "ALTO"),
+        ("ok opt out", "OPT OUT"),
+    ],
+)
+def test_the_keyword_under_the_courtesy_is_the_one_recognised(text: str, keyword: str) -> None:
+    assert parse(text).keyword == keyword
 
 
 def test_a_huge_shift_number_is_a_number_not_a_crash() -> None:
@@ -90,6 +133,10 @@ def test_a_huge_shift_number_is_a_number_not_a_crash() -> None:
         ("I'm Ana Lucía 😊", "Ana Lucía"),
         ("me llamo josé", "José"),
         ("Hi, my name is Jean-Luc", "Jean-Luc"),
+        ("I’m Ana", "Ana"),
+        ("My name’s Maria", "Maria"),
+        ("nombre es María", "María"),
+        ("Yo soy José", "José"),
         ("O'Brien", "O'Brien"),
         ("f\x1eùN", "f ùN"),
         ("ana\tmaria", "Ana Maria"),
@@ -101,6 +148,22 @@ def test_a_huge_shift_number_is_a_number_not_a_crash() -> None:
 )
 def test_names_from_onboarding_answers(text: str, name: str | None) -> None:
     assert parse_name(text) == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Name is Maria", "Maria"),
+        ("NAME my name is Maria", "Maria"),
+        ("nombre es María", "María"),
+        ("NAME me llamo José", "José"),
+        ("Name’s Maria", "Maria"),
+        ("NAME maria josé", "Maria José"),
+    ],
+)
+def test_the_name_keyword_drops_the_words_that_lead_into_the_name(text: str, name: str) -> None:
+    parsed = parse(text)
+    assert parsed.intent == Intent.NAME and parse_name(parsed.arg or "") == name
 
 
 @pytest.mark.parametrize(
