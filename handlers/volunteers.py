@@ -385,9 +385,7 @@ class _Turn:
         return self.say("join_first", org=self.org.org_name), "other"
 
     def _help(self) -> str:
-        contact = self.org.org_contact
-        contact_text = sms_text.say("help_contact", self.lang, contact=contact) if contact else ""
-        return self.say("help", org=self.org.org_name, contact=contact_text)
+        return sms_text.help_reply(self.lang, org=self.org.org_name, contact=self.org.org_contact)
 
     # --- onboarding -------------------------------------------------------------------------
 
