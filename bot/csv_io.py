@@ -14,7 +14,13 @@ The rules (docs/data.md says the same for organizers):
 - a row without `opted_in_at` is kept on file but NOT subscribed: status `unreachable`,
   `opted_in_at` empty, no ledger entry. Such volunteers receive nothing (no broadcast, no
   reminder) until they text JOIN themselves; their name, ZIP and tags are kept;
-- a number whose latest consent record is an opt-out is never re-subscribed: the row is rejected;
+- a row that says the person opted out (`status` is `opted_out`, or `opted_out_at` is filled, as
+  `muster export volunteers` writes them) is never subscribed, whatever its `opted_in_at`: a new
+  number is kept on file as opted out, and the opt-out is written to the consent ledger (channel
+  `import`, at the row's `opted_out_at`, or the import's time), so no later file can subscribe it;
+  a volunteer on file is opted out the same way, unless they opted in again after that time;
+- a number whose latest consent record is an opt-out is never re-subscribed: the row is rejected
+  (or, when the row says the same, left as it is);
 - a number already on file keeps what it has: the row only fills empty fields, adds tags and, when
   the volunteer was never subscribed, subscribes them on the row's evidence;
 - the same number twice in the file: the first row counts, the later ones are rejected;
@@ -37,12 +43,12 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
-from handlers.consent import record_opt_in
+from handlers.consent import record_opt_in, record_opt_out
 from handlers.errors import MusterError
 from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows, volunteer_rows
 from handlers.geo import zip_info
@@ -50,6 +56,8 @@ from handlers.phones import to_e164, zone_from_number
 from storage.models import (
     ConsentAction,
     ConsentEvent,
+    Delivery,
+    DeliveryStatus,
     OnboardingStep,
     Volunteer,
     VolunteerStatus,
@@ -76,7 +84,9 @@ BATCH_ROWS = 1000
 NAME_MAX = 80
 SOURCE_MAX = 40
 DEFAULT_SOURCE = "import"
-IMPORT_CHANNEL = "import"  # the consent ledger's channel for opt-ins that came from a file
+IMPORT_CHANNEL = "import"  # the consent ledger's channel for opt-ins and opt-outs from a file
+# The `status` column `muster export volunteers` writes; only `opted_out` changes what is imported.
+STATUSES = (VolunteerStatus.ACTIVE, VolunteerStatus.OPTED_OUT, VolunteerStatus.UNREACHABLE)
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 ZIP_RE = re.compile(r"^(\d{3,5})(?:-\d{4})?$")
 # Consent evidence may be a little ahead of our clock (another system's clock); not a day ahead.
@@ -99,6 +109,8 @@ class ImportRow:
     tags: tuple[str, ...]
     opted_in_at: datetime | None
     source: str
+    opted_out: bool = False  # the file says they opted out: never subscribed
+    opted_out_at: datetime | None = None
 
 
 @dataclass
@@ -107,6 +119,8 @@ class ImportReport:
     created: int = 0  # new volunteers, subscribed or not
     subscribed: int = 0  # opt-ins written to the ledger (new or existing volunteers)
     not_subscribed: int = 0  # new volunteers kept without consent evidence
+    kept_opted_out: int = 0  # new volunteers kept on file as opted out
+    opted_out: int = 0  # opt-outs written to the ledger (new or existing volunteers)
     updated: int = 0  # volunteers already on file that gained something
     unchanged: int = 0
     rejected: int = 0
@@ -120,11 +134,14 @@ class ImportReport:
     def summary(self) -> str:
         lines = [
             f"{self.rows} rows read",
-            f"  {self.created} new volunteers ({self.created - self.not_subscribed} subscribed, "
-            f"{self.not_subscribed} kept unsubscribed: no opted_in_at)",
+            f"  {self.created} new volunteers "
+            f"({self.created - self.not_subscribed - self.kept_opted_out} subscribed, "
+            f"{self.not_subscribed} kept unsubscribed: no opted_in_at, "
+            f"{self.kept_opted_out} kept as opted out)",
             f"  {self.updated} already on file and updated, {self.unchanged} already on file "
             "and unchanged",
             f"  {self.subscribed} opt-ins written to the consent ledger",
+            f"  {self.opted_out} opt-outs written to the consent ledger",
             f"  {self.rejected} rejected",
         ]
         lines += [f"    {n} x {kind}" for kind, n in sorted(self.reasons.items())]
@@ -151,6 +168,8 @@ def validate_row(
         raise RowError(f"phone: {shown!r} is not a valid phone number" if shown else "phone: empty")
     name = _clean_name(raw.get("name"))
     zip5, state, timezone = _clean_zip(raw.get("zip"))
+    status = _clean_status(raw.get("status"))
+    opted_out_at = _clean_time(raw.get("opted_out_at"), now=now, zone=zone, column="opted_out_at")
     return ImportRow(
         line=line,
         raw=raw,
@@ -160,8 +179,10 @@ def validate_row(
         state=state,
         timezone=timezone or zone_from_number(phone),
         tags=_clean_tags(raw.get("tags")),
-        opted_in_at=_clean_time(raw.get("opted_in_at"), now=now, zone=zone),
+        opted_in_at=_clean_time(raw.get("opted_in_at"), now=now, zone=zone, column="opted_in_at"),
         source=_clean_source(raw.get("source")),
+        opted_out=status == VolunteerStatus.OPTED_OUT or opted_out_at is not None,
+        opted_out_at=opted_out_at,
     )
 
 
@@ -203,7 +224,20 @@ def _clean_tags(value: str | None) -> tuple[str, ...]:
     return tuple(tags)
 
 
-def _clean_time(value: str | None, *, now: datetime, zone: ZoneInfo) -> datetime | None:
+def _clean_status(value: str | None) -> VolunteerStatus | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    for status in STATUSES:
+        if "_".join(text.lower().replace("-", " ").split()) == status.value:
+            return status
+    # Not guessed at: a status we cannot read might be an opt-out.
+    raise RowError(f"status: {text!r} is not active, opted_out or unreachable")
+
+
+def _clean_time(
+    value: str | None, *, now: datetime, zone: ZoneInfo, column: str
+) -> datetime | None:
     text = (value or "").strip()
     if not text:
         return None
@@ -211,12 +245,12 @@ def _clean_time(value: str | None, *, now: datetime, zone: ZoneInfo) -> datetime
         when = datetime.fromisoformat(text)
     except ValueError:
         raise RowError(
-            f"opted_in_at: {text!r} is not an ISO 8601 time (e.g. 2026-03-01T14:05:00-05:00)"
+            f"{column}: {text!r} is not an ISO 8601 time (e.g. 2026-03-01T14:05:00-05:00)"
         ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=zone)  # a time without a zone is in DEFAULT_TIMEZONE
     if when > now + FUTURE_SLACK:
-        raise RowError(f"opted_in_at: {text} is in the future")
+        raise RowError(f"{column}: {text} is in the future")
     return when
 
 
@@ -330,7 +364,18 @@ def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
     return {phone: (r, tags[r.id]) for phone, r in found.items()}
 
 
-def _would_change(row: ImportRow, current: Any, tags: set[str]) -> bool:
+def _opts_out_now(row: ImportRow, last: tuple[str, datetime] | None) -> bool:
+    """Whether the row's opt-out is news for a number that has not opted out: it has no consent
+    record, or the row gives no time (then it counts from now), or a time after the latest one.
+    An opt-out older than the latest record (they opted in again since) is not."""
+    if not row.opted_out:
+        return False
+    return last is None or row.opted_out_at is None or row.opted_out_at > last[1]
+
+
+def _would_change(
+    row: ImportRow, current: Any, tags: set[str], last: tuple[str, datetime] | None
+) -> bool:
     """Whether the row adds anything to a volunteer already on file (see _update_existing)."""
     never_subscribed = current.opted_in_at is None and current.status != VolunteerStatus.ACTIVE
     return bool(
@@ -338,7 +383,8 @@ def _would_change(row: ImportRow, current: Any, tags: set[str]) -> bool:
         or (row.zip and not current.zip)
         or (row.timezone and not current.timezone)
         or set(row.tags) - tags
-        or (never_subscribed and row.opted_in_at)
+        or _opts_out_now(row, last)
+        or (never_subscribed and row.opted_in_at and not row.opted_out)
     )
 
 
@@ -346,19 +392,33 @@ def _ledger_detail(row: ImportRow, detail: str) -> str:
     return f"{detail}; source={row.source}; line={row.line}"
 
 
-def _ledger_row(row: ImportRow, volunteer_id: int, detail: str) -> dict[str, Any]:
-    """The ledger row `handlers.consent.record_opt_in` writes, for a multi-row INSERT of new
-    volunteers (the status and opted_in_at it sets are in the volunteers' own INSERT)."""
+def _ledger_row(
+    row: ImportRow,
+    volunteer_id: int,
+    detail: str,
+    *,
+    action: ConsentAction,
+    occurred_at: datetime,
+) -> dict[str, Any]:
+    """The ledger row `handlers.consent.record_opt_in` (or `record_opt_out`) writes, for a
+    multi-row INSERT of new volunteers (the status and time it sets are in the volunteers' own
+    INSERT)."""
     return {
         "phone": row.phone,
         "volunteer_id": volunteer_id,
-        "action": ConsentAction.OPT_IN,
+        "action": action,
         "keyword": None,
         "channel": IMPORT_CHANNEL,
         "message_sid": None,
         "detail": _ledger_detail(row, detail),
-        "occurred_at": row.opted_in_at,
+        "occurred_at": occurred_at,
     }
+
+
+def _new_status(row: ImportRow) -> VolunteerStatus:
+    if row.opted_out:
+        return VolunteerStatus.OPTED_OUT
+    return VolunteerStatus.ACTIVE if row.opted_in_at else VolunteerStatus.UNREACHABLE
 
 
 def import_batch(
@@ -382,17 +442,21 @@ def import_batch(
         opted_out = (last is not None and last[0] == ConsentAction.OPT_OUT) or (
             current is not None and current.status == VolunteerStatus.OPTED_OUT
         )
-        if opted_out:
+        if opted_out and row.opted_out:
+            report.unchanged += 1  # the file agrees: nothing to write (nor to bring back)
+        elif opted_out:
             when = last[1].date().isoformat() if last else "earlier"
             reject(row, f"opted out: this number opted out ({when}); not re-subscribed")
         elif current is None:
             new_rows.append(row)
-        elif not _would_change(row, current, tags):
+        elif not _would_change(row, current, tags, last):
             report.unchanged += 1
         else:
             volunteer = session.get(Volunteer, current.id)
             assert volunteer is not None
-            _update_existing(session, volunteer, row, now=now, detail=detail, report=report)
+            _update_existing(
+                session, volunteer, row, last=last, now=now, detail=detail, report=report
+            )
 
     if not new_rows:
         return
@@ -404,12 +468,14 @@ def import_batch(
             "state": r.state,
             "timezone": r.timezone,
             "language": "en",
-            "status": VolunteerStatus.ACTIVE if r.opted_in_at else VolunteerStatus.UNREACHABLE,
+            "status": _new_status(r),
             "onboarding_step": OnboardingStep.DONE,
             "zip_attempts": 0,
             "digest_opt_in": False,
             "source": r.source,
-            "opted_in_at": r.opted_in_at,
+            # Only an opt-in the ledger records is kept: an opted-out row's stays in the file.
+            "opted_in_at": None if r.opted_out else r.opted_in_at,
+            "opted_out_at": (r.opted_out_at or now) if r.opted_out else None,
             "created_at": now,
             "updated_at": now,
         }
@@ -421,7 +487,7 @@ def import_batch(
             session, Volunteer, values, Volunteer.id, Volunteer.phone
         )
     )
-    tags, ledger = [], []
+    tags, ledger, stopped = [], [], []
     for row in new_rows:
         vid = ids.get(row.phone)
         if vid is None:  # someone texted JOIN from this number a moment ago: theirs stands
@@ -429,15 +495,34 @@ def import_batch(
             continue
         report.created += 1
         tags += [{"volunteer_id": vid, "tag": t} for t in row.tags]
-        if row.opted_in_at:
-            ledger.append(_ledger_row(row, vid, detail))
+        if row.opted_out:
+            when = row.opted_out_at or now
+            ledger.append(
+                _ledger_row(row, vid, detail, action=ConsentAction.OPT_OUT, occurred_at=when)
+            )
+            stopped.append(row.phone)
+            report.kept_opted_out += 1
+            report.opted_out += 1
+        elif row.opted_in_at:
+            ledger.append(
+                _ledger_row(
+                    row, vid, detail, action=ConsentAction.OPT_IN, occurred_at=row.opted_in_at
+                )
+            )
+            report.subscribed += 1
         else:
             report.not_subscribed += 1
     if tags:
         session.execute(insert(VolunteerTag), tags)
     if ledger:
         session.execute(insert(ConsentEvent), ledger)
-        report.subscribed += len(ledger)
+    if stopped:  # as `record_opt_out` does: nothing still queued for these numbers goes out
+        session.execute(
+            update(Delivery)
+            .where(Delivery.to_phone.in_(stopped), Delivery.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.SKIPPED, error_message="opted out", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def _update_existing(
@@ -445,11 +530,13 @@ def _update_existing(
     volunteer: Volunteer,
     row: ImportRow,
     *,
+    last: tuple[str, datetime] | None,
     now: datetime,
     detail: str,
     report: ImportReport,
 ) -> None:
-    """A number already on file keeps what it has; the row fills gaps and may subscribe it."""
+    """A number already on file keeps what it has; the row fills gaps, may subscribe it, and
+    opts it out when the row says so (unless they opted in again after that)."""
     changed = False
     if not volunteer.first_name and row.name:
         volunteer.first_name, changed = row.name, True
@@ -464,7 +551,19 @@ def _update_existing(
             volunteer.tags.append(VolunteerTag(tag=tag))
             changed = True
     never_subscribed = volunteer.opted_in_at is None and volunteer.status != VolunteerStatus.ACTIVE
-    if never_subscribed and row.opted_in_at:
+    if _opts_out_now(row, last):
+        record_opt_out(
+            session,
+            phone=row.phone,
+            volunteer=volunteer,
+            keyword=None,
+            channel=IMPORT_CHANNEL,
+            now=row.opted_out_at or now,
+            detail=_ledger_detail(row, detail),
+        )
+        report.opted_out += 1
+        changed = True
+    elif never_subscribed and row.opted_in_at and not row.opted_out:
         record_opt_in(
             session,
             phone=row.phone,

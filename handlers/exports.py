@@ -15,11 +15,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, lazyload
 
 from handlers.errors import UnknownShift
-from storage.models import Commitment, CommitmentStatus, Shift, Volunteer
+from storage.models import Commitment, CommitmentStatus, Shift, Volunteer, VolunteerStatus
 
 # The import's columns come first, in the import's order, so an export can be imported again.
 VOLUNTEER_COLUMNS: tuple[str, ...] = (
@@ -63,6 +63,8 @@ _ROSTER_ORDER = {
     CommitmentStatus.WAITLISTED: 1,
     CommitmentStatus.DROPPED: 2,
 }
+# Whom promotion would take off the waitlist (the rule of `handlers.shifts._first_in_line`).
+_PROMOTABLE = (Volunteer.status == VolunteerStatus.ACTIVE) & Volunteer.phone.is_not(None)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -118,8 +120,16 @@ def _roster_rows(session: Session, shift: Shift) -> Iterator[dict[str, str]]:
         *((Commitment.status == status, rank) for status, rank in _ROSTER_ORDER.items()),
         else_=3,
     )
+    # The place in line each waitlisted volunteer is told (`handlers.shifts.waitlist_rank`):
+    # 1 = next promoted, counting only those promotion would take (`shifts._first_in_line`: an
+    # active volunteer with a phone), in ticket order. One running count over the shift's rows,
+    # in the same statement (a window function, on SQLite and PostgreSQL alike).
+    in_line = (Commitment.status == CommitmentStatus.WAITLISTED) & _PROMOTABLE
+    rank = func.count(case((in_line, Commitment.id))).over(
+        order_by=(Commitment.waitlist_position, Commitment.id)
+    )
     stmt = (
-        select(Commitment, Volunteer)
+        select(Commitment, Volunteer, case((in_line, rank)).label("waitlist_rank"))
         .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
         .where(Commitment.shift_id == shift.id)
         .options(lazyload(Commitment.volunteer), lazyload(Commitment.shift))
@@ -127,7 +137,7 @@ def _roster_rows(session: Session, shift: Shift) -> Iterator[dict[str, str]]:
         .order_by(order, Commitment.waitlist_position, Commitment.created_at, Commitment.id)
         .execution_options(yield_per=1000)
     )
-    for commitment, volunteer in session.execute(stmt):
+    for commitment, volunteer, waitlist_rank in session.execute(stmt):
         yield {
             "shift_id": str(shift.id),
             "shift_title": safe_text(shift.title),
@@ -137,12 +147,7 @@ def _roster_rows(session: Session, shift: Shift) -> Iterator[dict[str, str]]:
             "zip": volunteer.zip or "",
             "status": str(commitment.status),
             "attended": _attended(commitment.status),
-            "waitlist_position": (
-                str(commitment.waitlist_position)
-                if commitment.status == CommitmentStatus.WAITLISTED
-                and commitment.waitlist_position is not None
-                else ""
-            ),
+            "waitlist_position": str(waitlist_rank) if waitlist_rank is not None else "",
             "signed_up_at": iso(commitment.committed_at or commitment.created_at),
             "confirmed_at": iso(commitment.confirmed_at),
             "dropped_at": iso(commitment.dropped_at),

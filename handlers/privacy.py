@@ -6,8 +6,10 @@ was told about them, and the phone number itself on every row that is not the co
 
 What stays, on purpose: the consent ledger (`consent_events`), which is append-only and keeps the
 phone number, because it is the proof of when this person opted in and out. Erasure also counts as
-a request to stop texting: when the volunteer was still reachable, an opt-out is appended to the
-ledger (through `handlers.consent.record_opt_out`), so a later import cannot quietly sign the
+a request to stop texting: unless the volunteer had opted out already (their status, or the
+number's latest ledger entry, says so), an opt-out is appended to the ledger (through
+`handlers.consent.record_opt_out`), whatever their status was (`active`, or `unreachable`:
+imported without consent, or after a carrier error), so a later import cannot quietly sign the
 number up again. The volunteer's row itself stays as an anonymous record, so that shift rosters
 and counts keep adding up.
 """
@@ -24,6 +26,8 @@ from handlers.consent import record_opt_out
 from handlers.phones import masked
 from storage.audit import audit
 from storage.models import (
+    ConsentAction,
+    ConsentEvent,
     Delivery,
     DeliveryStatus,
     InboundMessage,
@@ -94,7 +98,11 @@ def forget_volunteer(
     deliveries, stopped = _erase_deliveries(session, phone, volunteer_id, now)
     opted_out_now = False
     if volunteer is not None:
-        if volunteer.status == VolunteerStatus.ACTIVE:
+        # Whatever the status (active, or unreachable: imported without consent, or after a
+        # carrier error), unless the number's opt-out is on record already.
+        if volunteer.status != VolunteerStatus.OPTED_OUT and not _opted_out_on_record(
+            session, phone
+        ):
             record_opt_out(
                 session,
                 phone=phone,
@@ -148,6 +156,17 @@ def forget_volunteer(
         detail=outcome.as_detail(),
     )
     return outcome
+
+
+def _opted_out_on_record(session: Session, phone: str) -> bool:
+    """Whether the number's latest consent record is an opt-out."""
+    latest = session.scalar(
+        select(ConsentEvent.action)
+        .where(ConsentEvent.phone == phone)
+        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+        .limit(1)
+    )
+    return latest == ConsentAction.OPT_OUT
 
 
 def _about(phone_col, volunteer_col, phone: str, volunteer_id: int | None):  # type: ignore[no-untyped-def]

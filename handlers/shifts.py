@@ -95,13 +95,21 @@ _FIND = (
 _LAST_TICKET = select(func.max(Commitment.waitlist_position)).where(
     Commitment.shift_id == bindparam("shift_id")
 )
+# Those ahead in line whom promotion would take (`_first_in_line`: active, with a phone).
 _AHEAD_IN_LINE = (
     select(func.count())
     .select_from(Commitment)
+    .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
     .where(
         Commitment.shift_id == bindparam("shift_id"),
         Commitment.status == CommitmentStatus.WAITLISTED,
-        Commitment.waitlist_position < bindparam("position"),
+        Volunteer.status == VolunteerStatus.ACTIVE,
+        Volunteer.phone.is_not(None),
+        (Commitment.waitlist_position < bindparam("position"))
+        | (
+            (Commitment.waitlist_position == bindparam("position"))
+            & (Commitment.id < bindparam("commitment_id"))
+        ),
     )
 )
 _TAKE_SEAT = (
@@ -133,10 +141,18 @@ def _next_ticket(session: Session, shift_id: int) -> int:
 
 
 def waitlist_rank(session: Session, commitment: Commitment) -> int:
-    """1-based place in line of a waitlisted commitment."""
+    """1-based place in line of a waitlisted commitment: 1 = the next one promoted.
+
+    Counts only those ahead whom promotion would take (`_first_in_line`: the volunteer is active
+    and has a phone, in ticket order), so a place is never held by someone who opted out.
+    """
     ahead = session.scalar(
         _AHEAD_IN_LINE,
-        {"shift_id": commitment.shift_id, "position": commitment.waitlist_position or 0},
+        {
+            "shift_id": commitment.shift_id,
+            "position": commitment.waitlist_position or 0,
+            "commitment_id": commitment.id,
+        },
     )
     return (ahead or 0) + 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,13 +14,16 @@ from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
 from bot.csv_io import export, import_volunteers, import_volunteers_from
-from handlers.consent import record_opt_out
+from handlers import shifts
+from handlers.consent import record_opt_in, record_opt_out
 from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows
 from storage.models import (
     Commitment,
     CommitmentStatus,
     ConsentAction,
     ConsentEvent,
+    Delivery,
+    DeliveryStatus,
     Volunteer,
     VolunteerStatus,
 )
@@ -316,3 +319,209 @@ def test_a_volunteer_imported_without_consent_is_in_no_audience(container: Conta
         for audience in ("all", "tag:canvass", "zip:02124", "state:MA"):
             reached = uow.session.scalars(recipients(parse_audience(audience))).all()
             assert [v.first_name for v in reached] == ["Sub"], audience
+
+
+EXPORT_HEADER = ",".join(VOLUNTEER_COLUMNS) + "\n"
+
+
+def exported_row(**values: str) -> str:
+    """One line of a `muster export volunteers` file (columns not given are empty)."""
+    return ",".join(values.get(c, "") for c in VOLUNTEER_COLUMNS) + "\n"
+
+
+def opt_in_and_out(
+    session: Session, volunteer: Volunteer, *, opted_in: datetime, stop: datetime | None
+) -> None:
+    record_opt_in(
+        session,
+        phone=volunteer.phone,
+        volunteer=volunteer,
+        keyword="JOIN",
+        channel="sms",
+        now=opted_in,
+    )
+    if stop is not None:
+        record_opt_out(
+            session,
+            phone=volunteer.phone,
+            volunteer=volunteer,
+            keyword="STOP",
+            channel="sms",
+            now=stop,
+        )
+
+
+def test_an_exported_opt_out_imports_as_an_opt_out_never_as_a_subscription(
+    container: Container, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Export from one list, import into another (here: the same rows under numbers this
+    database has never seen): whoever texted STOP stays opted out, with the proof in the ledger."""
+    with container.uow() as uow:
+        gone = make_volunteer(uow.session, first_name="Gone", tags=["canvass"])
+        opt_in_and_out(
+            uow.session, gone, opted_in=T0 - timedelta(days=30), stop=T0 - timedelta(days=3)
+        )
+        uow.commit()
+    out = tmp_path / "volunteers.csv"
+    assert export(container, "volunteers", output=str(out)) == 0
+    (exported,) = list(csv.DictReader(out.open(newline="")))
+    assert exported["status"] == "opted_out" and exported["opted_in_at"] != ""
+    text = EXPORT_HEADER + exported_row(**{**exported, "phone": "+16175550192"})
+    # Rows another tool wrote: only `status`, or only `opted_out_at`, says they opted out.
+    text += exported_row(
+        phone="6175550193", name="Only", status="opted_out", opted_in_at="2026-03-01"
+    )
+    text += exported_row(
+        phone="6175550194", name="When", opted_in_at="2026-03-01", opted_out_at="2026-04-01T12:00Z"
+    )
+
+    report, rejected = run_import(container, text)
+    assert rejected == [] and (report.created, report.subscribed) == (3, 0)
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        for phone in ("+16175550192", "+16175550193", "+16175550194"):
+            assert people[phone].status == VolunteerStatus.OPTED_OUT, phone
+            assert people[phone].opted_in_at is None, phone  # no opt-in the ledger could prove
+        copy = people["+16175550192"]
+        assert (copy.first_name, copy.tag_names) == ("Gone", ["canvass"])  # kept on file
+        assert copy.opted_out_at == T0 - timedelta(days=3)
+        assert people["+16175550193"].opted_out_at == T0  # no time given: when it was imported
+        events = [e for e in ledger(uow.session) if e.phone != gone.phone]
+        assert [(e.phone, e.action, e.channel) for e in events] == [
+            ("+16175550192", ConsentAction.OPT_OUT, "import"),
+            ("+16175550193", ConsentAction.OPT_OUT, "import"),
+            ("+16175550194", ConsentAction.OPT_OUT, "import"),
+        ]
+        assert [e.occurred_at for e in events] == [
+            T0 - timedelta(days=3),
+            T0,
+            T0.replace(2026, 4, 1, 12, 0),
+        ]
+        assert "file=members.csv" in (events[0].detail or "") and "line=2" in (
+            events[0].detail or ""
+        )
+        assert "line=4" in (events[2].detail or "")
+    assert (report.kept_opted_out, report.opted_out) == (3, 3)
+
+    # Running it again changes nothing; a later file with consent cannot subscribe them.
+    before = snapshot(container)
+    again, rejected = run_import(container, text)
+    assert rejected == [] and again.unchanged == 3 and (again.opted_out, again.created) == (0, 0)
+    assert snapshot(container) == before
+    later, rejected = run_import(container, HEADER + "6175550192,,,,2026-11-01,\n")
+    assert later.subscribed == 0 and rejected[0]["reason"].startswith("opted out:")
+    assert snapshot(container) == before
+
+
+def test_an_opt_out_in_the_file_opts_out_a_volunteer_on_file_unless_they_came_back(
+    container: Container,
+) -> None:
+    with container.uow() as uow:
+        s = uow.session
+        # Subscribed here; the other list heard their STOP later.
+        stays = make_volunteer(s, phone="+16175550201", first_name="Stays")
+        opt_in_and_out(s, stays, opted_in=T0 - timedelta(days=30), stop=None)
+        s.add(
+            Delivery(
+                idempotency_key="queued-201",
+                volunteer_id=stays.id,
+                to_phone=stays.phone,
+                body="Canvass Saturday?",
+                kind="broadcast",
+                status=DeliveryStatus.PENDING,
+            )
+        )
+        # Texted START again here after the STOP the file knows of: their START stands.
+        back = make_volunteer(s, phone="+16175550202", first_name="Back", zip=None)
+        opt_in_and_out(s, back, opted_in=T0 - timedelta(days=30), stop=T0 - timedelta(days=20))
+        opt_in_and_out(s, back, opted_in=T0 - timedelta(days=2), stop=None)
+        # On file without consent (imported earlier without opted_in_at).
+        make_volunteer(s, phone="+16175550203", status=VolunteerStatus.UNREACHABLE)
+        uow.commit()
+    text = (
+        EXPORT_HEADER
+        + exported_row(phone="+16175550201", status="opted_out", opted_out_at="2026-11-10")
+        + exported_row(
+            phone="+16175550202",
+            zip="02124",
+            status="opted_out",
+            opted_in_at="2026-10-01",
+            opted_out_at="2026-10-27",
+        )
+        + exported_row(phone="+16175550203", opted_in_at="2026-11-01", status="Opted Out")
+    )
+    report, rejected = run_import(container, text)
+    assert rejected == [] and (report.subscribed, report.updated) == (0, 3)
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        assert people["+16175550201"].status == VolunteerStatus.OPTED_OUT
+        assert people["+16175550201"].opted_out_at == datetime(2026, 11, 10, 5, 0, tzinfo=UTC)
+        assert people["+16175550202"].status == VolunteerStatus.ACTIVE  # gap filled, still in
+        assert people["+16175550202"].zip == "02124"
+        assert people["+16175550203"].status == VolunteerStatus.OPTED_OUT
+        assert people["+16175550203"].opted_in_at is None
+        queued = uow.session.scalar(
+            select(Delivery).where(Delivery.idempotency_key == "queued-201")
+        )
+        assert queued.status == DeliveryStatus.SKIPPED  # as a STOP by text would
+        stops = [
+            (e.phone, e.channel)
+            for e in ledger(uow.session)
+            if e.action == ConsentAction.OPT_OUT and e.channel == "import"
+        ]
+        assert stops == [("+16175550201", "import"), ("+16175550203", "import")]
+    assert report.opted_out == 2
+    before = snapshot(container)
+    again, _ = run_import(container, text)
+    assert again.unchanged == 3 and snapshot(container) == before
+
+
+def test_a_status_or_opted_out_at_that_cannot_be_read_rejects_the_row(container: Container) -> None:
+    report, rejected = run_import(
+        container,
+        EXPORT_HEADER
+        + exported_row(phone="6175550211", name="Member", status="member", opted_in_at="2026-03-01")
+        + exported_row(
+            phone="6175550212", name="Soon", opted_in_at="2026-03-01", opted_out_at="someday"
+        )
+        + exported_row(
+            phone="6175550213", name="Later", opted_in_at="2026-03-01", opted_out_at="2099-01-01"
+        ),
+    )
+    assert report.created == 0 and report.rejected == 3
+    reasons = {r["name"]: r["reason"] for r in rejected}
+    assert reasons["Member"] == "status: 'member' is not active, opted_out or unreachable"
+    assert reasons["Soon"].startswith("opted_out_at:") and "ISO 8601" in reasons["Soon"]
+    assert reasons["Later"].startswith("opted_out_at:") and "future" in reasons["Later"]
+
+
+def test_export_roster_waitlist_position_is_the_place_in_line_the_volunteer_is_told(
+    container: Container,
+) -> None:
+    """Tickets 1-4 were handed out; one left the line, one opted out, one is unreachable: the one
+    left is next (position 1), as `shifts.waitlist_rank` tells them, not ticket 4."""
+    with container.uow() as uow:
+        s = uow.session
+        shift = make_shift(s, starts_at=T0 + timedelta(days=2), capacity=1)
+        seated, left, gone, lost, next_ = (make_volunteer(s, first_name=n) for n in "ABCDE")
+        for v in (seated, left, gone, lost, next_):
+            shifts.commit_to_shift(s, volunteer=v, shift_id=shift.id, now=T0, channel="sms")
+        shifts.drop_commitment(s, volunteer=left, shift_id=shift.id, now=T0)
+        record_opt_out(s, phone=gone.phone, volunteer=gone, keyword="STOP", channel="sms", now=T0)
+        lost.status = VolunteerStatus.UNREACHABLE
+        shift_id = shift.id
+        uow.commit()
+    with container.read_uow() as uow:
+        rows = list(roster_rows(uow.session, shift_id))
+        told = shifts.waitlist_rank(
+            uow.session,
+            uow.session.scalar(select(Commitment).where(Commitment.volunteer_id == next_.id)),
+        )
+    assert [(r["name"], r["status"], r["waitlist_position"]) for r in rows] == [
+        ("A", "committed", ""),
+        ("C", "waitlisted", ""),  # opted out: promotion passes them over
+        ("D", "waitlisted", ""),  # unreachable: the same
+        ("E", "waitlisted", "1"),
+        ("B", "dropped", ""),
+    ]
+    assert told == 1

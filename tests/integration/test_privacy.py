@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, select
 
+from bot.bootstrap import Container
 from bot.cli import main
+from bot.csv_io import import_volunteers_from
 from handlers.phones import masked
 from handlers.privacy import ERASED, forget_volunteer
 from storage.db import make_session_factory
@@ -200,3 +204,63 @@ def test_forget_a_number_that_only_texted_and_an_opted_out_volunteer(uow, clock)
         assert [(e.phone, e.keyword) for e in ledger] == [(gone_phone, "STOP")]
         actors = uow.session.scalars(select(AuditEntry.actor)).all()
         assert actors == ["U0ORGANIZER", "U0ORGANIZER"]
+
+
+def test_forgetting_a_volunteer_who_is_not_active_records_the_opt_out_too(
+    container: Container,
+) -> None:
+    """Imported without consent, or unreachable after a carrier error: erasure is still a request
+    to stop texting, so a later import with consent evidence cannot sign the number up again.
+    A number whose latest record is an opt-out already gets no second one."""
+    with container.uow() as uow:
+        s = uow.session
+        imported = make_volunteer(s, status=VolunteerStatus.UNREACHABLE, opted_in_at=None)
+        bounced = make_volunteer(s, status=VolunteerStatus.UNREACHABLE)
+        s.add(
+            ConsentEvent(
+                phone=bounced.phone,
+                volunteer_id=bounced.id,
+                action=ConsentAction.OPT_IN,
+                keyword="JOIN",
+                channel="sms",
+                occurred_at=T0 - timedelta(days=10),
+            )
+        )
+        stopped = make_volunteer(s, status=VolunteerStatus.UNREACHABLE)
+        s.add(
+            ConsentEvent(
+                phone=stopped.phone,
+                volunteer_id=stopped.id,
+                action=ConsentAction.OPT_OUT,
+                keyword="STOP",
+                channel="sms",
+                occurred_at=T0 - timedelta(days=5),
+            )
+        )
+        uow.commit()
+        phones = [imported.phone, bounced.phone, stopped.phone]
+
+    with container.uow() as uow:
+        outcomes = [
+            forget_volunteer(uow.session, phone=p, actor="cli", channel="cli", now=T0)
+            for p in phones
+        ]
+        uow.commit()
+    assert [o.opted_out_now for o in outcomes] == [True, True, False]
+    with container.read_uow() as uow:
+        ledger = uow.session.scalars(select(ConsentEvent).order_by(ConsentEvent.id)).all()
+        assert [(e.phone, e.action, e.channel) for e in ledger if e.occurred_at == T0] == [
+            (phones[0], ConsentAction.OPT_OUT, "cli"),
+            (phones[1], ConsentAction.OPT_OUT, "cli"),
+        ]
+        assert len(ledger) == 4
+
+    # A list that still has them, with consent evidence, is refused for every one.
+    text = "phone,name,opted_in_at\n" + "".join(f"{p},Again,2026-11-01\n" for p in phones)
+    rejects = io.StringIO()
+    report = import_volunteers_from(container, io.StringIO(text), rejects=rejects)
+    assert (report.created, report.subscribed, report.rejected) == (0, 0, 3)
+    assert all(
+        r["reason"].startswith("opted out:")
+        for r in csv.DictReader(io.StringIO(rejects.getvalue()))
+    )

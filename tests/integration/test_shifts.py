@@ -215,3 +215,28 @@ def test_confirm_takes_the_next_reminded_commitment(uow) -> None:
         assert shifts.confirm_next_reminded(s, volunteer=v, now=T0) is None
         mine = shifts.my_commitments(s, volunteer=v, now=T0)
         assert [c.shift_id for c in mine] == [unreminded.id, sooner.id, later.id]
+
+
+def test_a_waitlist_place_counts_only_those_promotion_would_take(uow) -> None:
+    """Told 'waitlist #N' means N-1 people will be promoted first: an opted-out, unreachable or
+    forgotten volunteer ahead holds no place, since promotion skips them."""
+    with uow:
+        s = uow.session
+        shift = make_shift(s, starts_at=T0 + timedelta(days=1), capacity=1)
+        seated, gone, lost, erased, first, second = (make_volunteer(s) for _ in range(6))
+        for v in (seated, gone, lost, erased, first, second):
+            shifts.commit_to_shift(s, volunteer=v, shift_id=shift.id, now=T0, channel="sms")
+        gone.status = VolunteerStatus.OPTED_OUT
+        lost.status = VolunteerStatus.UNREACHABLE
+        erased.phone = None  # forgotten (`muster forget`)
+        s.flush()
+
+        def rank(v: Volunteer) -> int:
+            commitment = s.scalar(select(Commitment).where(Commitment.volunteer_id == v.id))
+            return shifts.waitlist_rank(s, commitment)
+
+        assert [rank(first), rank(second)] == [1, 2]
+        out = shifts.drop_commitment(s, volunteer=seated, shift_id=shift.id, now=T0)
+        assert out.promoted is not None and out.promoted.volunteer_id == first.id
+        assert rank(second) == 1
+        uow.commit()
