@@ -263,7 +263,7 @@ def run_console_command(container: Container, org: OrgConfig, line: str) -> dict
 def run_console_action(
     container: Container, org: OrgConfig, name: str, values: dict[str, str]
 ) -> dict[str, Any]:
-    """A button of an earlier answer (Confirm, Cancel, Attended, No-show)."""
+    """A button of an earlier answer (Confirm, Cancel, Stop sending, Attended, No-show)."""
     action = OrganizerAction(
         channel=Channel.CONSOLE,
         user_id=CONSOLE_ORGANIZER,
@@ -287,6 +287,14 @@ def _answer(call: Callable[[], Result]) -> dict[str, Any]:
         answer["actions"] = [
             {"label": "Confirm", "name": "broadcast.confirm", "values": token, "style": "primary"},
             {"label": "Cancel", "name": "broadcast.cancel", "values": token},
+        ]
+    elif isinstance(view, views.BroadcastDoneView) and view.stoppable and view.broadcast_id:
+        token = {"token": f"b:{view.broadcast_id}"}
+        answer["actions"] = [{"label": "Stop sending", "name": "broadcast.stop", "values": token}]
+    elif isinstance(view, views.ScheduleListView):
+        answer["actions"] = [
+            {"label": f"Stop #{g.id}", "name": "broadcast.stop", "values": {"token": f"b:{g.id}"}}
+            for g in view.going_out
         ]
     elif isinstance(view, views.RosterView) and view.attendance_open:
         for entry in view.entries[:MAX_ROSTER_BUTTONS]:

@@ -176,7 +176,8 @@ class SlackListeners:
             issued_at=self.container.clock.now(),
             action_id=f"{message_ts}:{action.get('action_ts', '')}",
         )
-        # A broadcast's outcome replaces its preview, so the buttons go away after one click.
+        # A broadcast's outcome replaces the message its button was on (the preview, the "on its
+        # way" answer with Stop sending, the scheduled list), so the buttons go after one click.
         replace = name.startswith("broadcast.")
 
         async def answer(text: str) -> None:

@@ -16,6 +16,7 @@ Block = dict[str, Any]
 MAX_TEXT = 2900  # a section's text may hold 3,000 characters
 CONFIRM = "muster.broadcast.confirm"
 CANCEL = "muster.broadcast.cancel"
+STOP = "muster.broadcast.stop"
 ATTENDED = "muster.roster.attended"
 NO_SHOW = "muster.roster.no_show"
 SHIFT_MODAL = "muster.shift_add"
@@ -54,6 +55,19 @@ def _button(text: str, action_id: str, value: str, style: str | None = None) -> 
     }
     if style:
         button["style"] = style
+    return button
+
+
+def _stop_button(broadcast_id: int) -> dict[str, Any]:
+    """Stop sending: cancels every text of the broadcast not yet handed to Twilio."""
+    button = _button("Stop sending", STOP, f"b:{broadcast_id}", "danger")
+    button["confirm"] = {
+        "title": _plain(f"Stop broadcast #{broadcast_id}?"),
+        "text": _plain("Texts not yet handed to Twilio will not go. Texts already sent stay sent."),
+        "confirm": _plain("Stop sending"),
+        "deny": _plain("Keep sending"),
+        "style": "danger",
+    }
     return button
 
 
@@ -221,30 +235,56 @@ def _(view: views.BroadcastPreviewView) -> tuple[str, list[Block]]:
     actions = {
         "type": "actions",
         "block_id": "broadcast-preview",
-        "elements": [confirm, _button("Cancel", CANCEL, view.token[:2000], "danger")],
+        "elements": [confirm, _button("Cancel", CANCEL, view.token, "danger")],
     }
     return f"Broadcast preview: {view.recipients:,} volunteers", [_section(text), actions]
 
 
 @blocks.register
 def _(view: views.BroadcastDoneView) -> tuple[str, list[Block]]:
-    icon = {"queued": ":outbox_tray:", "scheduled": ":calendar:", "cancelled": ":x:"}.get(
-        view.outcome, ":information_source:"
-    )
-    return view.text, [_section(f"{icon} {_escape(view.text)}")]
+    icon = {
+        "queued": ":outbox_tray:",
+        "scheduled": ":calendar:",
+        "cancelled": ":x:",
+        "stopped": ":octagonal_sign:",
+        "finished": ":white_check_mark:",
+    }.get(view.outcome, ":information_source:")
+    out = [_section(f"{icon} {_escape(view.text)}")]
+    if view.stoppable and view.broadcast_id is not None:
+        out.append(
+            {
+                "type": "actions",
+                "block_id": "broadcast-sending",
+                "elements": [_stop_button(view.broadcast_id)],
+            }
+        )
+    return view.text, out
 
 
 @blocks.register
 def _(view: views.ScheduleListView) -> tuple[str, list[Block]]:
+    going: list[Block] = []
+    if view.going_out:
+        going.append(_header("Going out now"))
+    for g in view.going_out:
+        body = g.body if len(g.body) <= 200 else g.body[:199] + "…"
+        origin = f" · from scheduled #{g.schedule_id}" if g.schedule_id else ""
+        going.append(
+            _section(
+                f"*Broadcast #{g.id}* {g.when} → `{_escape(g.audience)}`{origin}\n"
+                f"{g.left:,} of {g.recipients:,} not yet sent\n>{_escape(body)}",
+                accessory=_stop_button(g.id),
+            )
+        )
     if not view.schedules:
         text = "No broadcasts are scheduled."
-        return text, [_section(text)]
+        return text, [_section(text), *going]
     out: list[Block] = [_header("Scheduled broadcasts")]
-    for s in view.schedules[:45]:
+    for s in view.schedules[: min(45, 49 - len(going))]:
         body = s.body if len(s.body) <= 200 else s.body[:199] + "…"
         by = f" · by <@{s.created_by}>" if s.created_by else ""
         out.append(_section(f"*#{s.id}* {s.when} → `{_escape(s.audience)}`{by}\n>{_escape(body)}"))
-    return f"{len(view.schedules)} scheduled broadcasts", out
+    return f"{len(view.schedules)} scheduled broadcasts", out + going
 
 
 @blocks.register

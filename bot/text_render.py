@@ -134,10 +134,18 @@ def _(view: views.BroadcastDoneView) -> str:
 @text.register
 def _(view: views.ScheduleListView) -> str:
     if not view.schedules:
-        return "No broadcasts are scheduled."
-    return "Scheduled broadcasts:\n" + "\n".join(
-        f"  #{s.id} {s.when} -> {s.audience}: {s.body}" for s in view.schedules
-    )
+        out = "No broadcasts are scheduled."
+    else:
+        out = "Scheduled broadcasts:\n" + "\n".join(
+            f"  #{s.id} {s.when} -> {s.audience}: {s.body}" for s in view.schedules
+        )
+    if view.going_out:
+        out += "\nGoing out now:\n" + "\n".join(
+            f"  broadcast #{g.id} {g.when} -> {g.audience}: {g.left:,} of {g.recipients:,} "
+            f"not yet sent: {g.body}"
+            for g in view.going_out
+        )
+    return out
 
 
 @text.register

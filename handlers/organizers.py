@@ -11,13 +11,11 @@ same transaction as the change.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import logging
 import re
 import shlex
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,8 +38,12 @@ from handlers.schedules import ScheduledView, local_to_utc
 from handlers.shifts import CommitStatus, record_check_in
 from storage.audit import audit
 from storage.models import (
+    Broadcast,
+    BroadcastStatus,
     Commitment,
     CommitmentStatus,
+    Delivery,
+    DeliveryStatus,
     ProcessedEvent,
     Shift,
     SlackReplyMark,
@@ -49,7 +51,7 @@ from storage.models import (
     VolunteerStatus,
     VolunteerTag,
 )
-from storage.outbox import insert_ignoring_conflicts, record_effects
+from storage.outbox import WENT, insert_ignoring_conflicts, record_effects
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ DESCRIPTIONS: dict[str, str] = {
     "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
     "find": "look a volunteer up",
     "broadcast": "text an audience (a form; or inline), after a preview you confirm",
-    "scheduled": "broadcasts planned ahead",
+    "scheduled": "broadcasts planned ahead, and those still going out (with Stop sending)",
     "unschedule": "cancel scheduled broadcast ID",
     "stats": "the drive at a glance",
     "export": "a CSV in a direct message to you",
@@ -92,6 +94,8 @@ LIST_LIMIT = 20  # shifts listed by `shifts`
 FIND_LIMIT = 25
 ROSTER_LIMIT = 40  # Block Kit allows 50 blocks a message; the rest is in the export
 MAX_CAPACITY = 10_000
+MAX_CRON_CHARS = 100  # what schedules.cron holds
+GOING_OUT_LIMIT = 10  # broadcasts still going out, listed by `scheduled` with Stop sending
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _WHEN = "%Y-%m-%d %H:%M"
@@ -730,6 +734,9 @@ def broadcast_request(
                 cron = schedules.check_cron(cron, org.default_timezone, now=now)
             except UsageError as exc:
                 errors["every"] = exc.message
+            else:
+                if len(cron) > MAX_CRON_CHARS:
+                    errors["every"] = f"keep the repeat under {MAX_CRON_CHARS} characters"
     if errors:
         raise InvalidInput(errors)
     return BroadcastRequest(audience=audience, body=body, run_at=run_at, cron=cron)
@@ -783,35 +790,32 @@ def _broadcast_submit(
 def preview(
     request: BroadcastRequest, *, user_id: str, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
-    """What would go out, and to whom; a draft to send now, or a schedule to confirm."""
+    """What would go out, and to whom; a draft to send now, or a schedule to confirm.
+
+    Either way the request waits in a draft row and the buttons carry only its id: Slack refuses
+    a button value over 2,000 characters, and a 1,600-character message (more so in UTF-8 or
+    JSON escapes) would not fit. A scheduled draft is never sent itself: Confirm turns it into a
+    schedule and marks it confirmed, so it stays out of the broadcasts' reports.
+    """
     now = clock.now()
     audience = parse_audience(request.audience)
     with uow:
         p = broadcasts.preview_broadcast(
             uow.session, audience=audience, body=request.body, now=now, org=org
         )
-        broadcast_id = None
+        draft = broadcasts.create_draft(
+            uow.session,
+            body=request.body,
+            audience=request.audience,
+            created_by=user_id,
+            now=now,
+            run_at=request.run_at,
+        )
         if request.run_at is None and request.cron is None:
-            draft = broadcasts.create_draft(
-                uow.session,
-                body=request.body,
-                audience=request.audience,
-                created_by=user_id,
-                now=now,
-            )
-            broadcast_id = draft.id
-            token = f"b:{draft.id}"
-            when = "now"
+            token, when = f"b:{draft.id}", "now"
         else:
             token = "s:" + json.dumps(
-                {
-                    "to": request.audience,
-                    "message": request.body,
-                    "at": request.run_at.isoformat() if request.run_at else None,
-                    "every": request.cron,
-                    "nonce": uuid.uuid4().hex,
-                },
-                separators=(",", ":"),
+                {"draft": draft.id, "every": request.cron}, separators=(",", ":")
             )
             when = (
                 local_when(request.run_at, None, org.zone)
@@ -830,60 +834,109 @@ def preview(
         in_quiet_hours=p.in_quiet_hours_now,
         first_names=tuple(p.first_names),
         when=when,
-        broadcast_id=broadcast_id,
+        broadcast_id=draft.id,
     )
     return Result(view=view, intent="broadcast.preview")
+
+
+_OUT_OF_DATE = "That button is out of date; run the broadcast again."
+_GOING = (BroadcastStatus.QUEUED, BroadcastStatus.SENDING)
+_WAITING = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
+
+
+def _broadcast_of(token: str) -> int:
+    """`b:12` (a Confirm, Cancel or Stop sending button of broadcast 12) -> 12."""
+    if token.startswith("b:") and token[2:].isdigit():
+        return int(token[2:])
+    raise UsageError(_OUT_OF_DATE)
+
+
+def _scheduled_draft_of(token: str) -> tuple[int, str | None] | None:
+    """`s:{"draft":12,"every":"0 9 * * MON"}` -> (12, "0 9 * * MON"); None if not one."""
+    try:
+        spec = json.loads(token[2:])
+    except ValueError:
+        return None
+    if not isinstance(spec, dict) or not isinstance(spec.get("draft"), int):
+        return None  # includes a preview made before drafts: it carried the whole request
+    every = spec.get("every")
+    return spec["draft"], every if isinstance(every, str) else None
+
+
+def _locked_broadcast(session: Session, broadcast_id: int) -> Broadcast:
+    """The row, locked for this transaction, so that two clicks cannot both act on it."""
+    broadcast = session.get(Broadcast, broadcast_id, with_for_update=True, populate_existing=True)
+    if broadcast is None:
+        raise broadcasts.UnknownBroadcastId(broadcast_id)
+    return broadcast
+
+
+def _texts(n: int) -> str:
+    return f"{n:,} text" + ("" if n == 1 else "s")
 
 
 def _broadcast_confirm(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
     token = action.values.get("token", "")
-    now = clock.now()
-    if token.startswith("b:") and token[2:].isdigit():
-        broadcast_id = int(token[2:])
-        with uow:
-            queued = broadcasts.confirm_broadcast(
-                uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
-            )
-            uow.commit()
-        if not queued:
-            done = views.BroadcastDoneView(
-                "already", f"Broadcast #{broadcast_id} was already sent."
-            )
-            return Result(view=done, intent="broadcast.already")
-        text = f"Broadcast #{broadcast_id} is on its way to {queued:,} volunteers."
-        return Result(view=views.BroadcastDoneView("queued", text), intent="broadcast.queued")
     if token.startswith("s:"):
         return _confirm_schedule(token, action=action, uow=uow, org=org, clock=clock)
-    raise UsageError("That button is out of date; run the broadcast again.")
+    broadcast_id, now = _broadcast_of(token), clock.now()
+    with uow:
+        queued = broadcasts.confirm_broadcast(
+            uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
+        )
+        broadcast = _locked_broadcast(uow.session, broadcast_id)
+        status, recipients = broadcast.status, broadcast.recipient_count
+        uow.commit()
+    # The answer replaces the preview; while texts are still going out it offers Stop sending
+    # (also on a second click, whose answer may land last and replace the first).
+    going, name = status in _GOING, f"Broadcast #{broadcast_id}"
+    if queued:
+        text = f"{name} is on its way to {queued:,} volunteers."
+        view = views.BroadcastDoneView("queued", text, broadcast_id, stoppable=going)
+        return Result(view=view, intent="broadcast.queued")
+    if status == BroadcastStatus.CANCELLED:
+        text = f"{name} was cancelled; nothing more will be sent."
+    elif not recipients:
+        text = f"{name} had nobody to go to; nothing was sent."
+    elif going:
+        text = f"{name} was already sent on its way to {recipients:,} volunteers."
+    else:
+        text = f"{name} was already sent."
+    view = views.BroadcastDoneView("already", text, broadcast_id, stoppable=going)
+    return Result(view=view, intent="broadcast.already")
 
 
 def _confirm_schedule(
     token: str, *, action: OrganizerAction, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
-    try:
-        spec = json.loads(token[2:])
-    except ValueError:
-        raise UsageError("That button is out of date; run the broadcast again.") from None
+    found = _scheduled_draft_of(token)
+    if found is None:
+        raise UsageError(_OUT_OF_DATE)
+    draft_id, every = found
     now = clock.now()
-    key = "schedule-confirm:" + hashlib.sha256(token.encode()).hexdigest()
     with uow:
-        if not insert_ignoring_conflicts(
-            uow.session, ProcessedEvent.__table__, [{"key": key, "at": now}]
-        ):
+        draft = _locked_broadcast(uow.session, draft_id)
+        if draft.status == BroadcastStatus.CANCELLED:
+            text = "That broadcast was cancelled; nothing was scheduled."
+            return Result(view=views.BroadcastDoneView("already", text), intent="broadcast.already")
+        if draft.confirmed_at is not None:
             done = views.BroadcastDoneView("already", "That broadcast was already scheduled.")
             return Result(view=done, intent="broadcast.already")
+        if draft.status != BroadcastStatus.DRAFT:
+            raise UsageError(_OUT_OF_DATE)
         schedule = schedules.schedule_broadcast(
             uow.session,
-            body=spec["message"],
-            audience=spec["to"],
+            body=draft.body,
+            audience=draft.audience,
             created_by=action.user_id,
             now=now,
-            run_at=datetime.fromisoformat(spec["at"]) if spec.get("at") else None,
-            cron=spec.get("every"),
+            run_at=draft.run_at,
+            cron=every,
             timezone=org.default_timezone,
         )
+        draft.confirmed_by, draft.confirmed_at = action.user_id, now
         uow.commit()
         text = f"Scheduled as #{schedule.id}. `{USAGE['unschedule']}` cancels it."
     return Result(view=views.BroadcastDoneView("scheduled", text), intent="broadcast.scheduled")
@@ -892,20 +945,84 @@ def _confirm_schedule(
 def _broadcast_cancel(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
+    """The preview's Cancel: a draft is cancelled (a late Confirm then sends nothing)."""
     token = action.values.get("token", "")
-    if not (token.startswith("b:") and token[2:].isdigit()):
-        done = views.BroadcastDoneView("cancelled", "Cancelled: nothing was scheduled or sent.")
-        return Result(view=done, intent="broadcast.cancelled")
-    broadcast_id, now = int(token[2:]), clock.now()
+    if not token.startswith("s:"):
+        return _stop(_broadcast_of(token), user_id=action.user_id, uow=uow, clock=clock)
+    nothing = views.BroadcastDoneView("cancelled", "Cancelled: nothing was scheduled or sent.")
+    found = _scheduled_draft_of(token)
+    if found is None:  # a preview made before drafts kept nothing to cancel
+        return Result(view=nothing, intent="broadcast.cancelled")
+    now = clock.now()
     with uow:
-        cancelled = broadcasts.cancel_broadcast(
-            uow.session, broadcast_id=broadcast_id, user_id=action.user_id, now=now
+        draft = _locked_broadcast(uow.session, found[0])
+        if draft.confirmed_at is not None:
+            text = (
+                f"That broadcast was already scheduled: `{USAGE['scheduled']}` lists it, "
+                f"`{USAGE['unschedule']}` cancels it."
+            )
+            return Result(view=views.BroadcastDoneView("already", text), intent="broadcast.already")
+        if draft.status == BroadcastStatus.DRAFT:
+            broadcasts.cancel_broadcast(
+                uow.session, broadcast_id=draft.id, user_id=action.user_id, now=now
+            )
+            uow.commit()
+    return Result(view=nothing, intent="broadcast.cancelled")
+
+
+def _broadcast_stop(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    """Stop sending, on a confirmed broadcast (or one the clock fired): every text not yet
+    handed to Twilio is cancelled, through `broadcasts.cancel_broadcast` (audited there)."""
+    broadcast_id = _broadcast_of(action.values.get("token", ""))
+    return _stop(broadcast_id, user_id=action.user_id, uow=uow, clock=clock)
+
+
+def _stop(broadcast_id: int, *, user_id: str, uow: UnitOfWork, clock: Clock) -> Result:
+    """Cancel a draft, or stop a broadcast going out; a second press, or one after the last text
+    went, answers with where it stands and changes nothing."""
+    name, now = f"Broadcast #{broadcast_id}", clock.now()
+    with uow:
+        session = uow.session
+        broadcast = _locked_broadcast(session, broadcast_id)
+        was = broadcast.status
+        counts: dict[str, int] = dict(
+            session.execute(
+                select(Delivery.status, func.count())
+                .where(Delivery.broadcast_id == broadcast_id)
+                .group_by(Delivery.status)
+            ).all()
+        )
+        went = sum(counts.get(s, 0) for s in WENT)
+        in_flight = counts.get(DeliveryStatus.CLAIMED, 0)
+        if was == BroadcastStatus.CANCELLED:
+            stopped = counts.get(DeliveryStatus.CANCELLED, 0)
+            text = f"{name} was already stopped" + (
+                f": {_texts(stopped)} did not go, {went:,} had already gone."
+                if stopped or went
+                else "; nothing was sent."
+            )
+            return Result(view=views.BroadcastDoneView("already", text), intent="broadcast.already")
+        if was == BroadcastStatus.MISSED:
+            text = f"{name} never went out (it was missed); there is nothing to stop."
+            return Result(view=views.BroadcastDoneView("already", text), intent="broadcast.already")
+        if was != BroadcastStatus.DRAFT and not sum(counts.get(s, 0) for s in _WAITING):
+            text = f"{name} has finished: {_texts(went)} went; there is nothing left to stop."
+            view = views.BroadcastDoneView("finished", text, broadcast_id)
+            return Result(view=view, intent="broadcast.finished")
+        stopped = broadcasts.cancel_broadcast(
+            session, broadcast_id=broadcast_id, user_id=user_id, now=now
         )
         uow.commit()
-    text = f"Broadcast #{broadcast_id} cancelled" + (
-        f": {cancelled:,} texts not yet sent were stopped." if cancelled else "; nothing was sent."
-    )
-    return Result(view=views.BroadcastDoneView("cancelled", text), intent="broadcast.cancelled")
+    if was == BroadcastStatus.DRAFT:
+        text = f"{name} cancelled; nothing was sent."
+        return Result(view=views.BroadcastDoneView("cancelled", text), intent="broadcast.cancelled")
+    text = f"{name} stopped: {_texts(stopped)} not yet sent will not go; {went:,} had already gone."
+    if in_flight:
+        text += f" {_texts(in_flight)} in flight to Twilio just then may still go."
+    view = views.BroadcastDoneView("stopped", text, broadcast_id)
+    return Result(view=view, intent="broadcast.stopped")
 
 
 # --- scheduled / unschedule ----------------------------------------------------------------------
@@ -925,7 +1042,33 @@ def _scheduled(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
             )
             for s in rows
         )
-    return Result(view=views.ScheduleListView(lines), intent="scheduled")
+        going = going_out(uow.session, org=org, limit=GOING_OUT_LIMIT)
+    return Result(view=views.ScheduleListView(lines, going_out=going), intent="scheduled")
+
+
+def going_out(session: Session, *, org: OrgConfig, limit: int) -> tuple[views.GoingOutLine, ...]:
+    """Broadcasts with texts not yet handed to Twilio, newest first: confirmed ones and those
+    the clock fired, whose Stop sending is found here (the clock posts no message of its own)."""
+    rows = session.execute(
+        select(Broadcast, func.count(Delivery.id))
+        .join(Delivery, Delivery.broadcast_id == Broadcast.id)
+        .where(Broadcast.status.in_(_GOING), Delivery.status.in_(_WAITING))
+        .group_by(Broadcast.id)
+        .order_by(Broadcast.id.desc())
+        .limit(limit)
+    ).all()
+    return tuple(
+        views.GoingOutLine(
+            id=b.id,
+            audience=b.audience,
+            body=b.body,
+            when=local_when(b.confirmed_at or b.created_at, None, org.zone),
+            left=left,
+            recipients=b.recipient_count,
+            schedule_id=b.schedule_id,
+        )
+        for b, left in rows
+    )
 
 
 def _schedule_when(s: ScheduledView) -> str:
@@ -1117,6 +1260,7 @@ _ACTIONS: dict[str, Callable[..., Result]] = {
     "broadcast.submit": _broadcast_submit,
     "broadcast.confirm": _broadcast_confirm,
     "broadcast.cancel": _broadcast_cancel,
+    "broadcast.stop": _broadcast_stop,
     "roster.attended": _mark_attendance(attended=True),
     "roster.no_show": _mark_attendance(attended=False),
     "inbox.reply": _inbox_reply,

@@ -132,10 +132,15 @@ class BroadcastPreviewView:
 
 @dataclass(frozen=True, slots=True)
 class BroadcastDoneView:
-    """The answer to Confirm or Cancel (also to a second click: `repeated`)."""
+    """The answer to Confirm, Cancel or Stop sending (also to a second click: `already`).
 
-    outcome: str  # queued, scheduled, cancelled, already
+    `stoppable`: broadcast `broadcast_id` is still going out, so the answer offers Stop sending.
+    """
+
+    outcome: str  # queued, scheduled, cancelled, stopped, finished, already
     text: str
+    broadcast_id: int | None = None
+    stoppable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,8 +153,22 @@ class ScheduleLine:
 
 
 @dataclass(frozen=True, slots=True)
+class GoingOutLine:
+    """A broadcast confirmed (or fired by the clock) with texts not yet handed to Twilio."""
+
+    id: int  # the broadcast
+    audience: str
+    body: str
+    when: str  # when it was confirmed or fired, local
+    left: int  # texts not yet handed to Twilio (held for quiet hours included)
+    recipients: int
+    schedule_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleListView:
     schedules: tuple[ScheduleLine, ...]
+    going_out: tuple[GoingOutLine, ...] = ()  # each with a Stop sending button
 
 
 @dataclass(frozen=True, slots=True)

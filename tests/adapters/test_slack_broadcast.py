@@ -216,3 +216,251 @@ def test_stats_show_the_last_broadcasts_report(slack: SlackHarness, engine, volu
     text = blocks_text(slack.ask("stats"))
     assert "→ `all` (queued)" in text
     assert "3 recipients · 2 sent · 1 delivered · 0 replied" in text
+
+
+# --- Stop sending: a confirmed broadcast (or one the clock fired) can still be stopped -----------
+
+
+def stop_button(call) -> dict:
+    (button,) = [
+        element
+        for block in call.json_param("blocks") or []
+        for element in [*block.get("elements", []), block.get("accessory") or {}]
+        if element.get("action_id") == "muster.broadcast.stop"
+    ]
+    return button
+
+
+def statuses(engine) -> list[str]:
+    with Session(bind=engine) as session:
+        return sorted(session.scalars(select(Delivery.status)).all())
+
+
+def audited(engine, action: str) -> list[tuple[str, dict]]:
+    with Session(bind=engine) as session:
+        rows = session.execute(
+            select(AuditEntry.actor, AuditEntry.detail).where(AuditEntry.action == action)
+        ).all()
+    return [(actor, detail) for actor, detail in rows]
+
+
+def confirmed(slack: SlackHarness, message: str = "Rally at 6") -> tuple[int, object]:
+    """A broadcast to everyone, confirmed: (its id, the answer that replaced the preview)."""
+    preview = slack.ask(f'broadcast to=all message="{message}"')
+    token = buttons(preview)["muster.broadcast.confirm"]
+    answer = slack.answer(slack.click("muster.broadcast.confirm", token))
+    return int(token.removeprefix("b:")), answer
+
+
+def test_the_confirmed_message_offers_stop_sending(slack: SlackHarness, engine, volunteers):
+    broadcast_id, answer = confirmed(slack)
+    assert "on its way to 3 volunteers" in blocks_text(answer)
+    assert answer.params["replace_original"] in (True, "true")
+    button = stop_button(answer)
+    assert button["value"] == f"b:{broadcast_id}" and button["style"] == "danger"
+    assert button["text"]["text"] == "Stop sending"
+    assert {"title", "text", "confirm", "deny"} <= set(button["confirm"])
+    # a second Confirm (its answer may land last and replace the first) keeps the button
+    again = slack.answer(slack.click("muster.broadcast.confirm", f"b:{broadcast_id}"))
+    assert "already sent" in blocks_text(again) and stop_button(again)["value"] == button["value"]
+
+
+def test_stop_sending_stops_what_has_not_gone_and_says_how_many(
+    slack: SlackHarness, engine, volunteers
+):
+    broadcast_id, answer = confirmed(slack)
+    with Session(bind=engine) as session:
+        first = session.scalars(select(Delivery).order_by(Delivery.id)).first()
+        first.status = "sent"  # one text already handed to Twilio
+        session.commit()
+
+    stopped = slack.answer(slack.click("muster.broadcast.stop", stop_button(answer)["value"]))
+    text = blocks_text(stopped)
+    assert f"Broadcast #{broadcast_id} stopped" in text
+    assert "2 texts not yet sent will not go; 1 had already gone" in text
+    assert stopped.params["replace_original"] in (True, "true")
+    assert "muster.broadcast.stop" not in json.dumps(stopped.json_param("blocks"))
+    assert statuses(engine) == ["cancelled", "cancelled", "sent"]
+    with Session(bind=engine) as session:
+        broadcast = session.get(Broadcast, broadcast_id)
+        assert (broadcast.status, broadcast.cancelled_by) == ("cancelled", ORGANIZER)
+    assert audited(engine, "broadcast.cancel") == [(ORGANIZER, {"unsent_cancelled": 2})]
+
+    # pressed again: a polite answer, and nothing changes
+    again = slack.answer(slack.click("muster.broadcast.stop", f"b:{broadcast_id}"))
+    assert "already stopped" in blocks_text(again)
+    assert statuses(engine) == ["cancelled", "cancelled", "sent"]
+    assert len(audited(engine, "broadcast.cancel")) == 1
+
+
+def test_stop_sending_names_the_texts_in_flight(slack: SlackHarness, engine, volunteers):
+    broadcast_id, answer = confirmed(slack)
+    with Session(bind=engine) as session:
+        first, second, _ = session.scalars(select(Delivery).order_by(Delivery.id)).all()
+        first.status, second.status = "delivered", "claimed"  # one went, one a sender holds
+        session.commit()
+    stopped = slack.answer(slack.click("muster.broadcast.stop", stop_button(answer)["value"]))
+    assert (
+        "1 text not yet sent will not go; 1 had already gone. "
+        "1 text in flight to Twilio just then may still go."
+    ) in blocks_text(stopped)
+    # the claimed row is the sender's, already past its checks: Stop leaves it alone
+    assert statuses(engine) == ["cancelled", "claimed", "delivered"]
+    with Session(bind=engine) as session:
+        assert session.get(Broadcast, broadcast_id).status == "cancelled"
+
+
+def test_stop_after_the_last_text_went_changes_nothing(slack: SlackHarness, engine, volunteers):
+    broadcast_id, answer = confirmed(slack)
+    with Session(bind=engine) as session:
+        for delivery in session.scalars(select(Delivery)):
+            delivery.status = "delivered"
+        session.get(Broadcast, broadcast_id).status = "sent"
+        session.commit()
+    done = slack.answer(slack.click("muster.broadcast.stop", stop_button(answer)["value"]))
+    assert "has finished: 3 texts went; there is nothing left to stop" in blocks_text(done)
+    assert statuses(engine) == ["delivered"] * 3
+    with Session(bind=engine) as session:
+        assert session.get(Broadcast, broadcast_id).status == "sent"
+    assert audited(engine, "broadcast.cancel") == []
+
+
+def test_only_organizers_can_stop_a_broadcast(slack: SlackHarness, engine, volunteers):
+    _, answer = confirmed(slack)
+    refusal = slack.answer(
+        slack.click("muster.broadcast.stop", stop_button(answer)["value"], user=STRANGER)
+    )
+    assert "only organizers" in blocks_text(refusal)
+    assert refusal.params.get("replace_original") in (False, "false")  # the button stays
+    assert statuses(engine) == ["pending"] * 3
+    assert audited(engine, "broadcast.cancel") == []
+    assert [actor for actor, _ in audited(engine, "denied")] == [STRANGER]
+
+
+def test_a_broadcast_the_clock_fired_is_stopped_from_scheduled(
+    slack: SlackHarness, engine, clock, volunteers
+):
+    from scheduler.jobs import fire_schedule
+
+    preview = slack.ask('broadcast to=all at="2026-11-16 12:00" message="Lunch rally at noon"')
+    slack.answer(
+        slack.click("muster.broadcast.confirm", buttons(preview)["muster.broadcast.confirm"])
+    )
+    clock.set(datetime(2026, 11, 16, 17, 1, tzinfo=UTC))  # 12:01 in Boston
+    c = slack.container
+    fired = fire_schedule(c.uow(), clock, schedule_id=1, org=c.org)
+    assert fired.recipients == 3 and statuses(engine) == ["pending"] * 3
+
+    listed = slack.ask("scheduled")
+    text = blocks_text(listed)
+    assert "Going out now" in text and f"Broadcast #{fired.broadcast_id}" in text
+    assert "from scheduled #1" in text and "3 of 3 not yet sent" in text
+    button = stop_button(listed)
+    assert button["value"] == f"b:{fired.broadcast_id}" and button["style"] == "danger"
+
+    stopped = slack.answer(slack.click("muster.broadcast.stop", button["value"]))
+    assert "3 texts not yet sent will not go; 0 had already gone" in blocks_text(stopped)
+    assert statuses(engine) == ["cancelled"] * 3
+    assert "Going out now" not in blocks_text(slack.ask("scheduled"))
+
+
+# --- Long and non-Latin scheduled messages: every button value fits Slack's 2,000 ------------
+
+SPANISH = (
+    "¡Hola! Mañana a las diez habrá una reunión en la biblioteca pública de Dorchester. "
+    "Vengan con sus vecinos: hablaremos de la campaña, de la energía limpia y de cómo "
+    "organizarnos para la votación. ¿Pueden ayudar? Respondan SÍ o NO. "
+)
+CONFIRM, CANCEL = "muster.broadcast.confirm", "muster.broadcast.cancel"
+CHINESE = "志愿者您好，本周六上午十点在图书馆举行社区会议，讨论清洁能源法案和投票安排，欢迎参加。"
+
+
+def long_message(sentence: str, length: int) -> str:
+    """`sentence` repeated to exactly `length` characters (ending on one that is not a space)."""
+    text = (sentence * (length // len(sentence) + 1))[:length]
+    assert text == text.strip()
+    return text
+
+
+def button_values(call) -> list[str]:
+    return [
+        element["value"]
+        for block in call.json_param("blocks") or []
+        for element in [*block.get("elements", []), block.get("accessory") or {}]
+        if element.get("type") == "button"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("message", "when"),
+    [
+        (long_message(SPANISH, 1600), 'at="2026-11-20 18:00"'),
+        (long_message(CHINESE, 600), 'at="2026-11-20 18:00"'),
+        (long_message(SPANISH, 1600), 'every="0 9 * * MON"'),
+        (long_message(CHINESE, 600), 'every="0 9 * * MON"'),
+    ],
+    ids=["spanish-at", "chinese-at", "spanish-every", "chinese-every"],
+)
+def test_a_long_scheduled_preview_fits_slack_and_schedules_exactly_the_message(
+    slack: SlackHarness, engine, volunteers, message, when
+):
+    assert len(message) in (1600, 600) and '"' not in message
+    preview = slack.ask(f'broadcast to=all {when} message="{message}"')
+    assert "3 volunteers" in blocks_text(preview)
+    values = button_values(preview)
+    assert len(values) == 2 and all(len(v) < 2000 for v in values)
+
+    done = slack.answer(slack.click("muster.broadcast.confirm", buttons(preview)[CONFIRM]))
+    assert "Scheduled as #1" in blocks_text(done)
+    with Session(bind=engine) as session:
+        (schedule,) = session.scalars(select(Schedule)).all()
+    assert schedule.body == message and schedule.audience == "all"
+    if "every" in when:
+        assert (schedule.cron, schedule.run_at) == ("0 9 * * MON", None)
+    else:
+        assert (schedule.cron, schedule.run_at) == (None, datetime(2026, 11, 20, 23, tzinfo=UTC))
+    assert deliveries(engine) == 0  # a schedule's preview and Confirm text nobody yet
+
+
+def test_a_long_message_from_the_modal_fits_too(slack: SlackHarness, engine, volunteers):
+    message = long_message(CHINESE, 600)
+    slack.submit(
+        "muster.broadcast",
+        {
+            "to": {"type": "plain_text_input", "value": "all"},
+            "message": {"type": "plain_text_input", "value": message},
+            "date": {"type": "datepicker", "selected_date": "2026-11-20"},
+            "time": {"type": "timepicker", "selected_time": "18:00"},
+            "every": {"type": "plain_text_input", "value": None},
+        },
+    )
+    preview = slack.slack.wait_for("chat.postEphemeral")[0]
+    assert all(len(v) < 2000 for v in button_values(preview))
+    slack.answer(slack.click("muster.broadcast.confirm", buttons(preview)[CONFIRM]))
+    with Session(bind=engine) as session:
+        assert session.scalars(select(Schedule.body)).all() == [message]
+
+
+def test_a_cancelled_scheduled_preview_cannot_be_confirmed_later(
+    slack: SlackHarness, engine, volunteers
+):
+    preview = slack.ask('broadcast to=all at="2026-11-20 18:00" message="Town hall at 7"')
+    values = buttons(preview)
+    cancelled = slack.answer(slack.click("muster.broadcast.cancel", values[CANCEL]))
+    assert "nothing was scheduled or sent" in blocks_text(cancelled)
+    late = slack.answer(slack.click("muster.broadcast.confirm", values[CONFIRM]))
+    assert "was cancelled; nothing was scheduled" in blocks_text(late)
+    with Session(bind=engine) as session:
+        assert session.scalars(select(Schedule)).all() == []
+
+
+def test_a_scheduled_preview_confirmed_then_cancelled_stays_scheduled(
+    slack: SlackHarness, engine, volunteers
+):
+    preview = slack.ask('broadcast to=all every="0 9 * * MON" message="This week: phonebanks"')
+    values = buttons(preview)
+    slack.answer(slack.click("muster.broadcast.confirm", values[CONFIRM]))
+    late = slack.answer(slack.click("muster.broadcast.cancel", values[CANCEL]))
+    assert "already scheduled" in blocks_text(late) and "/muster unschedule ID" in blocks_text(late)
+    with Session(bind=engine) as session:
+        assert session.scalars(select(Schedule.status)).all() == ["active"]

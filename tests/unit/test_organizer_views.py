@@ -91,8 +91,13 @@ SAMPLES = [
         when="now",
         broadcast_id=1,
     ),
-    views.BroadcastDoneView("queued", "On its way."),
-    views.ScheduleListView((views.ScheduleLine(1, "all", "Hi", "every `0 9 * * MON`", "U1"),)),
+    views.BroadcastDoneView("queued", "On its way.", broadcast_id=1, stoppable=True),
+    views.ScheduleListView(
+        (views.ScheduleLine(1, "all", "Hi", "every `0 9 * * MON`", "U1"),),
+        going_out=(
+            views.GoingOutLine(2, "all", "Hi <!channel>", "Mon Nov 16, 10:00 EST", 5, 9, 1),
+        ),
+    ),
     views.StatsView(
         active=10,
         new_this_week=2,
@@ -154,3 +159,51 @@ def test_home_tab_for_organizers_and_others():
 )
 def test_slack_markup_becomes_plain_text_for_sms(slack_text, sms):
     assert slack_to_plain(slack_text) == sms
+
+
+def stop_buttons(blocks: list[dict]) -> list[dict]:
+    return [
+        element
+        for block in blocks
+        for element in [*block.get("elements", []), block.get("accessory") or {}]
+        if element.get("action_id") == slack_render.STOP
+    ]
+
+
+def test_stop_sending_is_a_danger_button_with_a_confirm_dialog_while_texts_are_going():
+    _, going = slack_render.blocks(views.BroadcastDoneView("queued", "On its way.", 12, True))
+    (button,) = stop_buttons(going)
+    assert (button["value"], button["style"]) == ("b:12", "danger")
+    assert button["confirm"]["style"] == "danger" and button["confirm"]["title"]["text"]
+    for done in (
+        views.BroadcastDoneView("queued", "On its way.", 12, stoppable=False),
+        views.BroadcastDoneView("stopped", "Stopped.", 12),
+        views.BroadcastDoneView("scheduled", "Scheduled as #1."),
+    ):
+        assert stop_buttons(slack_render.blocks(done)[1]) == []
+
+
+def test_scheduled_with_broadcasts_going_out_stays_within_50_blocks():
+    line = views.ScheduleLine(1, "all", "Hi", "every `0 9 * * MON`", "U1")
+    going = tuple(
+        views.GoingOutLine(i, "all", "Hi", "Mon Nov 16, 10:00 EST", 3, 3) for i in range(10)
+    )
+    _, blocks = slack_render.blocks(views.ScheduleListView((line,) * 60, going_out=going))
+    assert len(blocks) <= 50 and len(stop_buttons(blocks)) == 10
+    assert [b["value"] for b in stop_buttons(blocks)] == [f"b:{i}" for i in range(10)]
+    nothing_planned = views.ScheduleListView((), going_out=going[:1])
+    assert "Going out now" in render_text(Result(view=nothing_planned))
+    assert len(stop_buttons(slack_render.blocks(nothing_planned)[1])) == 1
+
+
+def test_the_console_offers_stop_sending_too():
+    from bot.console_web import _answer
+
+    queued = views.BroadcastDoneView("queued", "On its way.", 12, stoppable=True)
+    (stop,) = _answer(lambda: Result(view=queued))["actions"]
+    assert stop == {"label": "Stop sending", "name": "broadcast.stop", "values": {"token": "b:12"}}
+    going = (views.GoingOutLine(7, "all", "Hi", "Mon Nov 16, 10:00 EST", 3, 3),)
+    listed = _answer(lambda: Result(view=views.ScheduleListView((), going_out=going)))
+    assert [a["values"] for a in listed["actions"]] == [{"token": "b:7"}]
+    stopped = views.BroadcastDoneView("stopped", "Stopped.", 12)
+    assert _answer(lambda: Result(view=stopped))["actions"] == []
