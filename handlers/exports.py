@@ -15,11 +15,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session, lazyload
 
 from handlers.errors import UnknownShift
-from storage.models import Commitment, CommitmentStatus, Shift, Volunteer, VolunteerStatus
+from handlers.shifts import place_in_line
+from storage.models import Commitment, CommitmentStatus, Shift, Volunteer
 
 # The import's columns come first, in the import's order, so an export can be imported again.
 VOLUNTEER_COLUMNS: tuple[str, ...] = (
@@ -64,7 +65,6 @@ _ROSTER_ORDER = {
     CommitmentStatus.DROPPED: 2,
 }
 # Whom promotion would take off the waitlist (the rule of `handlers.shifts._first_in_line`).
-_PROMOTABLE = (Volunteer.status == VolunteerStatus.ACTIVE) & Volunteer.phone.is_not(None)
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -120,16 +120,9 @@ def _roster_rows(session: Session, shift: Shift) -> Iterator[dict[str, str]]:
         *((Commitment.status == status, rank) for status, rank in _ROSTER_ORDER.items()),
         else_=3,
     )
-    # The place in line each waitlisted volunteer is told (`handlers.shifts.waitlist_rank`):
-    # 1 = next promoted, counting only those promotion would take (`shifts._first_in_line`: an
-    # active volunteer with a phone), in ticket order. One running count over the shift's rows,
-    # in the same statement (a window function, on SQLite and PostgreSQL alike).
-    in_line = (Commitment.status == CommitmentStatus.WAITLISTED) & _PROMOTABLE
-    rank = func.count(case((in_line, Commitment.id))).over(
-        order_by=(Commitment.waitlist_position, Commitment.id)
-    )
+    # The place in line each waitlisted volunteer is told (`handlers.shifts.waitlist_rank`).
     stmt = (
-        select(Commitment, Volunteer, case((in_line, rank)).label("waitlist_rank"))
+        select(Commitment, Volunteer, place_in_line())
         .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
         .where(Commitment.shift_id == shift.id)
         .options(lazyload(Commitment.volunteer), lazyload(Commitment.shift))

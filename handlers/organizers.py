@@ -469,7 +469,7 @@ def _roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
             Commitment.id,
         )
         rows = uow.session.execute(
-            select(Commitment.id, Commitment.status, Commitment.waitlist_position, Volunteer)
+            select(Commitment.id, Commitment.status, shifts.place_in_line(), Volunteer)
             .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
             .where(Commitment.shift_id == shift_id, Commitment.status != CommitmentStatus.DROPPED)
             .order_by(*order)
@@ -481,9 +481,9 @@ def _roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
                 name=_name(vol),
                 phone=masked(vol.phone),
                 status=str(status),
-                waitlist_position=pos if status == CommitmentStatus.WAITLISTED else None,
+                waitlist_position=place if status == CommitmentStatus.WAITLISTED else None,
             )
-            for cid, status, pos, vol in rows
+            for cid, status, place, vol in rows
         )
         listed = sum(n for s, n in counts.items() if s != CommitmentStatus.DROPPED)
         view = views.RosterView(

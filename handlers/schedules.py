@@ -439,7 +439,8 @@ def cancel_schedule(session: Session, *, schedule_id: int, user_id: str, now: da
         return schedule
     if schedule.status == ScheduleStatus.DONE:
         raise UsageError(
-            f"Scheduled broadcast {schedule_id} already went; cancel the broadcast itself instead."
+            f"Scheduled broadcast {schedule_id} already went. If its texts are still going out, "
+            "`/muster scheduled` lists it with a Stop sending button."
         )
     schedule.status = ScheduleStatus.CANCELLED
     schedule.updated_at = now

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select, update
+from sqlalchemy import Row, Select, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from handlers import geo, sms_text
@@ -122,6 +122,19 @@ _FREE_SEAT = (
     .where(_SHIFT.c.id == bindparam("shift_id"), _SHIFT.c.committed_count > 0)
     .values(committed_count=_SHIFT.c.committed_count - 1)
 )
+
+
+def place_in_line() -> Any:
+    """A column for a query over a shift's commitments joined to their volunteers: each
+    waitlisted one's place in line as `waitlist_rank` tells it (1 = next promoted, counting only
+    those promotion would take), None for the rest. One running count (a window function, on
+    SQLite and PostgreSQL alike), so a roster of thousands is one statement."""
+    promotable = (Volunteer.status == VolunteerStatus.ACTIVE) & Volunteer.phone.is_not(None)
+    in_line = (Commitment.status == CommitmentStatus.WAITLISTED) & promotable
+    rank = func.count(case((in_line, Commitment.id))).over(
+        partition_by=Commitment.shift_id, order_by=(Commitment.waitlist_position, Commitment.id)
+    )
+    return case((in_line, rank)).label("waitlist_rank")
 
 
 def _lock_shift(session: Session, shift_id: int) -> Shift | None:

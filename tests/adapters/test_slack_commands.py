@@ -15,7 +15,14 @@ from starlette.testclient import TestClient
 from bot.bootstrap import bootstrap
 from bot.web import create_app
 from handlers.organizers import USAGE
-from storage.models import AuditEntry, Commitment, CommitmentStatus, Shift
+from storage.models import (
+    AuditEntry,
+    Commitment,
+    CommitmentStatus,
+    Shift,
+    Volunteer,
+    VolunteerStatus,
+)
 from tests.adapters.slack_harness import (
     ORGANIZER,
     STRANGER,
@@ -208,6 +215,29 @@ def test_roster_shows_names_masked_numbers_and_waitlist(slack: SlackHarness, eng
     assert "waitlist #1" in text
     assert answer.params["response_type"] == "ephemeral"
     assert "Attended" not in text  # no attendance before the shift starts
+
+
+def test_the_roster_gives_each_waitlisted_volunteer_the_place_they_were_told(
+    slack: SlackHarness, engine
+):
+    """Ticket 1 opted out: promotion passes them over, so ticket 2 is first in line, as the
+    volunteer's own MY says, and the roster says so too."""
+    from sqlalchemy.orm import Session
+
+    shift_id, _ = _shift_with_roster(engine, starts_in=timedelta(days=1))
+    with Session(bind=engine) as session:
+        sam = session.scalars(select(Volunteer).where(Volunteer.first_name == "Sam")).one()
+        sam.status = VolunteerStatus.OPTED_OUT
+        lee = make_volunteer(session, first_name="Lee", phone="+16175552009")
+        session.add(
+            Commitment(volunteer_id=lee.id, shift_id=shift_id, committed_at=T0,
+                       status=CommitmentStatus.WAITLISTED, waitlist_position=2)
+        )  # fmt: skip
+        session.commit()
+    text = blocks_text(slack.ask(f"roster {shift_id}"))
+    lee_line = next(line for line in text.splitlines() if "Lee" in line)
+    assert "waitlist #1" in lee_line, text
+    assert "waitlist #2" not in text
 
 
 def test_roster_of_an_unknown_shift(slack: SlackHarness):
