@@ -216,27 +216,21 @@ def test_forgetting_a_volunteer_who_is_not_active_records_the_opt_out_too(
         s = uow.session
         imported = make_volunteer(s, status=VolunteerStatus.UNREACHABLE, opted_in_at=None)
         bounced = make_volunteer(s, status=VolunteerStatus.UNREACHABLE)
-        s.add(
-            ConsentEvent(
-                phone=bounced.phone,
-                volunteer_id=bounced.id,
-                action=ConsentAction.OPT_IN,
-                keyword="JOIN",
-                channel="sms",
-                occurred_at=T0 - timedelta(days=10),
-            )
-        )
         stopped = make_volunteer(s, status=VolunteerStatus.UNREACHABLE)
-        s.add(
-            ConsentEvent(
-                phone=stopped.phone,
-                volunteer_id=stopped.id,
-                action=ConsentAction.OPT_OUT,
-                keyword="STOP",
-                channel="sms",
-                occurred_at=T0 - timedelta(days=5),
+        for v, action, keyword, days_ago in (
+            (bounced, ConsentAction.OPT_IN, "JOIN", 10),
+            (stopped, ConsentAction.OPT_OUT, "STOP", 5),
+        ):
+            s.add(
+                ConsentEvent(
+                    phone=v.phone,
+                    volunteer_id=v.id,
+                    action=action,
+                    keyword=keyword,
+                    channel="sms",
+                    occurred_at=T0 - timedelta(days=days_ago),
+                )
             )
-        )
         uow.commit()
         phones = [imported.phone, bounced.phone, stopped.phone]
 
