@@ -72,6 +72,15 @@ class SlackListeners:
     def __init__(self, container: Container):
         self.container = container
         self.inbox_channel = container.settings.slack_inbox_channel
+        self.command = container.settings.slack_command
+
+    def _renamed(self, respond: Any) -> Callable[..., Awaitable[Any]]:
+        """`respond`, saying the workspace's own command name."""
+
+        async def renamed(**kwargs: Any) -> Any:
+            return await respond(**render.as_workspace_command(kwargs, self.command))
+
+        return renamed
 
     def register(self, app: AsyncApp) -> None:
         app.command(self.container.settings.slack_command)(
@@ -126,6 +135,8 @@ class SlackListeners:
             channel_id=command.get("channel_id"),
         )
 
+        respond = self._renamed(respond)
+
         async def answer(text: str) -> None:
             await respond(text=text, response_type="ephemeral")
 
@@ -134,11 +145,11 @@ class SlackListeners:
             return
         view = result.view
         if isinstance(view, views.ShiftFormView):
-            await client.views_open(trigger_id=command["trigger_id"], view=render.shift_modal(view))
+            modal = render.as_workspace_command(render.shift_modal(view), self.command)
+            await client.views_open(trigger_id=command["trigger_id"], view=modal)
         elif isinstance(view, views.BroadcastFormView):
-            await client.views_open(
-                trigger_id=command["trigger_id"], view=render.broadcast_modal(view)
-            )
+            modal = render.as_workspace_command(render.broadcast_modal(view), self.command)
+            await client.views_open(trigger_id=command["trigger_id"], view=modal)
         elif isinstance(view, views.ExportView):
             await self._send_export(view, user_id=cmd.user_id, client=client)
             text, blocks = render.blocks(view)
@@ -179,6 +190,7 @@ class SlackListeners:
         # A broadcast's outcome replaces the message its button was on (the preview, the "on its
         # way" answer with Stop sending, the scheduled list), so the buttons go after one click.
         replace = name.startswith("broadcast.")
+        respond = self._renamed(respond)
 
         async def answer(text: str) -> None:
             await respond(text=text, response_type="ephemeral", replace_original=False)
@@ -230,11 +242,12 @@ class SlackListeners:
             return
 
         async def answer(text: str) -> None:
+            text = render.as_workspace_command(text, self.command)
             await _tell(client, user=act.user_id, channel=channel, text=text)
 
         result = await self._run(organizers.run_action, act, answer)
         if result is not None:
-            text, blocks = render.blocks(result.view)
+            text, blocks = render.as_workspace_command(render.blocks(result.view), self.command)
             await _tell(client, user=act.user_id, channel=channel, text=text, blocks=blocks)
 
     # --- events -----------------------------------------------------------------------------------

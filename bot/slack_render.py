@@ -7,10 +7,12 @@ so one listener pattern catches every button Muster renders.
 
 from __future__ import annotations
 
+import re
 from functools import singledispatch
 from typing import Any
 
 from handlers import views
+from handlers.organizers import COMMAND
 
 Block = dict[str, Any]
 MAX_TEXT = 2900  # a section's text may hold 3,000 characters
@@ -465,3 +467,20 @@ def inbox_header(view: views.InboxHeaderView) -> tuple[str, list[Block]]:
         _section(f"{head}{status}{tags}\n{shifts}"),
         _context("Reply in this thread to text them back."),
     ]
+
+
+_COMMAND_WORD = re.compile(re.escape(COMMAND) + r"(?=[\s`]|$)")
+
+
+def as_workspace_command(payload: Any, command: str) -> Any:
+    """Text, blocks or a view with the slash command named as this workspace's app registers it
+    (`SLACK_COMMAND`): the handler layer writes its usage lines and hints with `/muster`."""
+    if command == COMMAND:
+        return payload
+    if isinstance(payload, str):
+        return _COMMAND_WORD.sub(command, payload)
+    if isinstance(payload, list | tuple):
+        return type(payload)(as_workspace_command(item, command) for item in payload)
+    if isinstance(payload, dict):
+        return {key: as_workspace_command(value, command) for key, value in payload.items()}
+    return payload

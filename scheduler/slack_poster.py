@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select, update
 
 from bot.bootstrap import Container
+from bot.slack_render import as_workspace_command
 from handlers.config import OrgConfig
 from handlers.ports import Clock
 from storage.models import (
@@ -76,6 +77,7 @@ def run_slack_poster(container: Container, stop: threading.Event) -> None:
         clock=container.clock,
         org=container.org,
         inbox_channel=settings.slack_inbox_channel,
+        command=settings.slack_command,
     )
     log.info("slack poster started")
     while not stop.is_set():
@@ -96,6 +98,7 @@ class SlackPoster:
     clock: Clock
     org: OrgConfig
     inbox_channel: str | None
+    command: str = "/muster"  # SLACK_COMMAND: the name alerts tell organizers to type
     _next_free: dict[str, datetime] = field(default_factory=dict)
 
     def post_due(self) -> float:
@@ -199,6 +202,8 @@ class SlackPoster:
             post = uow.session.get(SlackPost, post_id)
             assert post is not None
             kind, text, blocks = post.kind, post.text, post.blocks
+            if kind == "alert":  # the clock's alerts name the slash command
+                text, blocks = as_workspace_command((text, blocks), self.command)
             thread_ts, volunteer_id = post.thread_ts, post.volunteer_id
             parent = None
             if kind == "inbox" and volunteer_id is not None and thread_ts is None:

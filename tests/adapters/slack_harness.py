@@ -62,7 +62,7 @@ class SlackHarness:
             "channel_name": "general",
             "user_id": user,
             "user_name": "someone",
-            "command": "/muster",
+            "command": self.container.settings.slack_command,  # as the app registered it
             "text": text,
             "api_app_id": "A1",
             "is_enterprise_install": "false",

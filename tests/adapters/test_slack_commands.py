@@ -53,6 +53,42 @@ def test_help_lists_every_command(slack: SlackHarness):
     assert "shift add" in blocks_text(slack.ask(""))
 
 
+def test_a_renamed_command_is_the_name_every_usage_line_and_alert_gives(
+    db_url, engine, clock
+) -> None:
+    """SLACK_COMMAND=/rally (a second app in the workspace, say): organizers read /rally."""
+    from slack_sdk import WebClient
+
+    from handlers.ports import SystemClock
+    from handlers.results import InboxPost
+    from scheduler.slack_poster import SlackPoster
+    from storage.outbox import enqueue_posts
+    from tests.adapters.slack_harness import INBOX, slack_harness
+
+    with slack_harness(db_url, engine, clock, slack_command="/rally") as rally:
+        help_text = blocks_text(rally.ask("help"))
+        assert "/rally broadcast to=AUDIENCE" in help_text and "/muster" not in help_text
+        usage = blocks_text(rally.ask("roster twelve"))
+        assert "Usage: /rally roster N" in usage and "/muster" not in usage
+
+        container = rally.container
+        with container.uow() as uow:
+            alert = "Broadcast 3 was NOT sent. Send it again with /muster broadcast."
+            enqueue_posts(uow.session, [InboxPost(kind="alert", text=alert)])
+            uow.commit()
+        SlackPoster(
+            client=WebClient(token="xoxb-test", base_url=container.settings.slack_api_url),
+            uow=container.uow(),
+            read_uow=container.read_uow(),
+            clock=SystemClock(),
+            org=container.org,
+            inbox_channel=INBOX,
+            command=container.settings.slack_command,
+        ).post_due()
+        (posted,) = rally.slack.wait_for("chat.postMessage")
+        assert "Send it again with /rally broadcast." in str(posted.params["text"])
+
+
 def test_shift_add_inline_creates_the_shift_and_audits_it(slack: SlackHarness, engine):
     answer = slack.ask(
         'shift add title="Phonebank for the bill" start="2026-11-21 10:00" '
