@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -169,12 +168,12 @@ def test_one_text_alone_is_answered_as_receive_text_answers_it(container) -> Non
 
 def test_the_desk_answers_each_caller_with_its_own_outcome_in_batches() -> None:
     batches: list[list[int]] = []
-    first_batch_taken = threading.Event()
+    first_batch_taken, rest_queued = threading.Event(), threading.Event()
 
     def answer_all(jobs: Sequence[int]) -> list[int | Exception]:
         batches.append(list(jobs))
         first_batch_taken.set()
-        time.sleep(0.05)  # meanwhile the rest queue up behind
+        rest_queued.wait(timeout=30)  # the first batch is busy while the rest queue up behind
         return [ValueError(f"no {j}") if j == 13 else j * 10 for j in jobs]
 
     desk: Desk[int, int] = Desk(answer_all, threads=1, batch=8)
@@ -183,6 +182,9 @@ def test_the_desk_answers_each_caller_with_its_own_outcome_in_batches() -> None:
         first = asyncio.ensure_future(desk.answer(0))
         await asyncio.get_running_loop().run_in_executor(None, first_batch_taken.wait, 10)
         rest = [asyncio.ensure_future(desk.answer(j)) for j in range(1, 20)]
+        while desk._queue.qsize() < len(rest):
+            await asyncio.sleep(0.001)
+        rest_queued.set()
         return await asyncio.gather(first, *rest, return_exceptions=True)
 
     try:
