@@ -22,6 +22,7 @@ from sqlalchemy import Row, Select, bindparam, case, func, select, update
 from sqlalchemy.orm import Session, lazyload
 
 from handlers import geo, sms_text
+from handlers.audiences import reachable
 from handlers.results import OutboundSms
 from storage.models import (
     Commitment,
@@ -29,7 +30,6 @@ from storage.models import (
     Priority,
     Shift,
     Volunteer,
-    VolunteerStatus,
 )
 
 # A commitment that holds a seat (counted in shifts.committed_count).
@@ -95,7 +95,7 @@ _FIND = (
 _LAST_TICKET = select(func.max(Commitment.waitlist_position)).where(
     Commitment.shift_id == bindparam("shift_id")
 )
-# Those ahead in line whom promotion would take (`_first_in_line`: active, with a phone).
+# Those ahead in line whom promotion would take (`_first_in_line`: volunteers Muster may text).
 _AHEAD_IN_LINE = (
     select(func.count())
     .select_from(Commitment)
@@ -103,8 +103,7 @@ _AHEAD_IN_LINE = (
     .where(
         Commitment.shift_id == bindparam("shift_id"),
         Commitment.status == CommitmentStatus.WAITLISTED,
-        Volunteer.status == VolunteerStatus.ACTIVE,
-        Volunteer.phone.is_not(None),
+        reachable(),
         (Commitment.waitlist_position < bindparam("position"))
         | (
             (Commitment.waitlist_position == bindparam("position"))
@@ -129,8 +128,7 @@ def place_in_line() -> Any:
     waitlisted one's place in line as `waitlist_rank` tells it (1 = next promoted, counting only
     those promotion would take), None for the rest. One running count (a window function, on
     SQLite and PostgreSQL alike), so a roster of thousands is one statement."""
-    promotable = (Volunteer.status == VolunteerStatus.ACTIVE) & Volunteer.phone.is_not(None)
-    in_line = (Commitment.status == CommitmentStatus.WAITLISTED) & promotable
+    in_line = (Commitment.status == CommitmentStatus.WAITLISTED) & reachable()
     rank = func.count(case((in_line, Commitment.id))).over(
         partition_by=Commitment.shift_id, order_by=(Commitment.waitlist_position, Commitment.id)
     )
@@ -263,8 +261,7 @@ def _first_in_line(session: Session, shift_id: int) -> Commitment | None:
         .where(
             Commitment.shift_id == shift_id,
             Commitment.status == CommitmentStatus.WAITLISTED,
-            Volunteer.status == VolunteerStatus.ACTIVE,
-            Volunteer.phone.is_not(None),
+            reachable(),
         )
         .order_by(Commitment.waitlist_position, Commitment.id)
         .limit(1)

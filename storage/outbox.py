@@ -21,11 +21,11 @@ from handlers.phones import zone_from_number
 from handlers.quiet_hours import next_allowed_time
 from handlers.results import InboxPost, OutboundSms, Result
 from handlers.segments import count_segments
+from handlers.shifts import SEATED
 from storage.models import (
     Broadcast,
     BroadcastStatus,
     Commitment,
-    CommitmentStatus,
     Delivery,
     DeliveryStatus,
     RateBucket,
@@ -39,7 +39,6 @@ from storage.models import (
 # The kind of a text the law requires even after an opt-out: the opt-out's one confirmation, the
 # answer to HELP (queued when a text kept in the spool is replayed).
 COMPLIANCE = "compliance"
-_SEATED = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
 
 
 def insert_ignoring_conflicts(session: Session, table: Any, rows: list[dict[str, Any]]) -> int:
@@ -357,7 +356,7 @@ def _seated_commitments(session: Session, rows: Sequence[Delivery]) -> set[int]:
             .join(Shift, Shift.id == Commitment.shift_id)
             .where(
                 Commitment.id.in_(ids),
-                Commitment.status.in_(_SEATED),
+                Commitment.status.in_(SEATED),
                 Shift.cancelled_at.is_(None),
             )
         )

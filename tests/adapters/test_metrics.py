@@ -139,6 +139,7 @@ def test_the_sender_counts_its_sends_and_their_latency(db_url, engine, clock) ->
     from handlers.results import OutboundSms
     from storage.outbox import enqueue_sms
     from tests.fakes.twilio_api import FakeTwilio
+    from tests.integration.test_sender import twilio_container
     from tests.sending import drain
 
     def now_counts() -> dict:
@@ -146,14 +147,7 @@ def test_the_sender_counts_its_sends_and_their_latency(db_url, engine, clock) ->
 
     with FakeTwilio() as fake:
         fake.fail(code=20500, times=1)
-        settings = make_settings(
-            db_url,
-            twilio_account_sid=fake.account_sid,
-            twilio_auth_token=fake.auth_token,
-            twilio_api_url=fake.url,
-            twilio_from_number="+16175550100",
-        )
-        container = bootstrap(settings, clock=clock, engine=engine)
+        container = twilio_container(db_url, engine, clock, fake)
         with container.uow() as uow:
             enqueue_sms(
                 uow.session,
