@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, case, func, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import Select, bindparam, case, func, insert, select, update
+from sqlalchemy.orm import Session, lazyload, make_transient_to_detached
 
 from handlers import geo, sms_text
 from handlers.audiences import reachable
@@ -30,6 +30,7 @@ from storage.models import (
     Priority,
     Shift,
     Volunteer,
+    utcnow,
 )
 
 # A commitment that holds a seat (counted in shifts.committed_count).
@@ -38,7 +39,7 @@ SEATED = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
 LIVE = (*SEATED, CommitmentStatus.WAITLISTED)
 _MAX_ID = 2**31 - 1  # shifts.id is a 32-bit integer on PostgreSQL
 # How many upcoming shifts `list_open_shifts` considers before sorting by distance.
-_CANDIDATES = 200
+CANDIDATES = 200
 
 
 class CommitStatus:
@@ -92,6 +93,7 @@ _FIND = (
     )
     .options(lazyload("*"))
 )
+_INSERT_COMMITMENT = insert(Commitment.__table__)
 _LAST_TICKET = select(func.max(Commitment.waitlist_position)).where(
     Commitment.shift_id == bindparam("shift_id")
 )
@@ -191,27 +193,41 @@ def commit_to_shift(
     if existing is not None and existing.status in LIVE:
         return CommitOutcome(CommitStatus.ALREADY, shift, existing)
 
-    commitment = existing or Commitment(volunteer_id=volunteer.id, shift_id=shift.id)
-    commitment.channel = channel
-    commitment.created_at = now
-    commitment.dropped_at = None
-    commitment.reminded_at = None
-    commitment.confirmed_at = None
-    commitment.checked_in_at = None
-    if _take_seat(session, shift):
-        commitment.status = CommitmentStatus.COMMITTED
-        commitment.committed_at = now
-        commitment.waitlist_position = None
-        status = CommitStatus.COMMITTED
-    else:
-        commitment.status = CommitmentStatus.WAITLISTED
-        commitment.committed_at = None
-        commitment.waitlist_position = _next_ticket(session, shift.id)
-        status = CommitStatus.WAITLISTED
+    seated = _take_seat(session, shift)
+    values: dict[str, Any] = {
+        "status": CommitmentStatus.COMMITTED if seated else CommitmentStatus.WAITLISTED,
+        "channel": channel,
+        "waitlist_position": None if seated else _next_ticket(session, shift.id),
+        "created_at": now,
+        "committed_at": now if seated else None,
+        "reminded_at": None,
+        "confirmed_at": None,
+        "dropped_at": None,
+        "checked_in_at": None,
+    }
     if existing is None:
-        session.add(commitment)
-    session.flush()
+        commitment = _insert_commitment(
+            session, volunteer_id=volunteer.id, shift_id=shift.id, **values
+        )
+    else:  # (dropped earlier, now back)
+        commitment = existing
+        for key, value in values.items():
+            setattr(commitment, key, value)
+        session.flush()
+    status = CommitStatus.COMMITTED if seated else CommitStatus.WAITLISTED
     return CommitOutcome(status, shift, commitment)
+
+
+def _insert_commitment(session: Session, **values: Any) -> Commitment:
+    """A new commitment: one INSERT, and the object put in the session as the row it now is
+    (`make_transient_to_detached`), as a query would have loaded it. (The unit of work's flush
+    would cost several times the statement, on the keyword volunteers text most after SHIFTS.)"""
+    values["updated_at"] = utcnow()
+    result = session.execute(_INSERT_COMMITMENT, values)
+    commitment = Commitment(id=result.inserted_primary_key[0], **values)
+    make_transient_to_detached(commitment)
+    session.add(commitment)
+    return commitment
 
 
 def drop_commitment(
@@ -320,21 +336,21 @@ _OPEN_SHIFTS = (
         Shift.committed_count < Shift.capacity,
     )
     .order_by(Shift.starts_at, Shift.id)
-    .limit(_CANDIDATES)
+    .limit(CANDIDATES)
 )
 
 
-def open_shifts(session: Session, *, now: datetime) -> list[Row[Any]]:
-    """The next upcoming shifts with a free seat (at most `_CANDIDATES`), soonest first: the
-    rows `nearest_first` chooses from."""
-    return list(session.execute(_OPEN_SHIFTS, {"now": now}))
+def open_shifts(session: Session, *, now: datetime) -> list[OpenShift]:
+    """The next upcoming shifts with a free seat (at most `CANDIDATES`), soonest first: the
+    ones `nearest_first` chooses from."""
+    return [OpenShift(*row) for row in session.execute(_OPEN_SHIFTS, {"now": now})]
 
 
 def nearest_first(
-    rows: Sequence[Row[Any]], *, now: datetime, near_zip: str | None = None, limit: int = 5
+    rows: Sequence[OpenShift], *, now: datetime, near_zip: str | None = None, limit: int = 5
 ) -> list[OpenShift]:
-    """Of `open_shifts` rows, those still ahead at `now`: nearest first when `near_zip` is a
-    known ZIP (shifts without a ZIP after those with one), soonest first otherwise and between
+    """Of `open_shifts`, those still ahead at `now`: nearest first when `near_zip` is a known
+    ZIP (shifts without a ZIP after those with one), soonest first otherwise and between
     equals."""
     ahead = [r for r in rows if r.starts_at > now]
     home = geo.zip_info(near_zip) if near_zip else None
@@ -349,7 +365,7 @@ def nearest_first(
                 r.id,
             )
         )
-    return [OpenShift(*row) for row in ahead[:limit]]
+    return ahead[:limit]
 
 
 def list_open_shifts(

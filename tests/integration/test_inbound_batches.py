@@ -113,6 +113,92 @@ def test_a_shift_filled_earlier_in_the_batch_is_no_longer_offered(container) -> 
     assert f"#{last_seat}" not in after.reply and f"#{other}" in after.reply  # type: ignore[union-attr]
 
 
+def test_shifts_in_a_batch_show_the_seats_taken_and_freed_before_them(container) -> None:
+    sam, lee, (two, one) = on_file(container, 2, 1)
+    ana = random_phone()
+    with container.session_factory() as s:
+        make_volunteer(s, phone=ana, first_name="Ana")
+        s.commit()
+    outcomes = answer(
+        container,
+        [
+            text(lee, "SHIFTS"),
+            text(sam, f"YES {two}"),
+            text(lee, "SHIFTS"),
+            text(ana, f"YES {one}"),  # its only seat
+            text(lee, "SHIFTS"),
+            text(ana, f"DROP {one}"),  # open again
+            text(lee, "SHIFTS"),
+            text(sam, f"DROP {two}"),
+            text(lee, "SHIFTS"),
+        ],
+    )
+    lists = [o.reply for o in outcomes[::2]]  # type: ignore[union-attr]
+    assert f"#{two}" in lists[0] and "(2 left)" in lists[0] and f"#{one}" in lists[0]
+    assert "(1 left)" in lists[1].split(f"#{one}")[0]  # shift `two` is listed first (sooner)
+    assert f"#{one}" not in lists[2] and f"#{two}" in lists[2]
+    assert f"#{one}" in lists[3] and "(1 left)" in lists[3].split(f"#{one}")[1]
+    assert lists[4] == lists[0]
+    # ... exactly as the same texts answered one at a time would have said
+    with container.session_factory() as s:
+        assert [s.get(Shift, n).committed_count for n in (two, one)] == [0, 0]
+    alone = receive_text(text(lee, "SHIFTS"), uow=container.uow(), org=container.org,
+                         clock=container.clock)  # fmt: skip
+    assert alone.reply == lists[0]
+
+
+def test_a_commitment_made_in_a_batch_is_the_one_its_later_texts_see(container) -> None:
+    sam, _, (n,) = on_file(container, 3)
+    outcomes = answer(
+        container,
+        [
+            text(sam, f"YES {n}"),
+            text(sam, f"YES {n}"),
+            text(sam, "MY"),
+            text(sam, f"DROP {n}"),
+            text(sam, "MY"),
+            text(sam, f"YES {n}"),  # back again, on the same row
+        ],
+    )
+    replies = [o.reply for o in outcomes]  # type: ignore[union-attr]
+    assert "signed up" in replies[0] and "already signed up" in replies[1]
+    assert f"#{n}" in replies[2] and "off shift" in replies[3]
+    assert f"#{n}" not in replies[4] and "signed up" in replies[5]
+    with container.session_factory() as s:
+        [c] = s.scalars(select(Commitment)).all()
+        assert c.status == CommitmentStatus.COMMITTED and c.dropped_at is None
+        assert s.get(Shift, n).committed_count == 1
+
+
+def test_a_volunteers_changes_in_a_batch_are_kept_and_seen_by_its_later_texts(container) -> None:
+    sam, _, _ = on_file(container)
+    outcomes = answer(
+        container,
+        [
+            text(sam, "NAME Kim"),
+            text(sam, "ZIP 60622"),
+            text(sam, "Is there parking?"),
+            text(sam, "And coffee?"),  # one acknowledgment an hour, even inside one batch
+            text(sam, "MY"),
+        ],
+    )
+    replies = [o.reply for o in outcomes]  # type: ignore[union-attr]
+    assert replies[0] == "Thanks, Kim! Your name is updated."
+    assert replies[1] == "Got it: ZIP 60622 (Chicago, IL)."
+    assert "thanks, we got your message" in replies[2] and replies[3] is None
+    with container.session_factory() as s:
+        v = s.scalars(select(Volunteer).where(Volunteer.phone == sam)).one()
+        assert (v.first_name, v.zip, v.state, v.timezone) == (
+            "Kim",
+            "60622",
+            "IL",
+            "America/Chicago",
+        )
+        assert v.last_ack_at == T0
+        posts = [p.text for p in s.scalars(select(SlackPost).order_by(SlackPost.id))]
+        assert posts[-1].startswith("Kim (")  # the organizers' inbox sees the new name at once
+
+
 def test_a_message_id_repeated_in_a_batch_is_acted_on_once(container) -> None:
     sam, lee, (n,) = on_file(container, 5)
     twice = text(sam, f"YES {n}")
