@@ -14,8 +14,8 @@ import contextvars
 import json
 import logging
 import re
+import secrets
 import sys
-import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -127,8 +127,9 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if _SANE_REQUEST_ID.match(given) else uuid.uuid4().hex
+        given = next((v for k, v in scope.get("headers") or () if k == b"x-request-id"), b"")
+        given_id = given.decode("latin-1")
+        rid = given_id if _SANE_REQUEST_ID.match(given_id) else secrets.token_hex(16)
         token = request_id.set(rid)
 
         async def send_with_id(message: dict[str, Any]) -> None:
