@@ -78,20 +78,18 @@ class DropOutcome:
 # The statements a volunteer's YES, DROP, MY and C run, built once (with bound parameters) rather
 # than for every text: building a statement costs about as much as running it.
 _SHIFT = Shift.__table__
+# The shift (locked: FOR UPDATE OF shifts) and this volunteer's commitment to it, if any. (The
+# volunteer and the shift are in the session already: no joins to load them again.)
 _LOCK_SHIFT = (
-    select(Shift)
-    .where(Shift.id == bindparam("shift_id"))
-    .with_for_update()
-    .execution_options(populate_existing=True)
-)
-# (The volunteer and the shift are in the session already: no joins to load them again.)
-_FIND = (
-    select(Commitment)
-    .where(
-        Commitment.volunteer_id == bindparam("volunteer_id"),
-        Commitment.shift_id == bindparam("shift_id"),
+    select(Shift, Commitment)
+    .outerjoin(
+        Commitment,
+        (Commitment.shift_id == Shift.id) & (Commitment.volunteer_id == bindparam("volunteer_id")),
     )
-    .options(lazyload("*"))
+    .where(Shift.id == bindparam("shift_id"))
+    .options(lazyload(Commitment.volunteer), lazyload(Commitment.shift))
+    .with_for_update(of=Shift)
+    .execution_options(populate_existing=True)
 )
 _INSERT_COMMITMENT = insert(Commitment.__table__)
 _LAST_TICKET = select(func.max(Commitment.waitlist_position)).where(
@@ -137,15 +135,15 @@ def place_in_line() -> Any:
     return case((in_line, rank)).label("waitlist_rank")
 
 
-def _lock_shift(session: Session, shift_id: int) -> Shift | None:
-    """The shift, freshly read and locked for this transaction (no-op lock on SQLite)."""
+def _lock_shift(
+    session: Session, shift_id: int, volunteer_id: int
+) -> tuple[Shift | None, Commitment | None]:
+    """The shift, freshly read and locked for this transaction (no-op lock on SQLite), and the
+    volunteer's commitment to it if there is one: one statement."""
     if not 0 < shift_id <= _MAX_ID:
-        return None  # "YES 99999999999999": no such shift (and no integer overflow in the query)
-    return session.scalars(_LOCK_SHIFT, {"shift_id": shift_id}).first()
-
-
-def _find(session: Session, volunteer_id: int, shift_id: int) -> Commitment | None:
-    return session.scalars(_FIND, {"volunteer_id": volunteer_id, "shift_id": shift_id}).first()
+        return None, None  # "YES 99999999999999": no such shift (and no integer overflow)
+    row = session.execute(_LOCK_SHIFT, {"shift_id": shift_id, "volunteer_id": volunteer_id}).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 def _next_ticket(session: Session, shift_id: int) -> int:
@@ -182,14 +180,13 @@ def commit_to_shift(
     session: Session, *, volunteer: Volunteer, shift_id: int, now: datetime, channel: str
 ) -> CommitOutcome:
     """Take a seat on the shift, or a place on its waitlist when it is full."""
-    shift = _lock_shift(session, shift_id)
+    shift, existing = _lock_shift(session, shift_id, volunteer.id)
     if shift is None:
         return CommitOutcome(CommitStatus.UNKNOWN)
     if shift.cancelled_at is not None:
         return CommitOutcome(CommitStatus.CANCELLED, shift)
     if shift.starts_at <= now:
         return CommitOutcome(CommitStatus.PAST, shift)
-    existing = _find(session, volunteer.id, shift.id)
     if existing is not None and existing.status in LIVE:
         return CommitOutcome(CommitStatus.ALREADY, shift, existing)
 
@@ -240,10 +237,9 @@ def drop_commitment(
 ) -> DropOutcome:
     """Withdraw from a shift. A freed seat goes to the first waitlisted volunteer who can still
     be texted; they are told by an `OutboundSms` (kind "promotion") in the outcome."""
-    shift = _lock_shift(session, shift_id)
+    shift, commitment = _lock_shift(session, shift_id, volunteer.id)
     if shift is None:
         return DropOutcome(DropStatus.UNKNOWN)
-    commitment = _find(session, volunteer.id, shift.id)
     if commitment is None or commitment.status not in LIVE:
         return DropOutcome(DropStatus.NOT_SIGNED_UP, shift, commitment)
     if shift.starts_at <= now:
