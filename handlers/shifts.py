@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, bindparam, case, func, insert, select, update
-from sqlalchemy.orm import Session, lazyload, make_transient_to_detached
+from sqlalchemy.orm import Session, contains_eager, lazyload, make_transient_to_detached
 
 from handlers import geo, sms_text
 from handlers.audiences import reachable
@@ -374,11 +374,12 @@ def list_open_shifts(
 def _upcoming_commitments(*where: Any) -> Select[tuple[Commitment]]:
     """A volunteer's own commitments on shifts not yet over, soonest first. The volunteer is in
     the session already, so the default joined load of `Commitment.volunteer` (a whole volunteer
-    row each) is left out."""
+    row each) is left out, and the shift is read from the join the filter needs
+    (`contains_eager`) rather than from a second join of the same table."""
     return (
         select(Commitment)
         .join(Shift, Shift.id == Commitment.shift_id)
-        .options(lazyload(Commitment.volunteer))
+        .options(lazyload(Commitment.volunteer), contains_eager(Commitment.shift))
         .where(
             Commitment.volunteer_id == bindparam("volunteer_id"),
             Shift.ends_at > bindparam("now", type_=Shift.ends_at.type),
