@@ -199,7 +199,10 @@ def combine(runs: list[dict]) -> dict:
     }
 
 
-def run_load(url: str, seconds: float, warmup: float, connections: int) -> dict:
+def run_load(url: str, seconds: float, warmup: float, connections: int, seed: int) -> dict:
+    """One timed slot of load. Each slot draws its own texts (`seed`): a later slot does not
+    replay an earlier one's, which the server would find cheaper (already signed up, already
+    acknowledged)."""
     out = subprocess.run(
         [
             sys.executable,
@@ -210,6 +213,7 @@ def run_load(url: str, seconds: float, warmup: float, connections: int) -> dict:
             str(seconds),
             str(warmup),
             str(connections),
+            str(seed),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -451,10 +455,12 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:
                 print(f"  PostgreSQL skipped: {str(exc).splitlines()[0]}")
         runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             for label, srv, _ in setups:
                 url = f"http://127.0.0.1:{srv.port}/twilio/sms"
-                runs[label].append(run_load(url, slot, args.warmup, args.connections))
+                runs[label].append(
+                    run_load(url, slot, args.warmup, args.connections, seed=11 + round_)
+                )
         results = {label: combine(r) for label, r in runs.items()}
         echo_rps = results[setups[0][0]]["rps"]
         for label, _, database_url in setups:
@@ -481,7 +487,8 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "load":
         url, seconds, warmup, conns = sys.argv[2], *map(float, sys.argv[3:5]), int(sys.argv[5])
-        print(json.dumps(asyncio.run(_load(url, seconds, warmup, conns, seed=11))))
+        seed = int(sys.argv[6]) if len(sys.argv) > 6 else 11
+        print(json.dumps(asyncio.run(_load(url, seconds, warmup, conns, seed=seed))))
     elif len(sys.argv) > 1 and sys.argv[1] == "echo":
         serve_echo(int(sys.argv[2]))
     else:
