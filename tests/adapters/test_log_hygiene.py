@@ -1,7 +1,8 @@
 """The logs of Muster's main flows hold no full phone number, no secret, no volunteer's words.
 
 The flows run through the real routes with real signatures and the real logging pipeline
-(`configure_logging`, JSON lines at INFO); then every captured line is scanned.
+(`configure_logging`, JSON lines at INFO, and Muster's own loggers at DEBUG too); then every
+captured line is scanned.
 """
 
 from __future__ import annotations
@@ -40,7 +41,11 @@ def log_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     saved_handlers, saved_level = root.handlers[:], root.level
     monkeypatch.setattr(sys, "stderr", stream)
     configure_logging("INFO", json_lines=True)
+    ours = logging.getLogger("bot")  # Muster's own lines at every level (a routine text is DEBUG)
+    saved_ours = ours.level
+    ours.setLevel(logging.DEBUG)
     yield stream
+    ours.setLevel(saved_ours)
     root.handlers[:] = saved_handlers
     root.setLevel(saved_level)
 
@@ -118,6 +123,12 @@ def test_main_flows_log_no_phone_secret_or_message_body(
 
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines() if line.strip()]
     assert len(lines) >= 5, "the flows should have logged something"
+    inbound = {  # the level of each inbound text's line: consent changes at INFO, the rest DEBUG
+        line["msg"].rsplit(": ", 1)[-1]: line["level"]
+        for line in lines
+        if line["msg"].startswith("inbound sms from")
+    }
+    assert inbound["opt_out"] == "INFO" and inbound["shifts"] == inbound["help"] == "DEBUG"
     text = "\n".join(json.dumps(line) for line in lines)
     for phone in phones:
         national = phone[2:]
