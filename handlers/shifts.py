@@ -219,7 +219,7 @@ def _insert_commitment(session: Session, **values: Any) -> Commitment:
     """A new commitment: one INSERT, and the object put in the session as the row it now is
     (`make_transient_to_detached`), as a query would have loaded it. (The unit of work's flush
     would cost several times the statement, on the keyword volunteers text most after SHIFTS.)"""
-    values["updated_at"] = utcnow()
+    values["updated_at"] = utcnow()  # every column given: none is left unloaded on the object
     result = session.execute(_INSERT_COMMITMENT, values)
     commitment = Commitment(id=result.inserted_primary_key[0], **values)
     make_transient_to_detached(commitment)
