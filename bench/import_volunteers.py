@@ -72,11 +72,11 @@ def fresh_database(workdir: Path, name: str) -> str:
         from sqlalchemy import text
 
         from storage.db import make_engine
-        from storage.models import Base
+        from storage.schema import metadata
 
         upgrade(url)
         engine = make_engine(url)
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         engine.dispose()

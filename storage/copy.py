@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from storage.db import READ_ONLY, make_engine
 from storage.migrate import current_revision, head_revision, upgrade
-from storage.models import Base
+from storage.schema import metadata
 
 BATCH_SIZE = 1000
 
@@ -50,7 +50,7 @@ def copy_database(
 def muster_tables() -> list[Table]:
     """Muster's tables, parents before children (APScheduler's job store is not copied: the
     clock rebuilds its jobs from the `schedules` rows)."""
-    return list(Base.metadata.sorted_tables)
+    return list(metadata.sorted_tables)
 
 
 def copy_rows(

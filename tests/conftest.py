@@ -25,7 +25,7 @@ from bot.settings import Settings
 from handlers.ports import FixedClock
 from storage.db import make_engine
 from storage.migrate import upgrade
-from storage.models import Base
+from storage.schema import metadata
 from storage.uow import SqlAlchemyUnitOfWork
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
@@ -98,7 +98,7 @@ def _database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 def _truncate_all(url: str) -> None:
     engine = make_engine(url)
     try:
-        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:

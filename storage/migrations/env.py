@@ -7,10 +7,10 @@ from sqlalchemy import Connection
 
 from storage.db import make_engine
 from storage.migrate import include_object, render_item
-from storage.models import Base
+from storage.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _configure(connection: Connection) -> None:

@@ -13,7 +13,6 @@ from sqlalchemy.exc import DatabaseError, IntegrityError
 
 from storage.migrate import alembic_config, current_revision, head_revision
 from storage.models import (
-    Base,
     Broadcast,
     Commitment,
     CommitmentStatus,
@@ -23,6 +22,7 @@ from storage.models import (
     InboundMessage,
     Volunteer,
 )
+from storage.schema import metadata
 from tests.builders import make_shift, make_volunteer, random_phone
 from tests.conftest import T0
 
@@ -30,7 +30,7 @@ from tests.conftest import T0
 def test_migrations_reach_head_and_create_every_table(engine: Engine) -> None:
     assert current_revision(engine) == head_revision()
     tables = set(inspect(engine).get_table_names())
-    assert set(Base.metadata.tables) <= tables
+    assert set(metadata.tables) <= tables
 
 
 def test_models_match_migrations(engine: Engine) -> None:
@@ -40,7 +40,7 @@ def test_models_match_migrations(engine: Engine) -> None:
         context = MigrationContext.configure(
             conn, opts={"include_object": include_object, "compare_type": True}
         )
-        diff = compare_metadata(context, Base.metadata)
+        diff = compare_metadata(context, metadata)
     assert diff == [], f"models and migrations differ: {diff}"
 
 

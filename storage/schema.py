@@ -1,0 +1,14 @@
+"""Every table Muster owns, in one metadata: what migrations compare against, what `muster db
+copy` copies and what the tests truncate.
+
+The core tables are in `storage.models`; each feature that adds tables keeps them in a module of
+its own (on the same `Base`) and adds one import line here, so no table is ever missed.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+from storage.models import Base
+
+metadata: MetaData = Base.metadata
