@@ -21,9 +21,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render as render
 from bot.bootstrap import Container
-from handlers import organizers, views
+from handlers import views
 from handlers.errors import InvalidInput, MusterError
 from handlers.messages import Channel, OrganizerAction, OrganizerCommand
+from handlers.organizer import commands
 from handlers.results import Result
 
 log = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class SlackListeners:
     # --- /muster ------------------------------------------------------------------------------
 
     async def ack_command(self, ack: Any, command: dict[str, Any]) -> None:
-        name, _ = organizers.split_command(command.get("text", ""))
+        name, _ = commands.split_command(command.get("text", ""))
         if (name in SLOW and name != "broadcast") or (name == "broadcast" and _has_args(command)):
             await ack(text="Working on it…")
         else:
@@ -125,7 +126,7 @@ class SlackListeners:
     async def on_command(
         self, command: dict[str, Any], respond: Any, client: AsyncWebClient
     ) -> None:
-        name, args = organizers.split_command(command.get("text", ""))
+        name, args = commands.split_command(command.get("text", ""))
         cmd = OrganizerCommand(
             channel=Channel.SLACK,
             user_id=command["user_id"],
@@ -140,7 +141,7 @@ class SlackListeners:
         async def answer(text: str) -> None:
             await respond(text=text, response_type="ephemeral")
 
-        result = await self._run(organizers.run_command, cmd, answer)
+        result = await self._run(commands.run_command, cmd, answer)
         if result is None:
             return
         view = result.view
@@ -195,7 +196,7 @@ class SlackListeners:
         async def answer(text: str) -> None:
             await respond(text=text, response_type="ephemeral", replace_original=False)
 
-        result = await self._run(organizers.run_action, act, answer)
+        result = await self._run(commands.run_action, act, answer)
         if result is not None:
             await _respond(respond, result, replace_original=replace)
 
@@ -217,9 +218,7 @@ class SlackListeners:
         act = self._modal_action(body, view)
         now = self.container.clock.now()
         try:
-            await asyncio.to_thread(
-                organizers.validate_action, act, org=self.container.org, now=now
-            )
+            await asyncio.to_thread(commands.validate_action, act, org=self.container.org, now=now)
         except InvalidInput as exc:
             await ack(response_action="errors", errors=exc.errors)
             return
@@ -236,7 +235,7 @@ class SlackListeners:
         channel = view.get("private_metadata") or None
         try:  # Bolt runs the lazy part even when the ack sent field errors back: nothing to do
             await asyncio.to_thread(
-                organizers.validate_action, act, org=self.container.org, now=act.issued_at
+                commands.validate_action, act, org=self.container.org, now=act.issued_at
             )
         except MusterError:
             return
@@ -245,7 +244,7 @@ class SlackListeners:
             text = render.as_workspace_command(text, self.command)
             await _tell(client, user=act.user_id, channel=channel, text=text)
 
-        result = await self._run(organizers.run_action, act, answer)
+        result = await self._run(commands.run_action, act, answer)
         if result is not None:
             text, blocks = render.as_workspace_command(render.blocks(result.view), self.command)
             await _tell(client, user=act.user_id, channel=channel, text=text, blocks=blocks)
@@ -257,7 +256,7 @@ class SlackListeners:
             return
         c = self.container
         stats = await asyncio.to_thread(
-            organizers.dashboard, event["user"], uow=c.read_uow(), org=c.org, clock=c.clock
+            commands.dashboard, event["user"], uow=c.read_uow(), org=c.org, clock=c.clock
         )
         await client.views_publish(user_id=event["user"], view=render.home_view(stats))
 
@@ -293,7 +292,7 @@ class SlackListeners:
             await _tell(client, user=act.user_id, channel=channel, text=text, thread_ts=thread_ts)
             await _react(client, channel, event["ts"], REFUSED_REACTION)
 
-        result = await self._run(organizers.run_action, act, answer)
+        result = await self._run(commands.run_action, act, answer)
         if result is None:
             return
         if result.intent == "reply.queued":
@@ -303,7 +302,7 @@ class SlackListeners:
 
 
 def _has_args(command: dict[str, Any]) -> bool:
-    return bool(organizers.split_command(command.get("text", ""))[1].strip())
+    return bool(commands.split_command(command.get("text", ""))[1].strip())
 
 
 async def _respond(respond: Any, result: Result, *, replace_original: bool = False) -> None:

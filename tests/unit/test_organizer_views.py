@@ -13,7 +13,7 @@ from bot.slack_app import slack_to_plain
 from bot.text_render import render_text
 from handlers import views
 from handlers.errors import UsageError
-from handlers.organizers import USAGE, parse_pairs, split_command
+from handlers.organizer.commands import USAGE, parse_pairs, split_command
 from handlers.results import Result
 
 

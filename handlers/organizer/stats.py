@@ -18,7 +18,7 @@ WEEKS = 8
 
 
 def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.StatsView:
-    from handlers.organizers import local_when, shift_lines, upcoming_shifts
+    from handlers.organizer.commands import local_when, shift_lines, upcoming_shifts
 
     zone = org.zone
     by_status = dict(

@@ -141,7 +141,7 @@ def dashboard(
     user_id: str, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> views.StatsView | None:
     """The App Home's numbers, for organizers only (None for anyone else: nothing to show)."""
-    from handlers.stats import drive_stats
+    from handlers.organizer.stats import drive_stats
 
     if not org.is_organizer(user_id):
         return None
@@ -682,7 +682,7 @@ def _upcoming_counts(session: Session, ids: list[int], now: datetime) -> dict[in
 
 
 def _stats(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
-    from handlers.stats import drive_stats
+    from handlers.organizer.stats import drive_stats
 
     _no_args(cmd)
     with uow:

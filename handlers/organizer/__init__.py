@@ -1,0 +1,1 @@
+"""The organizers' `/muster` commands, one module per command family; `commands` dispatches."""
