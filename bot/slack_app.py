@@ -25,6 +25,7 @@ from handlers import views
 from handlers.errors import InvalidInput, MusterError
 from handlers.messages import Channel, OrganizerAction, OrganizerCommand
 from handlers.organizer import commands
+from handlers.organizer.stats import dashboard
 from handlers.results import Result
 
 log = logging.getLogger(__name__)
@@ -256,7 +257,7 @@ class SlackListeners:
             return
         c = self.container
         stats = await asyncio.to_thread(
-            commands.dashboard, event["user"], uow=c.read_uow(), org=c.org, clock=c.clock
+            dashboard, event["user"], uow=c.read_uow(), org=c.org, clock=c.clock
         )
         await client.views_publish(user_id=event["user"], view=render.home_view(stats))
 

@@ -12,7 +12,7 @@ from functools import singledispatch
 from typing import Any
 
 from handlers import views
-from handlers.organizer.commands import COMMAND
+from handlers.organizer.parsing import COMMAND
 
 Block = dict[str, Any]
 MAX_TEXT = 2900  # a section's text may hold 3,000 characters

@@ -211,7 +211,7 @@ class SlackPoster:
                     select(Volunteer.inbox_thread_ts).where(Volunteer.id == volunteer_id)
                 )
                 if thread_ts is None:
-                    from handlers.organizer.commands import inbox_header
+                    from handlers.organizer.inbox import inbox_header
 
                     parent = inbox_header(
                         uow.session, volunteer_id=volunteer_id, now=self.clock.now(), org=self.org

@@ -1,4 +1,4 @@
-"""The drive at a glance (`/muster stats` and the App Home tab), in a handful of set queries."""
+"""The drive at a glance: `/muster stats` and the App Home tab, in a handful of set queries."""
 
 from __future__ import annotations
 
@@ -10,16 +10,38 @@ from sqlalchemy.orm import Session
 from handlers import views
 from handlers.broadcasts import broadcast_report
 from handlers.config import OrgConfig
+from handlers.messages import OrganizerCommand
+from handlers.organizer.display import local_when
+from handlers.organizer.parsing import no_args
+from handlers.organizer.shifts import shift_lines, upcoming_shifts
+from handlers.ports import Clock
+from handlers.results import Result
 from storage.models import Broadcast, BroadcastStatus, Commitment, Volunteer, VolunteerStatus
+from storage.uow import UnitOfWork
 
 NEXT_SHIFTS = 5
 LAST_BROADCASTS = 5
 WEEKS = 8
 
 
-def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.StatsView:
-    from handlers.organizer.commands import local_when, shift_lines, upcoming_shifts
+def show_stats(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    no_args(cmd)
+    with uow:
+        view = drive_stats(uow.session, now=clock.now(), org=org)
+    return Result(view=view, intent="stats")
 
+
+def dashboard(
+    user_id: str, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> views.StatsView | None:
+    """The App Home's numbers, for organizers only (None for anyone else: nothing to show)."""
+    if not org.is_organizer(user_id):
+        return None
+    with uow:
+        return drive_stats(uow.session, now=clock.now(), org=org)
+
+
+def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.StatsView:
     zone = org.zone
     by_status = dict(
         session.execute(

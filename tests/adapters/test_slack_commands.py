@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from bot.bootstrap import bootstrap
 from bot.web import create_app
-from handlers.organizer.commands import USAGE
+from handlers.organizer.parsing import USAGE
 from storage.models import (
     AuditEntry,
     Commitment,

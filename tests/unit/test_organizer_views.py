@@ -13,7 +13,8 @@ from bot.slack_app import slack_to_plain
 from bot.text_render import render_text
 from handlers import views
 from handlers.errors import UsageError
-from handlers.organizer.commands import USAGE, parse_pairs, split_command
+from handlers.organizer.commands import COMMANDS, split_command
+from handlers.organizer.parsing import DESCRIPTIONS, USAGE, parse_pairs
 from handlers.results import Result
 
 
@@ -43,6 +44,11 @@ def test_parse_pairs_quotes_and_errors():
     with pytest.raises(UsageError) as err:
         parse_pairs("title=a title=b", usage_of="shift add", allowed=("title",))
     assert "given twice" in err.value.message and USAGE["shift add"] in err.value.message
+
+
+def test_help_lists_exactly_the_commands_that_run():
+    """Every command in `/muster help` has a handler, and every handler a usage and help line."""
+    assert list(COMMANDS) == list(USAGE) == list(DESCRIPTIONS)
 
 
 LINE = views.ShiftLine(

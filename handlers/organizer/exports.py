@@ -1,0 +1,69 @@
+"""`/muster export volunteers|roster N`: a CSV for the organizer's direct messages."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from handlers import exports, views
+from handlers.config import OrgConfig
+from handlers.errors import UnknownShift
+from handlers.messages import OrganizerCommand
+from handlers.organizer.parsing import USAGE, one_number, usage_error
+from handlers.ports import Clock
+from handlers.results import Result
+from storage.audit import audit
+from storage.models import Shift
+from storage.uow import UnitOfWork
+
+
+def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
+    words = cmd.args.split()
+    if words == ["volunteers"]:
+        shift_id = None
+    elif len(words) == 2 and words[0] == "roster":
+        shift_id = one_number(words[1], "export")
+    else:
+        raise usage_error(USAGE["export"], "say what to export" if not words else None)
+    now = clock.now()
+    stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
+    if shift_id is None:
+        columns, title, target = exports.VOLUNTEER_COLUMNS, "Volunteers", "volunteers"
+        filename = f"volunteers-{stamp}.csv"
+
+        def rows(session: Session) -> Iterable[dict[str, str]]:
+            return exports.volunteer_rows(session)
+
+    else:
+        columns, title = exports.ROSTER_COLUMNS, f"Roster of shift #{shift_id}"
+        filename, target = f"roster-{shift_id}-{stamp}.csv", f"shift:{shift_id}"
+
+        def rows(session: Session) -> Iterable[dict[str, str]]:
+            if session.get(Shift, shift_id) is None:
+                raise UnknownShift(shift_id)
+            return exports.roster_rows(session, shift_id)
+
+    with uow:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        count = 0
+        for row in rows(uow.session):
+            writer.writerow(row)
+            count += 1
+        audit(
+            uow.session,
+            actor=cmd.user_id,
+            action="export",
+            target=target,
+            detail={"rows": count},
+            at=now,
+        )
+        uow.commit()
+    view = views.ExportView(
+        filename=filename, title=title, content=buffer.getvalue().encode(), rows=count
+    )
+    return Result(view=view, intent="export")

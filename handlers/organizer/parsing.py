@@ -1,0 +1,102 @@
+"""What organizers type: each command's usage line and help line, and the readers every
+command shares (key=value pairs, a number, a local time), which answer a malformed command
+with a `UsageError` naming the problem and the exact usage line.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.errors import UsageError
+from handlers.messages import OrganizerCommand
+from handlers.schedules import local_to_utc
+
+COMMAND = "/muster"
+AUDIENCES = "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N"
+USAGE: dict[str, str] = {
+    "help": f"{COMMAND} help",
+    "shift add": (
+        f'{COMMAND} shift add title="..." start="YYYY-MM-DD HH:MM" end="YYYY-MM-DD HH:MM" '
+        'capacity=N zip=NNNNN location="..." tags=a,b'
+    ),
+    "shifts": f"{COMMAND} shifts",
+    "roster": f"{COMMAND} roster N",
+    "signup": f"{COMMAND} signup N PHONE",
+    "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
+    "broadcast": (
+        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
+    ),
+    "scheduled": f"{COMMAND} scheduled",
+    "unschedule": f"{COMMAND} unschedule ID",
+    "stats": f"{COMMAND} stats",
+    "export": f"{COMMAND} export volunteers|roster N",
+}
+DESCRIPTIONS: dict[str, str] = {
+    "help": "this list",
+    "shift add": "add a shift (a form; or everything inline as shown)",
+    "shifts": "upcoming shifts and how full they are",
+    "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
+    "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
+    "find": "look a volunteer up",
+    "broadcast": "text an audience (a form; or inline), after a preview you confirm",
+    "scheduled": "broadcasts planned ahead, and those still going out (with Stop sending)",
+    "unschedule": "cancel scheduled broadcast ID",
+    "stats": "the drive at a glance",
+    "export": "a CSV in a direct message to you",
+}
+SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_WHEN = "%Y-%m-%d %H:%M"
+
+
+def parse_pairs(
+    args: str, *, usage_of: str, allowed: Iterable[str], required: Iterable[str] = ()
+) -> dict[str, str]:
+    """`key=value key="two words"` -> dict. Anything else is a UsageError naming the problem."""
+    usage = USAGE[usage_of]
+    try:
+        tokens = shlex.split(args.translate(SMART_QUOTES))
+    except ValueError:
+        raise usage_error(usage, "a quote is not closed") from None
+    allowed = set(allowed)
+    values: dict[str, str] = {}
+    for token in tokens:
+        key, sep, value = token.partition("=")
+        key = key.strip().lower()
+        if not sep or not key:
+            raise usage_error(usage, f"`{token}` is not key=value")
+        if key not in allowed:
+            raise usage_error(usage, f"`{key}` is not one of {', '.join(sorted(allowed))}")
+        if key in values:
+            raise usage_error(usage, f"`{key}` is given twice")
+        values[key] = value.strip()
+    missing = [k for k in required if not values.get(k)]
+    if missing:
+        raise usage_error(usage, f"missing {', '.join(missing)}")
+    return values
+
+
+def usage_error(usage: str, reason: str | None = None) -> UsageError:
+    return UsageError(f"{reason}.\nUsage: {usage}" if reason else f"Usage: {usage}")
+
+
+def one_number(args: str, usage_of: str, what: str = "N") -> int:
+    text = args.strip().lstrip("#")
+    if not text.isdigit() or int(text) <= 0 or len(text) > 9:
+        raise usage_error(
+            USAGE[usage_of], f"{what} must be a number" if text else f"missing {what}"
+        )
+    return int(text)
+
+
+def no_args(cmd: OrganizerCommand) -> None:
+    if cmd.args.strip():
+        raise usage_error(USAGE[cmd.name], f"`{cmd.name}` takes nothing after it")
+
+
+def parse_local_time(text: str, zone: ZoneInfo) -> datetime:
+    """`YYYY-MM-DD HH:MM` in the organizers' zone -> UTC. ValueError when it cannot be read;
+    UsageError for a wall-clock time the clocks skip that night (schedules.local_to_utc)."""
+    return local_to_utc(datetime.strptime(" ".join(text.split()), _WHEN), zone)
