@@ -48,7 +48,7 @@ from handlers.messages import Channel, InboundText, OrganizerAction, OrganizerCo
 from handlers.organizers import run_action, run_command, split_command
 from handlers.phones import display, masked, to_e164
 from handlers.results import Result
-from handlers.volunteers import receive_text
+from handlers.volunteer.receive import receive_text
 from storage.models import (
     Delivery,
     DeliveryStatus,

@@ -15,10 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from bot.bootstrap import Container
 from bot.inbound_desk import Desk
-from handlers import volunteers
+from handlers.volunteer import receive as volunteers
 from handlers.messages import Channel, InboundText
 from handlers.results import Result
-from handlers.volunteers import receive_text, receive_texts
+from handlers.volunteer.receive import receive_text, receive_texts
 from storage.db import make_engine, make_session_factory
 from storage.models import (
     Commitment,
