@@ -2,7 +2,7 @@
 
 A page with two panes. On the right, a phone: pick or type a number and text the bot exactly as a
 volunteer would; each text becomes an `InboundText` (channel `console`) and goes to
-`handlers.volunteers.receive_text`, the function behind `POST /twilio/sms`. On the left, the
+`handlers.volunteer.receive.receive_text`, the function behind `POST /twilio/sms`. On the left, the
 organizer's Slack: `/muster ...` goes to `handlers.organizers.run_command` (buttons such as Confirm
 to `run_action`) and comes back through `bot.text_render.render_text`. What the sender delivers
 through the console transport (broadcasts, reminders, waitlist promotions, replies) shows up in the
