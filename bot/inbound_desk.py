@@ -10,6 +10,10 @@ SQLite has one writer, so a desk on SQLite has one thread: texts wait here, in a
 instead of in SQLite's busy handler (which sleeps and retries). On PostgreSQL several threads
 answer one text each (`batch=1`): texts from different volunteers go in parallel, and no
 transaction holds a shift's row lock for a whole batch.
+
+The desk only queues and hands out. What a batch is, what it promises (exactly the answers and
+the database state of its texts answered one at a time) and the tests that pin that promise are
+in `handlers.volunteer.receive` (`receive_texts`), the one home of the inbound path's speed.
 """
 
 from __future__ import annotations

@@ -43,7 +43,7 @@ from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import OutboundSms, Result
 from handlers.sms_text import help_reply
-from handlers.volunteers import receive_text
+from handlers.volunteer.receive import receive_text
 from storage.db import is_database_away
 from storage.outbox import COMPLIANCE, enqueue_sms
 

@@ -25,7 +25,7 @@ from handlers import geo
 from handlers.messages import Channel, InboundText
 from handlers.phones import masked, to_e164
 from handlers.results import Result
-from handlers.volunteers import receive_texts
+from handlers.volunteer.receive import receive_texts
 from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 Pure functions, no database: what a text means does not depend on who sent it. What to DO with it
 (a bare YES from an opted-out number opts in; a plain word during onboarding is a name) is decided
-in `handlers.volunteers`.
+in `handlers.volunteer.dispatch`.
 
 Matching ignores case, accents, spaces, punctuation and emoji: "Yes 12!", " stop. ", "STOP 🛑",
 "Sí 12" and "ayúda" all parse. Keywords in Spanish carry `language="es"`; distinctly English

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.messages import Channel, InboundText
-from handlers.volunteers import receive_text
+from handlers.volunteer.receive import receive_text
 from storage.models import Commitment, Delivery, Shift
 from tests.adapters.slack_harness import SlackHarness, blocks_text
 from tests.builders import make_shift, make_volunteer

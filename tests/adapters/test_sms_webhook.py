@@ -18,7 +18,7 @@ from bot.web import create_app
 from handlers.messages import Channel, InboundText
 from handlers.ports import FixedClock
 from handlers.segments import count_segments
-from handlers.volunteers import receive_text
+from handlers.volunteer.receive import receive_text
 from storage.models import (
     Broadcast,
     Commitment,

@@ -15,10 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 from bot.bootstrap import Container
 from bot.inbound_desk import Desk
-from handlers import volunteers
 from handlers.messages import Channel, InboundText
 from handlers.results import Result
-from handlers.volunteers import receive_text, receive_texts
+from handlers.volunteer import consent
+from handlers.volunteer.receive import receive_text, receive_texts
 from storage.db import make_engine, make_session_factory
 from storage.models import (
     Commitment,
@@ -220,7 +220,7 @@ def test_a_text_that_fails_costs_the_others_in_its_batch_nothing(container, monk
     def broken(self) -> str:
         raise RuntimeError("a bug in HELP")
 
-    monkeypatch.setattr(volunteers._Turn, "_help", broken)
+    monkeypatch.setattr(consent, "help_reply", broken)
     outcomes = answer(container, [text(sam, "SHIFTS"), text(lee, "HELP"), text(ana, "JOIN")])
 
     assert isinstance(outcomes[1], RuntimeError)

@@ -1,0 +1,109 @@
+"""The shift keywords: SHIFTS (the open shifts, nearest first), YES N (sign up, or join the
+waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked about)."""
+
+from __future__ import annotations
+
+from handlers import shifts, sms_text
+from handlers.shifts import CommitStatus, DropStatus
+from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn, who
+from storage.models import CommitmentStatus
+
+
+def list_shifts(t: Turn) -> Answer:
+    v = t.volunteer
+    assert v is not None
+    found = t.batch.nearest_open_shifts(t.session, t.now, v.zip)
+    if not found:
+        return t.say("no_shifts"), "shifts"
+    lines = [
+        f"{sms_text.shift_line(s, t.zone, t.lang)} ({t.say('spots_left', k=s.spots_left)})"
+        for s in found
+    ]
+    head, foot = t.say("shifts_header"), t.say("shifts_footer", n=found[0].id)
+    return sms_text.fit_list(head, lines, foot, MAX_SEGMENTS), "shifts"
+
+
+def commit(t: Turn) -> Answer:
+    v, n = t.volunteer, t.parsed.number
+    assert v is not None
+    if n is None:
+        return t.say("which_shift", word="YES"), "commit"
+    out = shifts.commit_to_shift(
+        t.session, volunteer=v, shift_id=n, now=t.now, channel=str(t.msg.channel)
+    )
+    if out.status == CommitStatus.COMMITTED:
+        assert out.shift is not None
+        t.batch.seat_taken(out.shift.id)
+        line = sms_text.shift_line(out.shift, t.zone, t.lang)
+        return t.say("committed", shift=line, n=n), "commit"
+    if out.status == CommitStatus.WAITLISTED:
+        assert out.commitment is not None
+        rank = shifts.waitlist_rank(t.session, out.commitment)
+        return t.say("waitlisted", n=n, rank=rank), "waitlist"
+    if out.status == CommitStatus.ALREADY:
+        assert out.commitment is not None
+        if out.commitment.status == CommitmentStatus.WAITLISTED:
+            rank = shifts.waitlist_rank(t.session, out.commitment)
+            return t.say("already_waitlisted", n=n, rank=rank), "commit_already"
+        return t.say("already_committed", n=n), "commit_already"
+    key = {
+        CommitStatus.PAST: "past_shift",
+        CommitStatus.CANCELLED: "cancelled_shift",
+    }.get(out.status, "unknown_shift")
+    return t.say(key, n=n), f"commit_{out.status}"
+
+
+def drop(t: Turn) -> Answer:
+    v, n = t.volunteer, t.parsed.number
+    assert v is not None
+    if n is None:
+        return t.say("which_shift", word="DROP"), "drop"
+    out = shifts.drop_commitment(
+        t.session, volunteer=v, shift_id=n, now=t.now, org_name=t.org.org_name
+    )
+    if out.status == DropStatus.UNKNOWN:
+        return t.say("unknown_shift", n=n), "drop_unknown"
+    if out.status == DropStatus.NOT_SIGNED_UP:
+        return t.say("drop_not_signed_up", n=n), "drop_not_signed_up"
+    if out.status == DropStatus.PAST:
+        return t.say("drop_past", n=n), "drop_past"
+    t.sms.extend(out.sms)
+    assert out.shift is not None
+    if out.was in shifts.SEATED and out.promoted is None:
+        t.batch.seat_freed(out.shift.id)
+    if out.was == CommitmentStatus.WAITLISTED:
+        return t.say("dropped_waitlist", n=n), "drop"
+    title = sms_text.shift_line(out.shift, t.org.default_timezone, "en")
+    note = f"dropped {title}"
+    if out.promoted is not None:
+        note += f"; {who(out.promoted.volunteer)} moved up from the waitlist"
+    t.post("drop", note)
+    return t.say("dropped", n=n), "drop"
+
+
+def my_shifts(t: Turn) -> Answer:
+    v = t.volunteer
+    assert v is not None
+    mine = shifts.my_commitments(t.session, volunteer=v, now=t.now)
+    if not mine:
+        return t.say("my_none"), "my"
+    lines = []
+    for c in mine:
+        line = sms_text.shift_line(c.shift, t.zone, t.lang)
+        if c.status == CommitmentStatus.WAITLISTED:
+            rank = shifts.waitlist_rank(t.session, c)
+            line += f" ({t.say('my_waitlist', rank=rank)})"
+        elif c.status == CommitmentStatus.CONFIRMED:
+            line += f" ({t.say('my_confirmed')})"
+        lines.append(line)
+    return sms_text.fit_list(t.say("my_header"), lines, "", MAX_SEGMENTS), "my"
+
+
+def confirm(t: Turn) -> Answer:
+    v = t.volunteer
+    assert v is not None
+    c = shifts.confirm_next_reminded(t.session, volunteer=v, now=t.now)
+    if c is None:
+        return t.say("nothing_to_confirm"), "confirm_none"
+    line = sms_text.shift_line(c.shift, t.zone, t.lang)
+    return t.say("confirmed", shift=line), "confirm"
