@@ -199,12 +199,12 @@ def lateness(url: str, firings: int = 3) -> list[tuple[float, float, int]]:
     """Real clock, real scheduler: (started late s, committed late s, recipients) per firing."""
     from sqlalchemy import select
 
+    from bot.parts import timetable_for
     from handlers.schedules import schedule_broadcast
-    from scheduler.clock import Timetable
     from storage.models import Broadcast
 
     container = container_for(url)
-    timetable = Timetable(container)
+    timetable = timetable_for(container)
     stop_event = threading.Event()
     thread = threading.Thread(target=timetable.run, args=(stop_event,), daemon=True)
     thread.start()

@@ -95,12 +95,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             upgrade(settings.database_url)
         return process.serve(container, host=args.host, port=args.port, web_only=args.web_only)
     if args.command == "worker":
-        from scheduler.sender import run_sender
-        from scheduler.slack_poster import run_slack_poster
+        from bot.parts import run_sender, run_slack_poster
 
         return process.run_parts(container, {"sender": run_sender, "slack": run_slack_poster})
     if args.command == "clock":
-        from scheduler.clock import run_clock
+        from bot.parts import run_clock
 
         return process.run_parts(container, {"clock": run_clock})
     return _run_operator_command(args, container)

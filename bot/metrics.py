@@ -242,3 +242,14 @@ def routes(container: Container) -> list[BaseRoute]:
         return Response(body, media_type=CONTENT_TYPE)
 
     return [Route("/metrics", metrics, methods=["GET"])]
+
+
+class Recorder:
+    """The scheduler's metrics port (`scheduler.ports.Metrics`), recorded here in Prometheus."""
+
+    observe_send_latency = staticmethod(observe_send_latency)
+    count_delivery = staticmethod(count_delivery)
+    observe_scheduler_lag = staticmethod(observe_scheduler_lag)
+
+
+RECORDER = Recorder()

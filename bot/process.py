@@ -105,9 +105,7 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
 
         parts: list[tuple[str, Part]] = [("spool", run_spool_replayer)]  # every web process
         if not web_only:
-            from scheduler.clock import run_clock
-            from scheduler.sender import run_sender
-            from scheduler.slack_poster import run_slack_poster
+            from bot.parts import run_clock, run_sender, run_slack_poster
 
             parts += [("clock", run_clock), ("sender", run_sender), ("slack", run_slack_poster)]
         for name, part in parts:

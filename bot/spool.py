@@ -37,15 +37,16 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container
+from bot.twilio_form import inbound_text
 from handlers.config import OrgConfig
 from handlers.keywords import Intent, parse
 from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import OutboundSms, Result
+from handlers.sending import COMPLIANCE, enqueue_sms
 from handlers.sms_text import help_reply
 from handlers.volunteer.receive import receive_text
 from storage.db import is_database_away
-from storage.outbox import COMPLIANCE, enqueue_sms
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +345,6 @@ def run_spool_replayer(
     if spool is None:
         return
     if handle is None:
-        from bot.twilio_inbound import inbound_text
 
         def handle(request: SpooledRequest) -> Any:
             return replay_through(container, request, to_message=inbound_text)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import datetime
 from functools import lru_cache
 
 from starlette.requests import Request
@@ -20,10 +19,11 @@ from bot import metrics
 from bot.bootstrap import Container
 from bot.inbound_desk import Desk
 from bot.spool import SpooledRequest, answer_or_keep_all
+from bot.twilio_form import inbound_text
 from bot.twilio_signature import TwilioWebhook, signed_path
 from handlers import geo
-from handlers.messages import Channel, InboundText
-from handlers.phones import masked, to_e164
+from handlers.messages import InboundText
+from handlers.phones import masked
 from handlers.results import Result
 from handlers.volunteer.receive import receive_texts
 from storage.db import is_sqlite
@@ -49,25 +49,6 @@ def _twiml_body(reply: str | None) -> str:
     if reply:
         response.message(reply)
     return str(response)
-
-
-def inbound_text(params: dict[str, str], received_at: datetime) -> InboundText | None:
-    """Twilio's form as an `InboundText`, or None without a usable From or MessageSid.
-    (Also how the spool replays a text kept while the database was away.)"""
-    phone = to_e164(params.get("From"))
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    if phone is None or not sid:
-        return None
-    return InboundText(
-        channel=Channel.SMS,
-        phone=phone,
-        text=params.get("Body", ""),
-        received_at=received_at,
-        message_id=sid,
-        to=params.get("To"),
-        opt_out_type=(params.get("OptOutType") or None),
-        from_zip=params.get("FromZip") or None,
-    )
 
 
 def routes(container: Container) -> list[BaseRoute]:

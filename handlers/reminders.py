@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from handlers.config import OrgConfig
 from handlers.quiet_hours import zone
 from handlers.results import InboxPost, OutboundSms
+from handlers.sending import enqueue_posts, enqueue_sms
 from handlers.sms_text import fit, lang_of, when
 from storage.models import (
     Commitment,
@@ -49,7 +50,7 @@ from storage.models import (
     Volunteer,
     VolunteerStatus,
 )
-from storage.outbox import enqueue_posts, enqueue_sms, insert_ignoring_conflicts
+from storage.outbox import insert_ignoring_conflicts
 
 DAY_BEFORE, TWO_HOURS, CHECKIN = "daybefore", "twohours", "checkin"
 KINDS = (DAY_BEFORE, TWO_HOURS, CHECKIN)

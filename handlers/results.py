@@ -1,6 +1,6 @@
 """What handlers give back: a reply to the sender plus effects for others.
 
-Effects are persisted in the outbox (`storage.outbox.record_effects`) inside the handler's own
+Effects are persisted in the outbox (`handlers.sending.record_effects`) inside the handler's own
 transaction, so a crash after commit loses none of them and a rollback sends none of them.
 """
 

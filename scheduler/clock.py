@@ -51,11 +51,12 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, select
 
-from bot import metrics
-from bot.bootstrap import Container
+from handlers.config import OrgConfig
+from handlers.ports import Clock
 from handlers.schedules import cron_trigger
 from scheduler import jobs
 from scheduler.leader import AdvisoryLock, LeaseRow, leadership_for
+from scheduler.ports import Metrics, NoMetrics, UowFactory
 from storage.db import make_engine
 from storage.models import Schedule, ScheduleStatus
 
@@ -71,7 +72,7 @@ SCHEDULE_JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_inst
 REMINDER_JOB_ID = "muster:reminders"
 
 # The timetable that leads in this process: APScheduler's persisted jobs name plain functions
-# (textual references, so they pickle) and reach the container through it.
+# (textual references, so they pickle) and reach their database and ports through it.
 _leading: Timetable | None = None
 _leading_lock = threading.Lock()
 
@@ -107,17 +108,24 @@ class Timetable:
 
     def __init__(
         self,
-        container: Container,
         *,
+        engine: Engine,
+        database_url: str,
+        uow: UowFactory,
+        read_uow: UowFactory,
+        clock: Clock,
+        org: OrgConfig,
+        lease_ttl: timedelta,
+        metrics: Metrics | None = None,
         leadership: AdvisoryLock | LeaseRow | None = None,
         reminder_seconds: float = REMINDER_SWEEP_SECONDS,
     ):
-        self.container = container
-        self.clock = container.clock
-        lease = timedelta(seconds=container.settings.clock_lease_seconds)
-        self.leadership = leadership or leadership_for(
-            container.engine, self.clock, lease_ttl=lease
-        )
+        self.database_url = database_url  # the job store's own engine connects here
+        self.uow, self.read_uow = uow, read_uow
+        self.clock = clock
+        self.org = org
+        self.metrics = metrics or NoMetrics()
+        self.leadership = leadership or leadership_for(engine, clock, lease_ttl=lease_ttl)
         self.reminder_seconds = reminder_seconds
         self.scheduler: BackgroundScheduler | None = None
         self._store_engine: Engine | None = None
@@ -174,7 +182,7 @@ class Timetable:
         log.info("clock: leading (%s)", self.leadership.holder)
         with _leading_lock:
             _leading = self
-        self._store_engine = make_engine(self.container.settings.database_url, pool_size=2)
+        self._store_engine = make_engine(self.database_url, pool_size=2)
         scheduler = BackgroundScheduler(
             jobstores={
                 SCHEDULE_STORE: SQLAlchemyJobStore(engine=self._store_engine),
@@ -185,7 +193,7 @@ class Timetable:
             timezone=UTC,
         )
         scheduler.add_listener(self._on_job_error, EVENT_JOB_ERROR)
-        scheduler.add_listener(_observe_lag, EVENT_JOB_SUBMITTED)
+        scheduler.add_listener(lambda e: _observe_lag(self.metrics, e), EVENT_JOB_SUBMITTED)
         self.scheduler = scheduler
         self._versions = {}
         self._watermark = None
@@ -193,7 +201,7 @@ class Timetable:
             scheduler.start(paused=True)
             for job in scheduler.get_jobs(jobstore=SCHEDULE_STORE):
                 self._versions[job.id] = job.kwargs.get("timing", "")
-            jobs.ensure_digest_schedule(self.container.uow(), self.clock, org=self.container.org)
+            jobs.ensure_digest_schedule(self.uow(), self.clock, org=self.org)
             self.sync_schedules()
             self._add_builtin_jobs(scheduler)
             scheduler.resume()
@@ -254,7 +262,7 @@ class Timetable:
         stmt = select(*columns)
         if self._watermark is not None:
             stmt = stmt.where(Schedule.updated_at >= self._watermark - SYNC_OVERLAP)
-        with self.container.read_uow() as uow:
+        with self.read_uow() as uow:
             rows = uow.session.execute(stmt).all()
         self._last_sync = time.monotonic()
         changed = 0
@@ -312,9 +320,7 @@ class Timetable:
     # --- what jobs do -----------------------------------------------------------------------
 
     def fire(self, schedule_id: int) -> jobs.FireOutcome:
-        outcome = jobs.fire_schedule(
-            self.container.uow(), self.clock, schedule_id=schedule_id, org=self.container.org
-        )
+        outcome = jobs.fire_schedule(self.uow(), self.clock, schedule_id=schedule_id, org=self.org)
         if outcome.sent_run_at is not None:
             late = (self.clock.now() - outcome.sent_run_at).total_seconds()
             log.info(
@@ -329,7 +335,7 @@ class Timetable:
         return outcome
 
     def sweep_reminders(self) -> None:
-        jobs.run_reminder_sweep(self.container.uow(), self.clock, org=self.container.org)
+        jobs.run_reminder_sweep(self.uow(), self.clock, org=self.org)
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         """A firing failed (the database was away, say). Nothing was committed, and APScheduler
@@ -342,7 +348,7 @@ class Timetable:
             self._resync_at = time.monotonic() + RETRY_SECONDS
 
 
-def _observe_lag(event: JobSubmissionEvent) -> None:
+def _observe_lag(metrics: Metrics, event: JobSubmissionEvent) -> None:
     """How late a job started after its (latest) scheduled time: the metrics' scheduler lag."""
     if event.scheduled_run_times:
         metrics.observe_scheduler_lag(
@@ -350,5 +356,7 @@ def _observe_lag(event: JobSubmissionEvent) -> None:
         )
 
 
-def run_clock(container: Container, stop: threading.Event) -> None:
-    Timetable(container).run(stop)
+def run_clock(stop: threading.Event, **wiring: Any) -> None:
+    """`muster clock` (or a thread of `muster serve`); `wiring` is what a Timetable takes
+    (bot/parts.py passes it from the settings)."""
+    Timetable(**wiring).run(stop)

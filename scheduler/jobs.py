@@ -30,6 +30,7 @@ from handlers.ports import Clock
 from handlers.reminders import SweepResult, send_due_reminders
 from handlers.results import InboxPost
 from handlers.schedules import ScheduleKind, cron_trigger, fire_times, schedule_digest
+from handlers.sending import enqueue_posts
 from storage.audit import audit
 from storage.models import (
     Broadcast,
@@ -38,7 +39,6 @@ from storage.models import (
     ScheduleStatus,
     Shift,
 )
-from storage.outbox import enqueue_posts
 from storage.uow import UnitOfWork
 
 log = logging.getLogger(__name__)

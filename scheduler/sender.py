@@ -2,7 +2,7 @@
 with nothing lost or doubled. It runs as `muster worker`, or as a thread of `muster serve`.
 
 The loop, per worker:
-  1. claim a batch of due rows (storage.outbox.claim_due: priority order, SKIP LOCKED on
+  1. claim a batch of due rows (handlers.sending.claim_due: priority order, SKIP LOCKED on
      PostgreSQL, the write lock on SQLite), settling on the way the rows that must not go now
      (opted out, unreachable, cancelled, expired, loop guard, quiet hours: held, not dropped);
      the claim also reserves their start times in the shared `rate_buckets` row, so all workers
@@ -37,18 +37,14 @@ from typing import Any
 from sqlalchemy import bindparam
 from sqlalchemy.exc import DBAPIError
 
-from bot import metrics
-from bot.bootstrap import Container
 from handlers.delivery_status import CALLBACK_STATUS
 from handlers.phones import masked
-from handlers.ports import SendResult, SmsSender
+from handlers.ports import Clock, SendResult, SmsSender
 from handlers.send_errors import MAX_ATTEMPTS, Effect, apply_volunteer_effect, backoff, effect_of
+from handlers.sending import Claim, ClaimedDelivery, SendPolicy, claim_due
+from scheduler.ports import Metrics, NoMetrics, UowFactory
 from storage.models import Delivery, DeliveryStatus
 from storage.outbox import (
-    Claim,
-    ClaimedDelivery,
-    SendPolicy,
-    claim_due,
     claim_holders,
     ensure_rate_bucket,
     finish_broadcasts,
@@ -185,27 +181,25 @@ class Sender:
 
     def __init__(
         self,
-        container: Container,
         *,
-        sms_sender: SmsSender | None = None,
-        concurrency: int | None = None,
-        rate_mps: float | None = None,
+        uow: UowFactory,
+        clock: Clock,
+        sms_sender: SmsSender,
+        policy: SendPolicy,
+        concurrency: int,
+        status_callback: str | None = None,
+        metrics: Metrics | None = None,
         worker: str | None = None,
         claim_timeout: timedelta = CLAIM_TIMEOUT,
     ):
-        settings = container.settings
-        self.container = container
+        self.uow = uow
+        self.clock = clock
         self.worker = worker or worker_name()
-        self.concurrency = concurrency or settings.send_concurrency
-        self.policy = SendPolicy(
-            quiet_hours=container.org.quiet_hours,
-            default_timezone=container.org.default_timezone,
-            rate_mps=rate_mps or settings.send_rate_mps,
-        )
+        self.concurrency = concurrency
+        self.policy = policy
         self.claim_timeout = claim_timeout
-        self.status_callback = (
-            f"{settings.public_url.rstrip('/')}/twilio/status" if settings.twilio_enabled else None
-        )
+        self.status_callback = status_callback  # Twilio's status webhook, when Twilio is on
+        self.metrics = metrics or NoMetrics()
         self._sms_sender = sms_sender
         self._held = 0  # rows claimed and not yet written back
         self._done: list[Outcome] = []
@@ -220,11 +214,11 @@ class Sender:
     # --- database steps (run in a worker thread) ----------------------------------------------
 
     def _claim(self, limit: int) -> Claim:
-        with self.container.uow() as uow:
+        with self.uow() as uow:
             claim = claim_due(
                 uow.session,
                 worker=self.worker,
-                now=self.container.clock.now(),
+                now=self.clock.now(),
                 wall=time.time(),
                 limit=limit,
                 policy=self.policy,
@@ -233,8 +227,8 @@ class Sender:
         return claim
 
     def _write(self, outcomes: list[Outcome], release: list[ClaimedDelivery]) -> None:
-        with self.container.uow() as uow:
-            now = self.container.clock.now()
+        with self.uow() as uow:
+            now = self.clock.now()
             if outcomes:
                 record_outcomes(uow.session, outcomes, worker=self.worker, now=now)
             if release:
@@ -242,16 +236,16 @@ class Sender:
             uow.commit()
 
     def _prepare(self) -> None:
-        with self.container.uow() as uow:
+        with self.uow() as uow:
             ensure_rate_bucket(uow.session)
             uow.commit()
         self._release_stale()
 
     def _release_stale(self) -> None:
-        with self.container.uow() as uow:
+        with self.uow() as uow:
             dead = dead_local_workers(claim_holders(uow.session), self.worker)
             count = release_stale_claims(
-                uow.session, now=self.container.clock.now(), timeout=self.claim_timeout,
+                uow.session, now=self.clock.now(), timeout=self.claim_timeout,
                 dead_workers=dead,
             )  # fmt: skip
             uow.commit()
@@ -261,7 +255,7 @@ class Sender:
     # --- the loop -----------------------------------------------------------------------------
 
     async def run(self, stop: threading.Event) -> None:
-        sms = self._sms_sender or self.container.sms_sender
+        sms = self._sms_sender
         _LIVE_HERE.add(self.worker)
         try:
             await self._run(sms, stop)
@@ -333,7 +327,7 @@ class Sender:
             return
         validity = None
         if row.deadline is not None:
-            validity = int((row.deadline - self.container.clock.now()).total_seconds())
+            validity = int((row.deadline - self.clock.now()).total_seconds())
         started = time.monotonic()
         try:
             result = await sms.send(
@@ -342,7 +336,7 @@ class Sender:
                 status_callback=self.status_callback,
                 validity_period=max(validity, 1) if validity is not None else None,
             )
-            metrics.observe_send_latency(time.monotonic() - started)
+            self.metrics.observe_send_latency(time.monotonic() - started)
         except Exception as exc:  # an adapter bug must not lose the row: retry it later
             log.exception("sending to %s raised", masked(row.to_phone))
             result = SendResult(ok=False, error_code="exception",
@@ -351,7 +345,9 @@ class Sender:
             self._paused_until = time.time() + 30  # bad credentials: stop hammering, keep rows
         if result.ok:
             self.sent_count += 1
-        metrics.count_delivery("sent" if result.ok else "retry" if result.transient else "failed")
+        self.metrics.count_delivery(
+            "sent" if result.ok else "retry" if result.transient else "failed"
+        )
         self._done.append(Outcome(row, result))
         self._outcome_ready.set()
 
@@ -402,7 +398,22 @@ class Sender:
         return self._stopping.is_set()
 
 
-def run_sender(container: Container, stop: threading.Event) -> None:
-    """A part of `muster worker` / `muster serve`: returns once in-flight work is settled."""
+def run_sender(
+    stop: threading.Event,
+    *,
+    uow: UowFactory,
+    clock: Clock,
+    sms_sender: SmsSender,
+    policy: SendPolicy,
+    concurrency: int,
+    status_callback: str | None = None,
+    metrics: Metrics | None = None,
+) -> None:
+    """A part of `muster worker` / `muster serve` (bot/parts.py passes what it takes from the
+    settings): returns once in-flight work is settled."""
+    sender = Sender(
+        uow=uow, clock=clock, sms_sender=sms_sender, policy=policy, concurrency=concurrency,
+        status_callback=status_callback, metrics=metrics,
+    )  # fmt: skip
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(Sender(container).run(stop))
+        asyncio.run(sender.run(stop))

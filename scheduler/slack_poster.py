@@ -22,10 +22,9 @@ from typing import TYPE_CHECKING
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import select, update
 
-from bot.bootstrap import Container
-from bot.slack_render import as_workspace_command
 from handlers.config import OrgConfig
 from handlers.ports import Clock
+from scheduler.ports import SlackRender, UowFactory
 from storage.models import (
     Delivery,
     DeliveryStatus,
@@ -60,24 +59,29 @@ REPLY_OUTCOMES = (
 )
 
 
-def run_slack_poster(container: Container, stop: threading.Event) -> None:
-    settings = container.settings
-    if not settings.slack_enabled:
+def run_slack_poster(
+    stop: threading.Event,
+    *,
+    client: WebClient | None,
+    uow: UowFactory,
+    read_uow: UowFactory,
+    clock: Clock,
+    org: OrgConfig,
+    render: SlackRender,
+    inbox_channel: str | None,
+) -> None:
+    """A part of `muster worker` / `muster serve`; `client` is None when Slack is not configured
+    (the part then has nothing to do). bot/parts.py passes the rest from the settings."""
+    if client is None:
         return
-    assert settings.slack_bot_token is not None
-    from slack_sdk import WebClient
-
-    client = WebClient(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
     poster = SlackPoster(
         client=client,
-        uow=container.uow(),
-        read_uow=container.read_uow(),
-        clock=container.clock,
-        org=container.org,
-        inbox_channel=settings.slack_inbox_channel,
-        command=settings.slack_command,
+        uow=uow(),
+        read_uow=read_uow(),
+        clock=clock,
+        org=org,
+        render=render,
+        inbox_channel=inbox_channel,
     )
     log.info("slack poster started")
     while not stop.is_set():
@@ -97,8 +101,8 @@ class SlackPoster:
     read_uow: UnitOfWork
     clock: Clock
     org: OrgConfig
+    render: SlackRender  # alerts name this workspace's slash command; inbox thread headers
     inbox_channel: str | None
-    command: str = "/muster"  # SLACK_COMMAND: the name alerts tell organizers to type
     _next_free: dict[str, datetime] = field(default_factory=dict)
 
     def post_due(self) -> float:
@@ -203,7 +207,7 @@ class SlackPoster:
             assert post is not None
             kind, text, blocks = post.kind, post.text, post.blocks
             if kind == "alert":  # the clock's alerts name the slash command
-                text, blocks = as_workspace_command((text, blocks), self.command)
+                text, blocks = self.render.alert(text, blocks)
             thread_ts, volunteer_id = post.thread_ts, post.volunteer_id
             parent = None
             if kind == "inbox" and volunteer_id is not None and thread_ts is None:
@@ -249,9 +253,7 @@ class SlackPoster:
         return True
 
     def _open_thread(self, header: InboxHeaderView, channel: str) -> None:
-        from bot.slack_render import inbox_header
-
-        text, blocks = inbox_header(header)
+        text, blocks = self.render.inbox_header(header)
         response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         with self.uow as uow:
             uow.session.execute(

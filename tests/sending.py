@@ -10,7 +10,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from bot.bootstrap import Container
-from scheduler.sender import Sender
+from bot.parts import sender_for
 from storage.models import Delivery, DeliveryStatus
 
 
@@ -32,7 +32,7 @@ class RunningSender:
     """A Sender on its own thread and event loop, stopped (as SIGTERM would) on exit."""
 
     def __init__(self, container: Container, **options: object):
-        self.sender = Sender(container, **options)  # type: ignore[arg-type]
+        self.sender = sender_for(container, **options)  # type: ignore[arg-type]
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -148,6 +148,7 @@ def test_slack_flows_log_no_phone_secret_or_message_body(
     from slack_sdk import WebClient
     from sqlalchemy.orm import Session
 
+    from bot.parts import SlackPostRender
     from handlers.ports import SystemClock
     from scheduler.slack_poster import SlackPoster
     from tests.adapters.slack_harness import INBOX, STRANGER, slack_harness
@@ -199,6 +200,7 @@ def test_slack_flows_log_no_phone_secret_or_message_body(
             read_uow=container.read_uow(),
             clock=SystemClock(),  # (posts are due by the wall clock)
             org=container.org,
+            render=SlackPostRender(),
             inbox_channel=INBOX,
         )
         poster.post_due()

@@ -129,7 +129,9 @@ def test_the_clock_reports_how_late_its_jobs_start() -> None:
 
     before = lag_count()
     late = datetime.now(UTC) - timedelta(seconds=42)
-    _observe_lag(JobSubmissionEvent(EVENT_JOB_SUBMITTED, "schedule:1", "default", [late]))
+    _observe_lag(
+        metrics.RECORDER, JobSubmissionEvent(EVENT_JOB_SUBMITTED, "schedule:1", "default", [late])
+    )
     got = _samples(metrics.generate_latest(metrics.REGISTRY).decode())
     assert lag_count() == before + 1
     assert got[("muster_scheduler_job_lag_seconds_bucket", (("le", "60.0"),))] >= 1
@@ -137,7 +139,7 @@ def test_the_clock_reports_how_late_its_jobs_start() -> None:
 
 def test_the_sender_counts_its_sends_and_their_latency(db_url, engine, clock) -> None:
     from handlers.results import OutboundSms
-    from storage.outbox import enqueue_sms
+    from handlers.sending import enqueue_sms
     from tests.fakes.twilio_api import FakeTwilio
     from tests.integration.test_sender import twilio_container
     from tests.sending import drain

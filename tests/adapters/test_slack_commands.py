@@ -59,10 +59,11 @@ def test_a_renamed_command_is_the_name_every_usage_line_and_alert_gives(
     """SLACK_COMMAND=/rally (a second app in the workspace, say): organizers read /rally."""
     from slack_sdk import WebClient
 
+    from bot.parts import SlackPostRender
     from handlers.ports import SystemClock
     from handlers.results import InboxPost
+    from handlers.sending import enqueue_posts
     from scheduler.slack_poster import SlackPoster
-    from storage.outbox import enqueue_posts
     from tests.adapters.slack_harness import INBOX, slack_harness
 
     with slack_harness(db_url, engine, clock, slack_command="/rally") as rally:
@@ -82,8 +83,8 @@ def test_a_renamed_command_is_the_name_every_usage_line_and_alert_gives(
             read_uow=container.read_uow(),
             clock=SystemClock(),
             org=container.org,
+            render=SlackPostRender(container.settings.slack_command),
             inbox_channel=INBOX,
-            command=container.settings.slack_command,
         ).post_due()
         (posted,) = rally.slack.wait_for("chat.postMessage")
         assert "Send it again with /rally broadcast." in str(posted.params["text"])

@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 
 from bot.bootstrap import Container, bootstrap
+from bot.parts import timetable_for
 from handlers.ports import Clock, FixedClock, SystemClock
 from handlers.schedules import cancel_schedule, edit_schedule, schedule_broadcast
 from scheduler.clock import Timetable, schedule_job_id
@@ -40,7 +41,8 @@ def clocks(db_url: str) -> Iterator[Callable[..., Timetable]]:
             clock=clock or SystemClock(),
             engine=engine,
         )
-        timetable = Timetable(container)
+        timetable = timetable_for(container)
+        timetable.container = container  # type: ignore[attr-defined]  # (the tests' way in)
         made.append((timetable, engine))
         return timetable
 

@@ -11,8 +11,8 @@ import pytest
 from bot.bootstrap import bootstrap
 from handlers.ports import SystemClock
 from handlers.results import OutboundSms
+from handlers.sending import enqueue_sms
 from storage.migrate import upgrade
-from storage.outbox import enqueue_sms
 from tests.builders import random_phone
 from tests.conftest import ON_POSTGRES, make_settings
 from tests.fakes.twilio_api import FakeTwilio
@@ -52,7 +52,7 @@ def _enqueue(container, n: int, tag: str) -> None:
 
 
 def test_the_sender_and_the_clock_survive_a_postgresql_restart(pg) -> None:
-    from scheduler.clock import Timetable
+    from bot.parts import timetable_for
 
     with FakeTwilio() as fake:
         settings = make_settings(
@@ -64,7 +64,7 @@ def test_the_sender_and_the_clock_survive_a_postgresql_restart(pg) -> None:
             quiet_hours="off",
         )
         container = bootstrap(settings, clock=SystemClock())
-        timetable = Timetable(container)
+        timetable = timetable_for(container)
         stop_clock = threading.Event()
         clock_thread = threading.Thread(target=timetable.run, args=(stop_clock,), daemon=True)
         clock_thread.start()

@@ -13,11 +13,12 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container, bootstrap
+from bot.parts import sender_for
 from bot.web import create_app
 from handlers.broadcasts import cancel_broadcast, confirm_broadcast, create_draft
 from handlers.ports import FixedClock
 from handlers.results import OutboundSms
-from scheduler.sender import Sender
+from handlers.sending import enqueue_sms
 from storage.models import (
     Broadcast,
     BroadcastStatus,
@@ -28,7 +29,6 @@ from storage.models import (
     Volunteer,
     VolunteerStatus,
 )
-from storage.outbox import enqueue_sms
 from tests.builders import AREA_CODES, make_volunteer, random_phone
 from tests.conftest import ON_POSTGRES, T0, make_settings
 from tests.fakes.twilio_api import FakeTwilio
@@ -218,7 +218,7 @@ def test_an_opt_out_confirmation_reaches_the_opted_out_number_even_at_night(
 ) -> None:
     """The `compliance` kind (the replayed answer to a STOP or a HELP kept in the spool) goes to
     a number that has opted out, at any hour; an ordinary reply to it does not."""
-    from storage.outbox import COMPLIANCE
+    from handlers.sending import COMPLIANCE
 
     clock.set(datetime(2026, 11, 17, 3, 30, tzinfo=UTC))  # 22:30 in Boston: quiet hours
     with app.uow() as uow:
@@ -457,7 +457,7 @@ def test_two_workers_share_one_broadcast_without_sending_anything_twice(
     engines = [make_engine(db_url), make_engine(db_url)]
     apps = [twilio_container(db_url, e, clock, fake) for e in engines]
     broadcast(apps[0], 300)
-    senders = [Sender(a, rate_mps=10_000.0, concurrency=10) for a in apps]
+    senders = [sender_for(a, rate_mps=10_000.0, concurrency=10) for a in apps]
     stop = threading.Event()
     import asyncio
 
@@ -479,8 +479,9 @@ def test_two_workers_share_one_broadcast_without_sending_anything_twice(
 
 
 def test_starts_are_paced_by_segments_in_the_shared_bucket(app: Container) -> None:
+    from handlers.sending import SendPolicy, claim_due
     from storage.models import RateBucket
-    from storage.outbox import SendPolicy, claim_due, ensure_rate_bucket
+    from storage.outbox import ensure_rate_bucket
 
     long_text = "x" * 400  # three GSM-7 segments
     with app.uow() as uow:

@@ -13,8 +13,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import bootstrap
+from bot.parts import SlackPostRender
 from handlers.ports import FixedClock
 from handlers.results import InboxPost
+from handlers.sending import enqueue_posts
 from scheduler.slack_poster import SlackPoster
 from storage.models import (
     Commitment,
@@ -24,7 +26,6 @@ from storage.models import (
     SlackReplyMark,
     Volunteer,
 )
-from storage.outbox import enqueue_posts
 from tests.builders import make_shift, make_volunteer
 from tests.conftest import make_settings
 from tests.fakes.slack_api import FakeSlackApi
@@ -54,6 +55,7 @@ def poster(slack, db_url, engine, clock) -> SlackPoster:
         read_uow=container.read_uow(),
         clock=clock,
         org=container.org,
+        render=SlackPostRender(),
         inbox_channel=INBOX,
     )
 

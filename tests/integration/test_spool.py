@@ -274,9 +274,9 @@ def test_help_is_answered_while_the_database_is_away_and_a_kept_stop_is_confirme
     from bot.bootstrap import bootstrap
     from bot.spool import spool_for
     from bot.web import create_app
+    from handlers.sending import COMPLIANCE
     from storage.db import make_session_factory
     from storage.models import Delivery, Volunteer, VolunteerStatus
-    from storage.outbox import COMPLIANCE
     from tests.adapters.sms_phone import twiml_messages
     from tests.builders import make_volunteer
 

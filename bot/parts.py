@@ -1,0 +1,133 @@
+"""Wiring the scheduler's parts from a Container: the sender, the clock and the Slack poster.
+
+`scheduler/` imports nothing of `bot/`; its classes and `run_*` functions take a unit-of-work
+factory, the ports, the org config and settings values as arguments. This module reads them
+from the Container and the settings and hands them over, with Prometheus (bot/metrics.py) as the
+metrics port and bot/slack_render.py as the poster's rendering. The `run_*` functions here have
+the shape `bot/process.py` runs a part in: `(container, stop)`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from bot import metrics, slack_render
+from bot.bootstrap import Container
+
+if TYPE_CHECKING:
+    from handlers.ports import SmsSender
+    from handlers.views import InboxHeaderView
+    from scheduler.clock import Timetable
+    from scheduler.sender import Sender
+
+
+def sender_wiring(
+    container: Container,
+    *,
+    sms_sender: SmsSender | None = None,
+    concurrency: int | None = None,
+    rate_mps: float | None = None,
+) -> dict[str, Any]:
+    """What a Sender takes, from the settings (SEND_CONCURRENCY, SEND_RATE_MPS, quiet hours,
+    PUBLIC_URL); the keywords override them (tests, benches)."""
+    from handlers.sending import SendPolicy
+
+    settings = container.settings
+    return {
+        "uow": container.uow,
+        "clock": container.clock,
+        "sms_sender": sms_sender or container.sms_sender,
+        "policy": SendPolicy(
+            quiet_hours=container.org.quiet_hours,
+            default_timezone=container.org.default_timezone,
+            rate_mps=rate_mps or settings.send_rate_mps,
+        ),
+        "concurrency": concurrency or settings.send_concurrency,
+        "status_callback": (
+            f"{settings.public_url.rstrip('/')}/twilio/status" if settings.twilio_enabled else None
+        ),
+        "metrics": metrics.RECORDER,
+    }
+
+
+def sender_for(container: Container, *, worker: str | None = None,
+               claim_timeout: timedelta | None = None, **overrides: Any) -> Sender:  # fmt: skip
+    """A Sender wired from the container (`overrides`: see sender_wiring)."""
+    from scheduler.sender import CLAIM_TIMEOUT, Sender
+
+    return Sender(
+        **sender_wiring(container, **overrides),
+        worker=worker,
+        claim_timeout=claim_timeout or CLAIM_TIMEOUT,
+    )
+
+
+def timetable_wiring(container: Container) -> dict[str, Any]:
+    """What the clock's Timetable takes, from the settings (CLOCK_LEASE_SECONDS, DATABASE_URL)."""
+    return {
+        "engine": container.engine,
+        "database_url": container.settings.database_url,
+        "uow": container.uow,
+        "read_uow": container.read_uow,
+        "clock": container.clock,
+        "org": container.org,
+        "lease_ttl": timedelta(seconds=container.settings.clock_lease_seconds),
+        "metrics": metrics.RECORDER,
+    }
+
+
+def timetable_for(container: Container, **options: Any) -> Timetable:
+    """A Timetable wired from the container; `options` are its own (leadership, reminders)."""
+    from scheduler.clock import Timetable
+
+    return Timetable(**timetable_wiring(container), **options)
+
+
+@dataclass(frozen=True)
+class SlackPostRender:
+    """The poster's rendering port (`scheduler.ports.SlackRender`) in Slack's Block Kit."""
+
+    command: str = "/muster"  # SLACK_COMMAND: the name alerts tell organizers to type
+
+    def alert(self, text: str, blocks: Any) -> tuple[str, Any]:
+        return slack_render.as_workspace_command((text, blocks), self.command)
+
+    def inbox_header(self, view: InboxHeaderView) -> tuple[str, list[Any]]:
+        return slack_render.inbox_header(view)
+
+
+def run_sender(container: Container, stop: threading.Event) -> None:
+    """`muster worker`'s sender (and `muster serve`'s, unless --web-only)."""
+    from scheduler.sender import run_sender as run
+
+    run(stop, **sender_wiring(container))
+
+
+def run_clock(container: Container, stop: threading.Event) -> None:
+    """`muster clock` (and `muster serve`'s, unless --web-only)."""
+    from scheduler.clock import run_clock as run
+
+    run(stop, **timetable_wiring(container))
+
+
+def run_slack_poster(container: Container, stop: threading.Event) -> None:
+    """The Slack poster, when Slack is configured (SLACK_BOT_TOKEN)."""
+    from scheduler.slack_poster import run_slack_poster as run
+
+    settings = container.settings
+    client = None
+    if settings.slack_enabled:
+        assert settings.slack_bot_token is not None
+        from slack_sdk import WebClient
+
+        client = WebClient(
+            token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        )
+    run(
+        stop, client=client, uow=container.uow, read_uow=container.read_uow,
+        clock=container.clock, org=container.org, render=SlackPostRender(settings.slack_command),
+        inbox_channel=settings.slack_inbox_channel,
+    )  # fmt: skip
