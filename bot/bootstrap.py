@@ -95,7 +95,7 @@ def bootstrap(
     register_settings_secrets(settings)  # never logged, wherever they turn up
     return Container(
         settings=settings,
-        engine=engine or make_engine(settings.database_url),
+        engine=engine or make_engine(settings.database_url, hide_parameters=not settings.log_sql),
         clock=clock or SystemClock(),
         _sms_sender=sms_sender,
     )

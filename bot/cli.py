@@ -65,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from bot.settings import settings_or_exit
 
     settings = settings_or_exit()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format, log_sql=settings.log_sql)
     try:
         return _run(args, settings)
     except KeyboardInterrupt:
@@ -88,11 +88,19 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return copy_database(args.source, args.target or settings.database_url)
 
     container = bootstrap(settings)
-    if args.command == "serve":
-        if settings.is_sqlite:
+    if args.command in {"serve", "worker", "clock"}:
+        if args.command == "serve" and settings.is_sqlite:
             from storage.migrate import upgrade
 
-            upgrade(settings.database_url)
+            upgrade(settings.database_url)  # the embedded default migrates itself
+        from bot.schema_check import check_at_start
+
+        refused = check_at_start(container, wait_for_database=args.command != "serve")
+        if refused is not None:
+            container.close()
+            return refused
+    if args.command == "serve":
+        container.extras["listen"] = (args.host, args.port)  # for the console's address
         return process.serve(container, host=args.host, port=args.port, web_only=args.web_only)
     if args.command == "worker":
         from bot.parts import run_sender, run_slack_poster

@@ -119,11 +119,35 @@ def console_org(org: OrgConfig) -> OrgConfig:
     return dataclasses.replace(org, organizer_ids=org.organizer_ids | {CONSOLE_ORGANIZER})
 
 
+def console_url(host: str, port: int) -> str | None:
+    """The console's address on this machine for a server listening on host:port (None when
+    that host is not reachable from loopback, where the console answers)."""
+    if host.lower() == "localhost":
+        return f"http://localhost:{port}/console"
+    try:
+        address = ipaddress.ip_address(host.strip("[]") or "0.0.0.0")  # noqa: S104 (a name)
+    except ValueError:
+        return None  # a host name: the console answers only when it is loopback
+    if address.is_unspecified:  # every interface, loopback among them
+        address = ipaddress.ip_address("::1" if address.version == 6 else "127.0.0.1")
+    if not address.is_loopback:
+        return None
+    name = f"[{address}]" if address.version == 6 else str(address)
+    return f"http://{name}:{port}/console"
+
+
 def routes(container: Container) -> list[BaseRoute]:
     if container.settings.twilio_enabled:
         return []  # a real number is configured: there is no console (404)
     api = ConsoleApi(container)
-    log.info("the local console is on: open %s/console", container.settings.public_url)
+    listen = container.extras.get("listen")  # (host, port) given to `muster serve`
+    if listen is None:
+        log.info("the local console is on: open %s/console", container.settings.public_url)
+    elif (url := console_url(*listen)) is None:
+        log.info("the local console is on, but it answers only to this machine's loopback and "
+                 "the server listens on %s only: serve on --host 127.0.0.1", listen[0])  # fmt: skip
+    else:
+        log.info("the local console is on: open %s", url)
     pages: list[tuple[str, Endpoint, list[str], bool]] = [
         ("/console", api.page, ["GET"], False),
         ("/console/static/{name}", api.asset, ["GET"], False),

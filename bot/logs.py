@@ -1,4 +1,5 @@
-"""Logging: one JSON object per line when not on a terminal, and no full phone number ever.
+"""Logging: one JSON object per line when not on a terminal, a short human line on one
+(`LOG_FORMAT=json|text|auto`), and no full phone number ever.
 
 Every record passes through `mask_phones`, so a phone number that slips into a message or an
 argument is shown as its last four digits (`***-***-1234`), and through `redact_secrets`, so a
@@ -68,6 +69,25 @@ def scrub(text: str) -> str:
     return mask_phones(redact_secrets(text))
 
 
+# What every LogRecord has; anything else on a record came from `extra=` (or a library's own).
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "request_id",
+    "color_message",  # uvicorn's copy of the message with terminal colours
+    "taskName",
+}
+# Muster's own loggers may log at DEBUG; a library's DEBUG lines (Slack's SDK prints whole request
+# bodies there, SQLAlchemy every statement with its parameters) never reach the log.
+OWN_LOGGERS = ("bot", "handlers", "scheduler", "storage", "muster", "bench", "__main__")
+# Libraries whose INFO lines are noise for an operator: WARNING and above only.
+QUIET_LIBRARIES = ("apscheduler", "httpx", "twilio.http_client", "uvicorn.access", "alembic")
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+
+
 class MaskingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
@@ -75,13 +95,30 @@ class MaskingFilter(logging.Filter):
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = scrub(logging.Formatter().formatException(record.exc_info))
+        for key, value in extra_fields(record).items():
+            if not isinstance(value, bool | int | float | type(None)):
+                setattr(record, key, scrub(str(value)))
         record.request_id = request_id.get()
         return True
 
 
+class LibraryDebugFilter(logging.Filter):
+    """Drops a library's DEBUG lines (see OWN_LOGGERS); SQLAlchemy's when LOG_SQL asks for them
+    are let through."""
+
+    def __init__(self, *, log_sql: bool = False) -> None:
+        super().__init__()
+        self._allowed = OWN_LOGGERS + (("sqlalchemy",) if log_sql else ())
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.INFO:
+            return True
+        return record.name.split(".", 1)[0] in self._allowed
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -89,25 +126,58 @@ class JsonFormatter(logging.Formatter):
         }
         if getattr(record, "request_id", None):
             entry["request_id"] = record.request_id
+        for key, value in extra_fields(record).items():
+            entry.setdefault(key, value)
         if record.exc_text:
             entry["exc"] = record.exc_text
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def configure_logging(level: str = "INFO", *, json_lines: bool | None = None) -> None:
-    json_lines = (not sys.stderr.isatty()) if json_lines is None else json_lines
+class TextFormatter(logging.Formatter):
+    """One short line a person reads in a terminal: local time, level, logger, message, then the
+    extra fields as key=value (the request id first); a traceback follows on its own lines."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        when = datetime.fromtimestamp(record.created).strftime("%H:%M:%S.%f")[:-3]
+        fields = {"request_id": getattr(record, "request_id", None), **extra_fields(record)}
+        tail = "".join(f" {k}={v}" for k, v in fields.items() if v is not None)
+        line = f"{when} {record.levelname:<7} {record.name}: {record.getMessage()}{tail}"
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def use_json(log_format: str = "auto", stream: Any = None) -> bool:
+    """LOG_FORMAT: `json`, `text`, or `auto` (JSON unless standard error is a terminal)."""
+    if log_format == "auto":
+        stream = stream or sys.stderr
+        return not (hasattr(stream, "isatty") and stream.isatty())
+    return log_format == "json"
+
+
+def configure_logging(
+    level: str = "INFO",
+    *,
+    log_format: str = "auto",
+    log_sql: bool = False,
+    json_lines: bool | None = None,
+) -> None:
+    """Standard error, masked and redacted, as JSON lines or text lines (`json_lines` overrides
+    `log_format`). SQLAlchemy is held at WARNING, so even at DEBUG no statement and none of its
+    parameters (message bodies, numbers) is logged, unless `log_sql` asks for them."""
+    json_lines = use_json(log_format) if json_lines is None else json_lines
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(LibraryDebugFilter(log_sql=log_sql))
     handler.addFilter(MaskingFilter())
-    handler.setFormatter(
-        JsonFormatter()
-        if json_lines
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(JsonFormatter() if json_lines else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "httpx", "twilio.http_client", "uvicorn.access", "alembic"):
+    for noisy in QUIET_LIBRARIES:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # INFO: each statement with its parameters (DEBUG would add every row fetched).
+    logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO if log_sql else logging.NOTSET)
 
 
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")

@@ -37,6 +37,11 @@ def catch_signals_early() -> None:
         signal.signal(sig, _remember)
 
 
+def stop_requested() -> bool:
+    """Whether a SIGTERM/SIGINT came while the process was still starting."""
+    return bool(_early_signal)
+
+
 @contextlib.contextmanager
 def stop_on_signals(
     stop: threading.Event, also: Callable[[], None] | None = None

@@ -18,6 +18,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("auto", "text", "json")
 _HHMM_RANGE = re.compile(r"^\s*([01]?\d|2[0-3]):([0-5]\d)\s*-\s*([01]?\d|2[0-3]):([0-5]\d)\s*$")
 
 
@@ -57,6 +59,8 @@ class Settings(BaseSettings):
 
     metrics_token: SecretStr | None = None
     log_level: str = "INFO"
+    log_format: str = "auto"  # text (a short line a person reads), json (one object a line), auto
+    log_sql: bool = False  # SQLAlchemy's statements, with their parameters: development only
     spool_dir: str = "spool"
 
     @field_validator("database_url")
@@ -96,6 +100,22 @@ class Settings(BaseSettings):
         if not _HHMM_RANGE.match(value):
             raise ValueError("must be HH:MM-HH:MM, e.g. 21:00-09:00 (or 'off')")
         return value.replace(" ", "")
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
+        return level
+
+    @field_validator("log_format")
+    @classmethod
+    def _check_log_format(cls, value: str) -> str:
+        fmt = value.strip().lower()
+        if fmt not in LOG_FORMATS:
+            raise ValueError("must be text, json or auto (json when not on a terminal)")
+        return fmt
 
     @field_validator("organizer_slack_ids", mode="before")
     @classmethod

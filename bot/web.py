@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from bot import schema_check
 from bot.bootstrap import Container
 from bot.logs import RequestIdMiddleware
 
@@ -38,9 +39,8 @@ def create_app(
                 await run_in_threadpool(on_shutdown)
 
     async def healthz(_request: Request) -> JSONResponse:
-        ok, detail = await run_in_threadpool(container.database_ok)
-        body = {"status": "ok" if ok else "unavailable", "database": detail}
-        return JSONResponse(body, status_code=200 if ok else 503)
+        status, body = await run_in_threadpool(schema_check.health, container)
+        return JSONResponse(body, status_code=status)
 
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     routes += _optional_routes(container)

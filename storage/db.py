@@ -19,13 +19,18 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 READ_ONLY = "muster_read_only"
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, echo: bool = False, hide_parameters: bool = True
+) -> Engine:
+    """`hide_parameters`: SQLAlchemy leaves a statement's parameters (message bodies, phone
+    numbers) out of its error messages and its logging; only LOG_SQL turns it off."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url, echo=echo)
+        return _sqlite_engine(url, echo=echo, hide_parameters=hide_parameters)
     return create_engine(
         url,
         echo=echo,
+        hide_parameters=hide_parameters,
         pool_pre_ping=True,
         pool_size=pool_size,
         max_overflow=pool_size * 2,
@@ -34,7 +39,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     )
 
 
-def _sqlite_engine(url: str, *, echo: bool) -> Engine:
+def _sqlite_engine(url: str, *, echo: bool, hide_parameters: bool) -> Engine:
     in_memory = make_url(url).database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     if in_memory:
@@ -42,7 +47,7 @@ def _sqlite_engine(url: str, *, echo: bool) -> Engine:
 
         kwargs["poolclass"] = StaticPool
         kwargs["connect_args"]["check_same_thread"] = False
-    engine = create_engine(url, echo=echo, **kwargs)
+    engine = create_engine(url, echo=echo, hide_parameters=hide_parameters, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -57,14 +57,15 @@ class _Postgres:
     def _admin(self) -> Engine:
         return make_engine(self.admin_url.render_as_string(hide_password=False))
 
-    def create(self) -> None:
+    def create(self, *, migrate: bool = True) -> None:
         engine = self._admin()
         try:
             with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(text(f'CREATE DATABASE "{self.name}"'))
         finally:
             engine.dispose()
-        upgrade(self.url)
+        if migrate:
+            upgrade(self.url)
 
     def drop(self) -> None:
         engine = self._admin()

@@ -1,8 +1,8 @@
 """The logs of Muster's main flows hold no full phone number, no secret, no volunteer's words.
 
 The flows run through the real routes with real signatures and the real logging pipeline
-(`configure_logging`, JSON lines at INFO, and Muster's own loggers at DEBUG too); then every
-captured line is scanned.
+(`configure_logging`, JSON lines at INFO, and Muster's own loggers at DEBUG too; and the whole
+process at LOG_LEVEL=DEBUG, in both log formats); then every captured line is scanned.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -217,3 +218,101 @@ def test_slack_flows_log_no_phone_secret_or_message_body(
         assert secret not in text, f"secret {secret[:6]}... logged"
     info = "\n".join(line["msg"] for line in lines if line["level"] in {"INFO", "DEBUG"})
     assert "Zanzibar" not in info
+
+
+BROADCAST_BODY = "Hearing Tuesday at 10, bring the Quetzalcoatl banner. Reply YES"
+
+
+@pytest.fixture
+def debug_log(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[io.StringIO]:
+    """LOG_LEVEL=DEBUG through the real pipeline, in the format the test asks for; the CLI
+    commands the test runs configure logging from the same settings."""
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    monkeypatch.setattr(sys, "stderr", stream)
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("LOG_FORMAT", request.param)
+    configure_logging("DEBUG", log_format=request.param)
+    yield stream
+    root.handlers[:] = saved_handlers
+    root.setLevel(saved_level)
+    configure_logging("INFO", json_lines=True)  # (SQLAlchemy and the libraries back at rest)
+    root.handlers[:] = saved_handlers
+
+
+@pytest.mark.parametrize("debug_log", ["json", "text"], indirect=True)
+def test_at_debug_a_text_a_broadcast_and_an_export_log_no_number_or_body(
+    debug_log: io.StringIO, db_url: str, engine, clock, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A volunteer signs up and writes something personal; an organizer broadcasts from Slack and
+    the sender delivers it through Twilio's API; the inbox poster posts the volunteer's words to
+    Slack; an organizer exports the volunteers from Slack and an operator from the command line.
+    At DEBUG, in either format: not one full number, not one message body, not one SQL
+    parameter."""
+    from slack_sdk import WebClient
+
+    from handlers.ports import SystemClock
+    from scheduler.slack_poster import SlackPoster
+    from tests.adapters.slack_harness import INBOX, slack_harness
+    from tests.fakes.twilio_api import FakeTwilio
+    from tests.sending import RunningSender
+
+    phones = [random_phone() for _ in range(2)]
+    with FakeTwilio(auth_token=AUTH_TOKEN) as twilio:
+        twilio_settings = {
+            "twilio_account_sid": twilio.account_sid,
+            "twilio_auth_token": AUTH_TOKEN,
+            "twilio_from_number": "+16175550100",
+            "twilio_api_url": twilio.url,
+        }
+        with slack_harness(
+            db_url, engine, clock, slack_bot_token=BOT_TOKEN, **twilio_settings
+        ) as slack:
+            n = 0
+            for phone in phones:
+                for body in ["JOIN", "Maria", "02124", "canvass", PRIVATE_WORDS, "SHIFTS"]:
+                    n += 1
+                    assert _text(slack.client, phone, body, n)[0] == 200
+            answer = slack.ask(f'broadcast to=all message="{BROADCAST_BODY}"')
+            token = next(
+                element["value"]
+                for block in answer.json_param("blocks") or []
+                for element in block.get("elements", [])
+                if element.get("action_id") == "muster.broadcast.confirm"
+            )
+            slack.answer(slack.click("muster.broadcast.confirm", token))
+            with RunningSender(slack.container, rate_mps=10_000.0, concurrency=2):
+                sent = twilio.wait_for(len(phones))
+            assert {m["Body"] for m in sent} == {BROADCAST_BODY}  # it did go out
+            poster = SlackPoster(
+                client=WebClient(token=BOT_TOKEN, base_url=slack.container.settings.slack_api_url),
+                uow=slack.container.uow(),
+                read_uow=slack.container.read_uow(),
+                clock=SystemClock(),
+                org=slack.container.org,
+                inbox_channel=INBOX,
+            )
+            poster.post_due()
+            slack.ask("export volunteers")
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    exported = tmp_path / "volunteers.csv"
+    assert muster(["export", "volunteers", "--output", str(exported)]) == 0
+    assert phones[0] in exported.read_text()  # the export itself has them: only the log must not
+
+    text = debug_log.getvalue()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert any("DEBUG" in line and "inbound sms from" in line for line in lines), "DEBUG was on"
+    if os.environ["LOG_FORMAT"] == "json":
+        assert all(json.loads(line)["level"] for line in lines)  # every line one JSON object
+    else:
+        assert not any(line.startswith("{") for line in lines)  # a person's lines, not JSON
+    for phone in phones:
+        assert phone not in text and phone[2:] not in text, f"full number {phone[-4:]} logged"
+    assert not [m.raw_string for m in phonenumbers.PhoneNumberMatcher(text, "US")]
+    assert "Zanzibar" not in text and "Quetzalcoatl" not in text, "a message body was logged"
+    assert "INSERT INTO" not in text and "SELECT " not in text, "SQL was logged"
+    for secret in (AUTH_TOKEN, BOT_TOKEN):
+        assert secret not in text

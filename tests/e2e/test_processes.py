@@ -133,3 +133,40 @@ def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["status"] == "unavailable"
+
+
+def test_serve_logs_the_console_address_it_listens_on(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*MUSTER, "serve", "--web-only", "--port", str(port)],
+        env=_env(tmp_path, LOG_FORMAT="text"),
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = _wait_for_line(proc, "local console is on", deadline=60)
+        assert f"open http://127.0.0.1:{port}/console" in line, line
+        assert _wait_for_health(f"http://127.0.0.1:{port}/healthz", proc).status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:8765/console"),
+        ("0.0.0.0", "http://127.0.0.1:8765/console"),  # every interface, loopback among them
+        ("::", "http://[::1]:8765/console"),
+        ("localhost", "http://localhost:8765/console"),
+        ("192.0.2.10", None),  # not loopback: the console would refuse this machine's own visits
+    ],
+)
+def test_the_console_address_follows_the_host_and_port(host: str, url: str | None) -> None:
+    from bot.console_web import console_url
+
+    assert console_url(host, 8765) == url

@@ -17,6 +17,7 @@ def test_defaults_are_the_contracts() -> None:
     assert s.send_rate_mps == 1 and s.send_concurrency == 50
     assert s.quiet_window is not None and s.quiet_window[0].hour == 21
     assert not s.twilio_enabled and not s.slack_enabled
+    assert s.log_level == "INFO" and s.log_format == "auto" and s.log_sql is False
 
 
 @pytest.mark.parametrize(
@@ -28,6 +29,8 @@ def test_defaults_are_the_contracts() -> None:
         ("default_timezone", "Boston", "setting DEFAULT_TIMEZONE: unknown time zone"),
         ("send_rate_mps", "0", "setting SEND_RATE_MPS"),
         ("public_url", "muster.example.org", "setting PUBLIC_URL"),
+        ("log_level", "verbose", "setting LOG_LEVEL: must be one of DEBUG, INFO"),
+        ("log_format", "xml", "setting LOG_FORMAT: must be text, json or auto"),
     ],
 )
 def test_a_bad_value_names_the_setting(name: str, value: str, message: str) -> None:
