@@ -2,11 +2,12 @@
 
 A page with two panes. On the right, a phone: pick or type a number and text the bot exactly as a
 volunteer would; each text becomes an `InboundText` (channel `console`) and goes to
-`handlers.volunteer.receive.receive_text`, the function behind `POST /twilio/sms`. On the left, the
-organizer's Slack: `/muster ...` goes to `handlers.organizer.commands.run_command` (buttons such as
-Confirm to `run_action`) and comes back through `bot.text_render.render_text`. What the sender delivers
-through the console transport (broadcasts, reminders, waitlist promotions, replies) shows up in the
-right phone as it is sent: the page polls small JSON endpoints once a second.
+`handlers.volunteer.receive.receive_text`, the function behind `POST /twilio/sms`. On the left,
+the organizer's Slack: `/muster ...` goes to `handlers.organizer.commands.run_command` (buttons
+such as Confirm to `run_action`) and comes back through `bot.text_render.render_text`. What the
+sender delivers through the console transport (broadcasts, reminders, waitlist promotions,
+replies) shows up in the right phone as it is sent: the page polls small JSON endpoints once a
+second.
 
 Who may use it:
 - only when no Twilio credentials are set (with Twilio configured these routes do not exist: 404);

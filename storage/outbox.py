@@ -297,18 +297,3 @@ def claim_holders(session: Session) -> list[str]:
             .distinct()
         )
     )
-
-
-# Transitional (issue 14): the effect writers moved to handlers/sending.py. Until the split
-# packages of handlers/organizers.py and handlers/volunteers.py land with their imports pointed
-# there, those two modules still find the old names here. Listed in tests/unit/test_layering.py's
-# allow-list; deleted when they land.
-_MOVED = frozenset({"enqueue_sms", "enqueue_posts", "record_effects"})
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MOVED:
-        from handlers import sending
-
-        return getattr(sending, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,6 +16,7 @@ from handlers.organizer.rights import require_organizer
 from handlers.phones import masked
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
+from handlers.sending import record_effects
 from storage.audit import audit
 from storage.models import (
     Commitment,
@@ -26,7 +27,7 @@ from storage.models import (
     Volunteer,
     VolunteerStatus,
 )
-from storage.outbox import insert_ignoring_conflicts, record_effects
+from storage.outbox import insert_ignoring_conflicts
 from storage.uow import UnitOfWork
 
 

@@ -18,10 +18,10 @@ from handlers.organizer.shifts import shift_lines
 from handlers.phones import display, masked, to_e164
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
+from handlers.sending import record_effects
 from handlers.shifts import CommitStatus, record_check_in
 from storage.audit import audit
 from storage.models import Commitment, CommitmentStatus, Shift, Volunteer, VolunteerStatus
-from storage.outbox import record_effects
 from storage.uow import UnitOfWork
 
 ROSTER_LIMIT = 40  # Block Kit allows 50 blocks a message; the rest is in the export

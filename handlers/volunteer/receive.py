@@ -48,11 +48,11 @@ from handlers.config import OrgConfig
 from handlers.messages import InboundText
 from handlers.ports import Clock
 from handlers.results import InboxPost, Result
+from handlers.sending import enqueue_posts, enqueue_sms, record_effects
 from handlers.volunteer import dispatch
 from handlers.volunteer.turn import Batch, Turn, storable
 from storage.db import is_database_away
 from storage.models import InboundMessage, Volunteer
-from storage.outbox import enqueue_posts, enqueue_sms, record_effects
 from storage.uow import UnitOfWork
 
 # Built once: the lookup every text starts with (tags are loaded only when onboarding needs them).
