@@ -90,7 +90,7 @@ def validate_only(path: Path) -> int:
     from datetime import UTC, datetime
     from zoneinfo import ZoneInfo
 
-    from bot.csv_io import RowError, read_rows, validate_row
+    from bot.csv_rows import RowError, read_rows, validate_row
 
     now, zone, good = datetime.now(UTC), ZoneInfo("America/New_York"), 0
     with path.open(newline="", encoding="utf-8-sig") as stream:
@@ -105,7 +105,7 @@ def validate_only(path: Path) -> int:
 
 
 def import_file(url: str, path: Path) -> object:
-    from bot.csv_io import import_volunteers_from
+    from bot.csv_import import import_volunteers_from
 
     container = container_for(url)
     try:

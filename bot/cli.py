@@ -120,11 +120,11 @@ def _run_operator_command(args: argparse.Namespace, container: Container) -> int
 
             return seed_demo(container, if_empty=args.if_empty)
         if args.command == "import":
-            from bot.csv_io import import_volunteers
+            from bot.csv_import import import_volunteers
 
             return import_volunteers(container, args.file, rejects=args.rejects)
         if args.command == "export":
-            from bot.csv_io import export
+            from bot.csv_export import export
 
             return export(container, args.what, shift_id=args.shift, output=args.output)
         if args.command == "forget":

@@ -293,6 +293,7 @@ def test_at_debug_a_text_a_broadcast_and_an_export_log_no_number_or_body(
                 read_uow=slack.container.read_uow(),
                 clock=SystemClock(),
                 org=slack.container.org,
+                render=SlackPostRender(),
                 inbox_channel=INBOX,
             )
             poster.post_due()

@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.bootstrap import Container
-from bot.csv_io import export, import_volunteers, import_volunteers_from
+from bot.csv_export import export
+from bot.csv_import import import_volunteers, import_volunteers_from
 from handlers import shifts
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.exports import ROSTER_COLUMNS, VOLUNTEER_COLUMNS, roster_rows
@@ -525,3 +526,25 @@ def test_export_roster_waitlist_position_is_the_place_in_line_the_volunteer_is_t
         ("B", "dropped", ""),
     ]
     assert told == 1
+
+
+def test_a_row_marked_unreachable_stays_unreachable_whatever_its_opted_in_at(
+    container: Container,
+) -> None:
+    """The file's status wins over its opted_in_at: no subscription, no ledger entry, and the
+    summary says why."""
+    text = (
+        "phone,name,zip,status,opted_in_at\n"
+        "6175550171,Rosa,02124,unreachable,2026-05-01T09:00:00Z\n"
+        "6175550172,Sam,02124,active,2026-05-01T09:00:00Z\n"
+    )
+    report, rejected = run_import(container, text)
+    assert rejected == [] and report.created == 2 and report.subscribed == 1
+    assert report.unreachable_over_opt_in == 1
+    assert "1 marked unreachable kept unreachable" in report.summary()
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        assert people["+16175550171"].status == VolunteerStatus.UNREACHABLE
+        assert people["+16175550171"].opted_in_at is None
+        assert people["+16175550172"].status == VolunteerStatus.ACTIVE
+        assert [e.phone for e in ledger(uow.session)] == ["+16175550172"]

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select
 
 from bot.bootstrap import Container
 from bot.cli import main
-from bot.csv_io import import_volunteers_from
+from bot.csv_import import import_volunteers_from
 from handlers.phones import masked
 from handlers.privacy import ERASED, forget_volunteer
 from storage.db import make_session_factory
