@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     forget = sub.add_parser("forget", help="erase a volunteer's personal data")
     forget.add_argument("phone")
+
+    sync = sub.add_parser("sync", help="sync with a peer service now (Mobilize)")
+    sync.add_argument("what", choices=["mobilize"])
     return parser
 
 
@@ -131,6 +134,10 @@ def _run_operator_command(args: argparse.Namespace, container: Container) -> int
             from bot.privacy import forget
 
             return forget(container, args.phone)
+        if args.command == "sync":
+            from bot.integrations import sync_command
+
+            return sync_command(container, args.what)
     finally:
         container.close()
     print(f"muster: unknown command {args.command}", file=sys.stderr)

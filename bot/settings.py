@@ -57,6 +57,14 @@ class Settings(BaseSettings):
     # SQLite only: how long a dead clock's leadership lease lasts before a standby takes over.
     clock_lease_seconds: float = Field(default=10.0, ge=2, le=300)
 
+    # Integrations (docs/integrations.md): each is off unless its settings are given.
+    mobilize_organization_id: str | None = None
+    mobilize_api_key: SecretStr | None = None  # needed only to write attendances back
+    mobilize_api_url: str = "https://api.mobilize.us"
+    action_network_api_key: SecretStr | None = None
+    action_network_api_url: str = "https://actionnetwork.org/api/v2"
+    action_network_webhook_secret: SecretStr | None = None
+
     metrics_token: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = "auto"  # text (a short line a person reads), json (one object a line), auto
@@ -76,7 +84,13 @@ class Settings(BaseSettings):
             raise ValueError("use the psycopg 3 driver: postgresql+psycopg://...")
         return value
 
-    @field_validator("public_url", "twilio_api_url", "slack_api_url")
+    @field_validator(
+        "public_url",
+        "twilio_api_url",
+        "slack_api_url",
+        "mobilize_api_url",
+        "action_network_api_url",
+    )
     @classmethod
     def _check_http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
@@ -124,6 +138,13 @@ class Settings(BaseSettings):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
 
+    @field_validator("mobilize_organization_id")
+    @classmethod
+    def _check_organization_id(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not value.strip().isdigit():
+            raise ValueError("must be Mobilize's numeric organization id")
+        return value.strip() or None if value is not None else None
+
     @field_validator("slack_command")
     @classmethod
     def _check_command(cls, value: str) -> str:
@@ -153,6 +174,20 @@ class Settings(BaseSettings):
     @property
     def slack_enabled(self) -> bool:
         return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def mobilize_enabled(self) -> bool:
+        return bool(self.mobilize_organization_id)
+
+    @property
+    def action_network_enabled(self) -> bool:
+        key = self.action_network_api_key
+        return key is not None and bool(key.get_secret_value().strip())
+
+    @property
+    def action_network_webhook_on(self) -> bool:
+        secret = self.action_network_webhook_secret
+        return secret is not None and bool(secret.get_secret_value().strip())
 
     @property
     def is_sqlite(self) -> bool:

@@ -180,6 +180,7 @@ def _anonymize(session: Session, volunteer: Volunteer, now: datetime) -> None:
     session.expire(volunteer, ["tags"])
     volunteer.phone = None
     volunteer.first_name = None
+    volunteer.email = None
     volunteer.zip = None
     volunteer.state = None
     volunteer.timezone = None

@@ -109,6 +109,8 @@ class Volunteer(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)  # E.164; None once forgotten
     first_name: Mapped[str | None] = mapped_column(String(80))
+    # Personal data: shown only to organizers, never logged, erased by `muster forget`.
+    email: Mapped[str | None] = mapped_column(String(254))
     zip: Mapped[str | None] = mapped_column(String(5), index=True)
     state: Mapped[str | None] = mapped_column(String(2), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -184,11 +186,17 @@ class ConsentEvent(Base):
 # --- Shifts and commitments ----------------------------------------------------------------
 
 
+class ShiftSource(StrEnum):
+    MUSTER = "muster"  # made by an organizer in Muster
+    MOBILIZE = "mobilize"  # one timeslot of a Mobilize event, kept by `sync_mobilize`
+
+
 class Shift(Base):
     __tablename__ = "shifts"
     __table_args__ = (
         CheckConstraint("capacity >= 0", name="capacity_nonneg"),
         CheckConstraint("committed_count >= 0 AND committed_count <= capacity", name="within_cap"),
+        UniqueConstraint("mobilize_event_id", "mobilize_timeslot_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -206,6 +214,13 @@ class Shift(Base):
     created_by: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     cancelled_at: Mapped[datetime | None]
+    # Where the shift comes from; a Mobilize shift is edited in Mobilize, never in Muster.
+    source: Mapped[ShiftSource] = mapped_column(
+        enum_column(ShiftSource), default=ShiftSource.MUSTER, server_default="muster"
+    )
+    mobilize_event_id: Mapped[int | None] = mapped_column(BigInteger)
+    mobilize_timeslot_id: Mapped[int | None] = mapped_column(BigInteger)
+    url: Mapped[str | None] = mapped_column(String(500))  # the event's page (Mobilize browser_url)
 
     @property
     def spots_left(self) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import storage.integrations  # noqa: F401  (integration_outbox, sync_runs)
 from storage.models import Base
 
 metadata: MetaData = Base.metadata

@@ -36,7 +36,13 @@ from tests.conftest import T0
 def _world(engine: Engine) -> dict[str, object]:
     """Maria (to be forgotten) with everything Muster can hold about her, and Sam (to be kept)."""
     with make_session_factory(engine)() as s:
-        maria = make_volunteer(s, first_name="Maria", zip="02124", tags=["canvass", "phonebank"])
+        maria = make_volunteer(
+            s,
+            first_name="Maria",
+            zip="02124",
+            email="maria@example.org",
+            tags=["canvass", "phonebank"],
+        )
         sam = make_volunteer(s, first_name="Sam", tags=["canvass"])
         shift = make_shift(s, starts_at=T0 + timedelta(days=2), committed_count=1)
         s.add(
@@ -102,6 +108,7 @@ def test_forget_erases_personal_data_and_keeps_the_consent_proof(
     with make_session_factory(engine)() as s:
         maria = s.get(Volunteer, world["maria_id"])
         assert maria.phone is None and maria.first_name is None and maria.zip is None
+        assert maria.email is None
         assert maria.status == VolunteerStatus.OPTED_OUT and maria.forgotten_at is not None
         assert (
             s.scalars(select(VolunteerTag).where(VolunteerTag.volunteer_id == maria.id)).all() == []
