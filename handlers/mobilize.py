@@ -33,10 +33,10 @@ from handlers.config import OrgConfig
 from handlers.peers import PeerError, WriteOutcome
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
+from handlers.sending import record_effects
 from handlers.shifts import LIVE
 from storage.integrations import Integration, SyncRun, last_good_run, start_run
 from storage.models import Commitment, Priority, Shift, ShiftSource, Volunteer
-from storage.outbox import record_effects
 from storage.uow import UnitOfWork
 
 # A timeslot without `max_attendees` takes any number of volunteers; Muster's shifts need a number.

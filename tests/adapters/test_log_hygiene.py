@@ -23,6 +23,7 @@ from twilio.request_validator import RequestValidator
 from bot.bootstrap import bootstrap
 from bot.cli import main as muster
 from bot.logs import configure_logging
+from bot.parts import SlackPostRender
 from bot.web import create_app
 from tests.builders import random_phone
 from tests.conftest import make_settings
@@ -149,7 +150,6 @@ def test_slack_flows_log_no_phone_secret_or_message_body(
     from slack_sdk import WebClient
     from sqlalchemy.orm import Session
 
-    from bot.parts import SlackPostRender
     from handlers.ports import SystemClock
     from scheduler.slack_poster import SlackPoster
     from tests.adapters.slack_harness import INBOX, STRANGER, slack_harness

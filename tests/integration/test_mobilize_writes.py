@@ -16,10 +16,10 @@ from handlers.mobilize import sync_mobilize
 from handlers.mobilize_writes import drain_mobilize_writes, enqueue_attendance, enqueue_cancellation
 from handlers.ports import FixedClock
 from handlers.results import Result
+from handlers.sending import record_effects
 from handlers.shifts import commit_to_shift, drop_commitment
 from storage.integrations import IntegrationWrite, WriteStatus, release_waiting
 from storage.models import Delivery, Shift, Volunteer
-from storage.outbox import record_effects
 from storage.uow import SqlAlchemyUnitOfWork
 from tests.builders import make_volunteer
 from tests.conftest import T0
