@@ -111,6 +111,10 @@ class Volunteer(Base):
     first_name: Mapped[str | None] = mapped_column(String(80))
     # Personal data: shown only to organizers, never logged, erased by `muster forget`.
     email: Mapped[str | None] = mapped_column(String(254))
+    # The street line (personal data, like email): for the districts' lookup; masked in logs.
+    address: Mapped[str | None] = mapped_column(String(300))
+    # When onboarding asked for the street address (a split ZIP): asked once, never again.
+    address_asked_at: Mapped[datetime | None]
     zip: Mapped[str | None] = mapped_column(String(5), index=True)
     state: Mapped[str | None] = mapped_column(String(2), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))
@@ -221,6 +225,8 @@ class Shift(Base):
     mobilize_event_id: Mapped[int | None] = mapped_column(BigInteger)
     mobilize_timeslot_id: Mapped[int | None] = mapped_column(BigInteger)
     url: Mapped[str | None] = mapped_column(String(500))  # the event's page (Mobilize browser_url)
+    # The district the shift works for (short OCD id, `ma/sldl:10th_bristol`), if any.
+    district: Mapped[str | None] = mapped_column(String(120), index=True)
 
     @property
     def spots_left(self) -> int:
