@@ -8,6 +8,13 @@
     shift:N          the volunteers committed to shift N (its roster, waitlist excluded)
     digest           the volunteers who opted into the weekly digest of open shifts (the clock's
                      digest schedule sends to it)
+    district:ID      volunteers living in a district (district:ma/sldl:10th_bristol; the full OCD
+                     id is accepted too)
+    targets          volunteers living in any target district (`/muster target add`)
+
+Terms combine with `+` for "and": `targets+tag:canvass` is the canvassers who live in a target
+district. Each term is one entry of `TERMS` (its parser, its SQL condition, its check), so a new
+kind of audience is one line there and a function beside its own data.
 
 An audience becomes a SQL condition over `volunteers`, never a Python loop over people, so a
 broadcast to 100,000 volunteers expands in one INSERT ... SELECT. Reachable means active (not
@@ -17,13 +24,16 @@ opted out, not marked unreachable) and not forgotten; the sender checks again at
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, select, true
 from sqlalchemy.orm import Session
 
+from handlers.district_names import parse_district
 from handlers.errors import UnknownShift, UsageError
 from handlers.geo import zip_info, zips_within
+from storage.districts import TargetDistrict, VolunteerDistrict
 from storage.models import (
     Commitment,
     CommitmentStatus,
@@ -33,11 +43,8 @@ from storage.models import (
     VolunteerTag,
 )
 
-AUDIENCE_USAGE = (
-    "Audience must be one of: all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N "
-    "(for example tag:canvass, zip:021, near:02124:5, state:MA, shift:12)."
-)
 MAX_NEAR_MILES = 250
+MAX_TERMS = 5
 
 _STATE_CODES = (
     "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
@@ -51,20 +58,166 @@ _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 @dataclass(frozen=True, slots=True)
 class Audience:
-    kind: str  # all, tag, zip, near, state, shift, digest
-    value: str = ""  # tag name, ZIP prefix, ZIP, state code, shift number
+    kind: str  # a name in TERMS, or "and" for terms combined with +
+    value: str = ""  # tag name, ZIP prefix, ZIP, state code, shift number, district id
     miles: float | None = None  # near: only
+    parts: tuple[Audience, ...] = ()  # and: only
 
     def __str__(self) -> str:
-        if self.kind in ("all", "digest"):
+        if self.kind == "and":
+            return "+".join(str(p) for p in self.parts)
+        if not self.value:
             return self.kind
         if self.kind == "near":
             return f"near:{self.value}:{self.miles:g}"
         return f"{self.kind}:{self.value}"
 
     @property
+    def terms(self) -> tuple[Audience, ...]:
+        return self.parts if self.kind == "and" else (self,)
+
+    @property
     def shift_id(self) -> int | None:
         return int(self.value) if self.kind == "shift" else None
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """One kind of audience: `parse` turns what follows `name:` ("" for a bare word) into an
+    Audience, or None when it is not one; `condition` is its SQL over `volunteers`; `check`
+    refuses one that names something that does not exist."""
+
+    parse: Callable[[str, str], Audience | None]
+    condition: Callable[[Audience], ColumnElement[bool]]
+    example: str
+    check: Callable[[Session, Audience], None] | None = None
+
+
+def _bare(name: str, rest: str) -> Audience | None:
+    return None if rest else Audience(name)
+
+
+def _parse_tag(name: str, rest: str) -> Audience | None:
+    return Audience(name, rest.lower()) if _TAG.match(rest.lower()) else None
+
+
+def _parse_zip(name: str, rest: str) -> Audience | None:
+    return Audience(name, rest) if re.fullmatch(r"\d{1,5}", rest) else None
+
+
+def _parse_state(name: str, rest: str) -> Audience | None:
+    return Audience(name, rest.upper()) if rest.upper() in US_STATES else None
+
+
+def _parse_shift(name: str, rest: str) -> Audience | None:
+    if re.fullmatch(r"#?\d{1,9}", rest):
+        return Audience(name, str(int(rest.lstrip("#"))))
+    return None
+
+
+def _parse_near(name: str, rest: str) -> Audience | None:
+    match = re.fullmatch(r"(\d{5}):(\d+(?:\.\d+)?)(?:\s*mi(?:les)?)?", rest.lower())
+    if match and 0 < float(match.group(2)) <= MAX_NEAR_MILES:
+        return Audience(name, match.group(1), float(match.group(2)))
+    if match:
+        raise UsageError(f"near: takes a distance above 0 and up to {MAX_NEAR_MILES} miles.")
+    return None
+
+
+def _parse_district(name: str, rest: str) -> Audience | None:
+    return Audience(name, parse_district(rest).id) if rest else None  # UnknownDistrict: nearest
+
+
+def _all(_: Audience) -> ColumnElement[bool]:
+    return true()
+
+
+def _digest(_: Audience) -> ColumnElement[bool]:
+    return Volunteer.digest_opt_in.is_(True)
+
+
+def _tag(audience: Audience) -> ColumnElement[bool]:
+    return exists().where(
+        VolunteerTag.volunteer_id == Volunteer.id,
+        func.lower(VolunteerTag.tag) == audience.value,
+    )
+
+
+def _zip(audience: Audience) -> ColumnElement[bool]:
+    if len(audience.value) == 5:
+        return Volunteer.zip == audience.value
+    return Volunteer.zip.startswith(audience.value, autoescape=True)
+
+
+def _state(audience: Audience) -> ColumnElement[bool]:
+    return func.upper(Volunteer.state) == audience.value
+
+
+def _shift(audience: Audience) -> ColumnElement[bool]:
+    return exists().where(
+        Commitment.volunteer_id == Volunteer.id,
+        Commitment.shift_id == audience.shift_id,
+        Commitment.status.in_(ROSTER_STATUSES),
+    )
+
+
+def _near(audience: Audience) -> ColumnElement[bool]:
+    assert audience.miles is not None
+    zips = zips_within(audience.value, audience.miles)
+    return Volunteer.zip.in_(zips) if zips else false()
+
+
+def _district(audience: Audience) -> ColumnElement[bool]:
+    return exists().where(
+        VolunteerDistrict.volunteer_id == Volunteer.id,
+        VolunteerDistrict.district == audience.value,
+    )
+
+
+def _targets(_: Audience) -> ColumnElement[bool]:
+    return exists().where(
+        VolunteerDistrict.volunteer_id == Volunteer.id,
+        VolunteerDistrict.district == TargetDistrict.district,
+    )
+
+
+def _check_shift(session: Session, audience: Audience) -> None:
+    if session.get(Shift, audience.shift_id) is None:
+        raise UnknownShift(audience.value)
+
+
+def _check_near(session: Session, audience: Audience) -> None:
+    if zip_info(audience.value) is None:
+        raise UsageError(f"I don't know the ZIP code {audience.value}. {AUDIENCE_USAGE}")
+
+
+def _check_targets(session: Session, audience: Audience) -> None:
+    if session.scalar(select(func.count()).select_from(TargetDistrict)) == 0:
+        raise UsageError(
+            "There are no target districts yet: add one with `target add DISTRICT [goal=N]`."
+        )
+
+
+# The audience grammar: one entry per kind of audience (name -> how to parse, select, check).
+TERMS: dict[str, Term] = {
+    "all": Term(_bare, _all, "all"),
+    "everyone": Term(lambda _, rest: _bare("all", rest), _all, ""),
+    "digest": Term(_bare, _digest, ""),
+    "tag": Term(_parse_tag, _tag, "tag:canvass"),
+    "zip": Term(_parse_zip, _zip, "zip:021"),
+    "near": Term(_parse_near, _near, "near:02124:5", _check_near),
+    "state": Term(_parse_state, _state, "state:MA"),
+    "shift": Term(_parse_shift, _shift, "shift:12", _check_shift),
+    "district": Term(_parse_district, _district, "district:ma/sldl:10th_bristol"),
+    "targets": Term(_bare, _targets, "targets", _check_targets),
+}
+
+AUDIENCE_USAGE = (
+    "Audience must be one of: all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, "
+    'district:ID, targets, or several joined by + for "and" (for example '
+    + ", ".join(t.example for t in TERMS.values() if t.example and t.example != "all")
+    + ", targets+tag:canvass)."
+)
 
 
 def parse_audience(text: str | Audience) -> Audience:
@@ -72,27 +225,22 @@ def parse_audience(text: str | Audience) -> Audience:
     if isinstance(text, Audience):
         return text
     raw = (text or "").strip()
-    kind, _, rest = raw.partition(":")
-    kind, rest = kind.strip().lower(), rest.strip()
-    if kind in {"all", "everyone"} and not rest:
-        return Audience("all")
-    if kind == "digest" and not rest:
-        return Audience("digest")
-    if kind == "tag" and _TAG.match(rest.lower()):
-        return Audience("tag", rest.lower())
-    if kind == "zip" and re.fullmatch(r"\d{1,5}", rest):
-        return Audience("zip", rest)
-    if kind == "state" and rest.upper() in US_STATES:
-        return Audience("state", rest.upper())
-    if kind == "shift" and re.fullmatch(r"#?\d{1,9}", rest):
-        return Audience("shift", str(int(rest.lstrip("#"))))
-    if kind == "near":
-        match = re.fullmatch(r"(\d{5}):(\d+(?:\.\d+)?)(?:\s*mi(?:les)?)?", rest.lower())
-        if match and 0 < float(match.group(2)) <= MAX_NEAR_MILES:
-            return Audience("near", match.group(1), float(match.group(2)))
-        if match:
-            raise UsageError(f"near: takes a distance above 0 and up to {MAX_NEAR_MILES} miles.")
-    raise UsageError(f"I don't understand the audience {raw!r}. {AUDIENCE_USAGE}")
+    pieces = [p.strip() for p in raw.split("+")]
+    if len(pieces) > MAX_TERMS:
+        raise UsageError(f"An audience combines at most {MAX_TERMS} terms with +.")
+    parts = tuple(_parse_term(p, raw) for p in pieces)
+    if len(parts) == 1:
+        return parts[0]
+    return Audience("and", parts=tuple(dict.fromkeys(parts)))
+
+
+def _parse_term(piece: str, raw: str) -> Audience:
+    kind, _, rest = piece.partition(":")
+    term = TERMS.get(kind.strip().lower())
+    found = term.parse(kind.strip().lower(), rest.strip()) if term else None
+    if found is None:
+        raise UsageError(f"I don't understand the audience {raw!r}. {AUDIENCE_USAGE}")
+    return found
 
 
 def reachable() -> ColumnElement[bool]:
@@ -102,32 +250,13 @@ def reachable() -> ColumnElement[bool]:
 
 def audience_condition(audience: Audience) -> ColumnElement[bool]:
     """The audience as a condition over `volunteers` (one SQL expression, every database)."""
-    if audience.kind == "all":
-        return true()
-    if audience.kind == "digest":
-        return Volunteer.digest_opt_in.is_(True)
-    if audience.kind == "tag":
-        return exists().where(
-            VolunteerTag.volunteer_id == Volunteer.id,
-            func.lower(VolunteerTag.tag) == audience.value,
-        )
-    if audience.kind == "zip":
-        if len(audience.value) == 5:
-            return Volunteer.zip == audience.value
-        return Volunteer.zip.startswith(audience.value, autoescape=True)
-    if audience.kind == "state":
-        return func.upper(Volunteer.state) == audience.value
-    if audience.kind == "shift":
-        return exists().where(
-            Commitment.volunteer_id == Volunteer.id,
-            Commitment.shift_id == audience.shift_id,
-            Commitment.status.in_(ROSTER_STATUSES),
-        )
-    if audience.kind == "near":
-        assert audience.miles is not None
-        zips = zips_within(audience.value, audience.miles)
-        return Volunteer.zip.in_(zips) if zips else false()
-    raise UsageError(AUDIENCE_USAGE)
+    conditions = []
+    for part in audience.terms:
+        term = TERMS.get(part.kind)
+        if term is None:
+            raise UsageError(AUDIENCE_USAGE)
+        conditions.append(term.condition(part))
+    return conditions[0] if len(conditions) == 1 else and_(*conditions)
 
 
 def recipients(audience: Audience) -> Select[tuple[Volunteer]]:
@@ -137,7 +266,7 @@ def recipients(audience: Audience) -> Select[tuple[Volunteer]]:
 
 def check_audience(session: Session, audience: Audience) -> None:
     """Refuse an audience that names something that does not exist (a shift, a ZIP code)."""
-    if audience.kind == "shift" and session.get(Shift, audience.shift_id) is None:
-        raise UnknownShift(audience.value)
-    if audience.kind == "near" and zip_info(audience.value) is None:
-        raise UsageError(f"I don't know the ZIP code {audience.value}. {AUDIENCE_USAGE}")
+    for part in audience.terms:
+        term = TERMS.get(part.kind)
+        if term is not None and term.check is not None:
+            term.check(session, part)
