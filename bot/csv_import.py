@@ -57,7 +57,9 @@ from bot.csv_rows import (
     validate_row,
 )
 from handlers.consent import record_opt_in, record_opt_out
+from handlers.districts import districts_of, put_districts
 from handlers.errors import MusterError
+from storage.districts import DistrictSource, VolunteerDistrict
 from storage.models import (
     ConsentAction,
     ConsentEvent,
@@ -70,9 +72,6 @@ from storage.models import (
 )
 
 log = logging.getLogger(__name__)
-
-IMPORT_COLUMNS: tuple[str, ...] = ("phone", "name", "zip", "tags", "opted_in_at", "source")
-# Header names other tools use for the same thing (Action Network, spreadsheets).
 
 
 def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], *cols: Any) -> Any:
@@ -106,6 +105,7 @@ def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
         Volunteer.timezone,
         Volunteer.status,
         Volunteer.opted_in_at,
+        Volunteer.address,
     ).where(Volunteer.phone.in_(phones))
     found = {r.phone: r for r in session.execute(stmt)}
     tags: dict[int, set[str]] = {r.id: set() for r in found.values()}
@@ -134,7 +134,9 @@ def _would_change(
     """Whether the row adds anything to a volunteer already on file (see _update_existing)."""
     never_subscribed = current.opted_in_at is None and current.status != VolunteerStatus.ACTIVE
     return bool(
-        (row.name and not current.first_name)
+        (row.address and not current.address)
+        or bool(row.districts)  # compared with what is on file by put_districts
+        or (row.name and not current.first_name)
         or (row.zip and not current.zip)
         or (row.timezone and not current.timezone)
         or set(row.tags) - tags
@@ -228,6 +230,7 @@ def import_batch(
             "zip_attempts": 0,
             "digest_opt_in": False,
             "source": r.source,
+            "address": r.address,
             # Only an opt-in the ledger records is kept: an opted-out row's stays in the file.
             "opted_in_at": None if r.opted_out else r.opted_in_at,
             "opted_out_at": (r.opted_out_at or now) if r.opted_out else None,
@@ -242,7 +245,7 @@ def import_batch(
             session, Volunteer, values, Volunteer.id, Volunteer.phone
         )
     )
-    tags, ledger, stopped = [], [], []
+    tags, ledger, stopped, districts = [], [], [], []
     for row in new_rows:
         vid = ids.get(row.phone)
         if vid is None:  # someone texted JOIN from this number a moment ago: theirs stands
@@ -250,6 +253,17 @@ def import_batch(
             continue
         report.created += 1
         tags += [{"volunteer_id": vid, "tag": t} for t in row.tags]
+        districts += [
+            {
+                "volunteer_id": vid,
+                "chamber": chamber,
+                "district": district,
+                "source": DistrictSource.IMPORT,
+                "vintage": None,
+                "set_at": now,
+            }
+            for chamber, district in row.districts
+        ]
         if row.opted_out:
             when = row.opted_out_at or now
             ledger.append(
@@ -269,6 +283,8 @@ def import_batch(
             report.not_subscribed += 1
     if tags:
         session.execute(insert(VolunteerTag), tags)
+    if districts:
+        session.execute(insert(VolunteerDistrict), districts)
     if ledger:
         session.execute(insert(ConsentEvent), ledger)
     if stopped:  # as `record_opt_out` does: nothing still queued for these numbers goes out
@@ -300,6 +316,15 @@ def _update_existing(
         volunteer.timezone = row.timezone or volunteer.timezone
     if not volunteer.timezone and row.timezone:
         volunteer.timezone, changed = row.timezone, True
+    if not volunteer.address and row.address:
+        volunteer.address, changed = row.address, True
+    if row.districts:
+        wanted = dict(row.districts)
+        if {c: d for c, d in districts_of(session, volunteer.id).items() if c in wanted} != wanted:
+            put_districts(
+                session, volunteer.id, wanted, source=DistrictSource.IMPORT, vintage=None, now=now
+            )
+            changed = True
     have = set(volunteer.tag_names)
     for tag in row.tags:
         if tag not in have:

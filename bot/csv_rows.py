@@ -17,6 +17,8 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from handlers.district_names import UnknownDistrict, parse_district
+from handlers.districts import COLUMNS as DISTRICT_COLUMNS
 from handlers.errors import MusterError
 from handlers.geo import zip_info
 from handlers.phones import to_e164, zone_from_number
@@ -26,7 +28,16 @@ from storage.models import (
 
 log = logging.getLogger(__name__)
 
-IMPORT_COLUMNS: tuple[str, ...] = ("phone", "name", "zip", "tags", "opted_in_at", "source")
+IMPORT_COLUMNS: tuple[str, ...] = (
+    "phone",
+    "name",
+    "zip",
+    "tags",
+    "opted_in_at",
+    "source",
+    "address",
+    *DISTRICT_COLUMNS,
+)
 # Header names other tools use for the same thing (Action Network, spreadsheets).
 COLUMN_ALIASES = {
     "phone_number": "phone",
@@ -39,10 +50,23 @@ COLUMN_ALIASES = {
     "postal_code": "zip",
     "opt_in_date": "opted_in_at",
     "opted_in": "opted_in_at",
+    "street": "address",
+    "street_address": "address",
+    "address1": "address",
+    "address_line_1": "address",
+    "address_line1": "address",
+    "cd": "congressional_district",
+    "us_house_district": "congressional_district",
+    "state_senate": "state_senate_district",
+    "senate_district": "state_senate_district",
+    "state_house": "state_house_district",
+    "house_district": "state_house_district",
+    "state_representative_district": "state_house_district",
 }
 BATCH_ROWS = 1000
 NAME_MAX = 80
 SOURCE_MAX = 40
+ADDRESS_MAX = 300
 DEFAULT_SOURCE = "import"
 IMPORT_CHANNEL = "import"  # the consent ledger's channel for opt-ins and opt-outs from a file
 # The `status` column `muster export volunteers` writes; only `opted_out` changes what is imported.
@@ -74,6 +98,8 @@ class ImportRow:
     # The file marks the row `unreachable` but gives an `opted_in_at`: the status wins, the
     # opt-in is not taken as consent evidence, and the summary counts it.
     unreachable_over_opt_in: bool = False
+    address: str | None = None  # the street line (personal data)
+    districts: tuple[tuple[str, str], ...] = ()  # (chamber, short OCD id)
 
 
 @dataclass
@@ -156,7 +182,34 @@ def validate_row(
         opted_out=status == VolunteerStatus.OPTED_OUT or opted_out_at is not None,
         opted_out_at=opted_out_at,
         unreachable_over_opt_in=unreachable_over_opt_in,
+        address=_clean_address(raw.get("address")),
+        districts=_clean_districts(raw, state),
     )
+
+
+def _clean_address(value: str | None) -> str | None:
+    address = " ".join((value or "").split())
+    address = "".join(ch for ch in address if ch.isprintable())
+    if len(address) > ADDRESS_MAX:
+        raise RowError(f"address: longer than {ADDRESS_MAX} characters")
+    return address or None
+
+
+def _clean_districts(raw: dict[str, str], state: str | None) -> tuple[tuple[str, str], ...]:
+    """The district columns: a short or full OCD id, or the district's name within the row's
+    state (from its ZIP); an unknown one rejects the row with the nearest valid names."""
+    found = []
+    for column, chamber in DISTRICT_COLUMNS.items():
+        text = " ".join((raw.get(column) or "").split())
+        if not text:
+            continue
+        try:
+            district = parse_district(text, state=state, chamber=chamber)
+        except UnknownDistrict as exc:
+            hint = "" if state or "/" in text else " (give the row's zip to name it by its name)"
+            raise RowError(f"{column}: {exc.message}{hint}") from None
+        found.append((chamber, district.id))
+    return tuple(found)
 
 
 def _clean_name(value: str | None) -> str | None:

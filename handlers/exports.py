@@ -15,12 +15,20 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import case, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import and_, case, select
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from handlers.errors import UnknownShift
 from handlers.shifts import place_in_line
+from storage.districts import VolunteerDistrict
 from storage.models import Commitment, CommitmentStatus, Shift, Volunteer
+
+# The district columns, by chamber (the import reads the same columns).
+DISTRICT_COLUMNS = {
+    "cd": "congressional_district",
+    "sldu": "state_senate_district",
+    "sldl": "state_house_district",
+}
 
 # The import's columns come first, in the import's order, so an export can be imported again.
 VOLUNTEER_COLUMNS: tuple[str, ...] = (
@@ -30,6 +38,10 @@ VOLUNTEER_COLUMNS: tuple[str, ...] = (
     "tags",
     "opted_in_at",
     "source",
+    "address",
+    "congressional_district",
+    "state_senate_district",
+    "state_house_district",
     "status",
     "opted_out_at",
     "state",
@@ -80,14 +92,18 @@ def iso(value: datetime | None) -> str:
 
 
 def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
-    """Every volunteer with a phone on file (forgotten ones have none), oldest first."""
+    """Every volunteer with a phone on file (forgotten ones have none), oldest first, with their
+    districts (short OCD ids) from one outer join per chamber."""
+    joined = {c: aliased(VolunteerDistrict) for c in DISTRICT_COLUMNS}
+    stmt = select(Volunteer, *(j.district for j in joined.values()))
+    for chamber, j in joined.items():
+        stmt = stmt.outerjoin(j, and_(j.volunteer_id == Volunteer.id, j.chamber == chamber))
     stmt = (
-        select(Volunteer)
-        .where(Volunteer.phone.is_not(None))
+        stmt.where(Volunteer.phone.is_not(None))
         .order_by(Volunteer.id)
         .execution_options(yield_per=1000)
     )
-    for volunteer in session.scalars(stmt):
+    for volunteer, *districts in session.execute(stmt):
         yield {
             "phone": volunteer.phone or "",
             "name": safe_text(volunteer.first_name),
@@ -95,6 +111,8 @@ def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
             "tags": ",".join(volunteer.tag_names),
             "opted_in_at": iso(volunteer.opted_in_at),
             "source": safe_text(volunteer.source),
+            "address": safe_text(volunteer.address),
+            **{col: d or "" for col, d in zip(DISTRICT_COLUMNS.values(), districts, strict=True)},
             "status": str(volunteer.status),
             "opted_out_at": iso(volunteer.opted_out_at),
             "state": volunteer.state or "",
