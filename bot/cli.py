@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     forget = sub.add_parser("forget", help="erase a volunteer's personal data")
     forget.add_argument("phone")
 
+    districts = sub.add_parser("districts", help="the ZIP-to-district crosswalk")
+    d_sub = districts.add_subparsers(dest="districts_command", required=True, metavar="WHAT")
+    d_load = d_sub.add_parser("load", help="load a crosswalk CSV (zip,district[,share])")
+    d_load.add_argument("file")
+    d_load.add_argument("--vintage", help="the data's vintage (default: the file's name)")
+    d_show = d_sub.add_parser("show", help="the districts of a ZIP code")
+    d_show.add_argument("zip")
+
     sync = sub.add_parser("sync", help="sync with a peer service now (Mobilize)")
     sync.add_argument("what", choices=["mobilize"])
     return parser
@@ -84,6 +92,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         upgrade(settings.database_url)
         log.info("database at head")
+        from bot.districts_cli import load_default
+
+        container = bootstrap(settings)
+        try:
+            load_default(container)
+        finally:
+            container.close()
         return 0
     if args.command == "db" and args.db_command == "copy":
         from storage.copy import copy_database
@@ -96,6 +111,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             from storage.migrate import upgrade
 
             upgrade(settings.database_url)  # the embedded default migrates itself
+            from bot.districts_cli import load_default
+
+            load_default(container)
         from bot.schema_check import check_at_start
 
         refused = check_at_start(container, wait_for_database=args.command != "serve")
@@ -134,6 +152,12 @@ def _run_operator_command(args: argparse.Namespace, container: Container) -> int
             from bot.privacy import forget
 
             return forget(container, args.phone)
+        if args.command == "districts":
+            from bot import districts_cli
+
+            if args.districts_command == "load":
+                return districts_cli.load(container, args.file, vintage=args.vintage)
+            return districts_cli.show(container, args.zip)
         if args.command == "sync":
             from bot.integrations import sync_command
 

@@ -4,6 +4,7 @@ answers to them. A keyword in the middle of onboarding is obeyed, not taken as a
 from __future__ import annotations
 
 from handlers import geo
+from handlers.district_crosswalk import apply_zip
 from handlers.keywords import Intent, parse_interests, parse_name
 from handlers.volunteer.turn import Answer, Turn, place, shown
 from storage.models import OnboardingStep, VolunteerTag
@@ -89,6 +90,7 @@ def set_zip(t: Turn, info: geo.ZipInfo) -> None:
         timezone=info.timezone or v.timezone,
         zip_attempts=0,
     )
+    apply_zip(t.session, v.id, info.zip, now=t.now)
 
 
 def _finish(t: Turn) -> None:
