@@ -50,6 +50,17 @@ class Container:
             self._sms_sender = build_sms_sender(self.settings)
         return self._sms_sender
 
+    @cached_property
+    def geocoder(self) -> Any:
+        """The `handlers.geocoding.Geocoder` of GEOCODER, or None when it is off."""
+        if "geocoder" in self.extras:
+            return self.extras["geocoder"]
+        if self.settings.geocoder == "census":
+            from bot.census_geocoder import CensusGeocoder
+
+            return CensusGeocoder(self.settings.census_geocoder_url)
+        return None
+
     def database_ok(self) -> tuple[bool, str]:
         try:
             with self.engine.connect() as conn:
@@ -70,6 +81,7 @@ def org_config(settings: Settings) -> OrgConfig:
         quiet_hours=settings.quiet_window,
         organizer_ids=settings.organizer_slack_ids,
         public_url=settings.public_url,
+        geocoder=settings.geocoder != "off",
     )
 
 

@@ -124,9 +124,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         container.extras["listen"] = (args.host, args.port)  # for the console's address
         return process.serve(container, host=args.host, port=args.port, web_only=args.web_only)
     if args.command == "worker":
-        from bot.parts import run_sender, run_slack_poster
+        from bot.parts import run_address_lookups, run_sender, run_slack_poster
 
-        return process.run_parts(container, {"sender": run_sender, "slack": run_slack_poster})
+        parts = {"sender": run_sender, "slack": run_slack_poster}
+        if settings.geocoder != "off":
+            parts["geocoder"] = run_address_lookups
+        return process.run_parts(container, parts)
     if args.command == "clock":
         from bot.parts import run_clock
 

@@ -113,6 +113,15 @@ def run_clock(container: Container, stop: threading.Event) -> None:
     run(stop, **timetable_wiring(container))
 
 
+def run_address_lookups(container: Container, stop: threading.Event) -> None:
+    """The geocoder's drain (GEOCODER=census): districts of street addresses, after the reply."""
+    from scheduler.geocoding import run_geocoder
+
+    if container.geocoder is None:
+        return
+    run_geocoder(stop, uow=container.uow, clock=container.clock, geocoder=container.geocoder)
+
+
 def run_slack_poster(container: Container, stop: threading.Event) -> None:
     """The Slack poster, when Slack is configured (SLACK_BOT_TOKEN)."""
     from scheduler.slack_poster import run_slack_poster as run

@@ -113,6 +113,10 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
             from bot.parts import run_clock, run_sender, run_slack_poster
 
             parts += [("clock", run_clock), ("sender", run_sender), ("slack", run_slack_poster)]
+            if container.settings.geocoder != "off":
+                from bot.parts import run_address_lookups
+
+                parts.append(("geocoder", run_address_lookups))
         for name, part in parts:
             thread = PartThread(name, part, container, stop)
             thread.start()

@@ -65,6 +65,10 @@ class Settings(BaseSettings):
     action_network_api_url: str = "https://actionnetwork.org/api/v2"
     action_network_webhook_secret: SecretStr | None = None
 
+    # Districts (docs/districts.md): street addresses looked up through a geocoder.
+    geocoder: str = "off"  # off, census
+    census_geocoder_url: str = "https://geocoding.geo.census.gov/geocoder"
+
     metrics_token: SecretStr | None = None
     log_level: str = "INFO"
     log_format: str = "auto"  # text (a short line a person reads), json (one object a line), auto
@@ -90,12 +94,21 @@ class Settings(BaseSettings):
         "slack_api_url",
         "mobilize_api_url",
         "action_network_api_url",
+        "census_geocoder_url",
     )
     @classmethod
     def _check_http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
             raise ValueError("must be an http:// or https:// URL")
         return value.rstrip("/") if not value.endswith("/api/") else value
+
+    @field_validator("geocoder")
+    @classmethod
+    def _check_geocoder(cls, value: str) -> str:
+        name = value.strip().lower() or "off"
+        if name not in ("off", "census"):
+            raise ValueError("must be off or census")
+        return name
 
     @field_validator("default_timezone")
     @classmethod

@@ -15,6 +15,7 @@ class OrgConfig:
     quiet_hours: tuple[time, time] | None = (time(21, 0), time(9, 0))
     organizer_ids: frozenset[str] = field(default_factory=frozenset)
     public_url: str = "http://127.0.0.1:8000"
+    geocoder: bool = False  # GEOCODER is on: street addresses are looked up for districts
 
     @property
     def zone(self) -> ZoneInfo:

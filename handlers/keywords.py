@@ -37,6 +37,8 @@ class Intent(StrEnum):
     CONFIRM = "confirm"
     NAME = "name"
     ZIP = "zip"
+    ADDRESS = "address"  # ADDRESS 12 Main St: the street line, looked up for districts
+    DISTRICTS = "districts"  # my districts, as far as known
     YES = "yes"  # bare: answers a call to action or a check-in
     NO = "no"
     SKIP = "skip"  # onboarding: skip this question
@@ -89,6 +91,10 @@ _WORDS: dict[str, tuple[Intent, str | None]] = {
     "ayuda": (Intent.HELP, "es"),
     # shifts
     "shifts": (Intent.SHIFTS, None),
+    "districts": (Intent.DISTRICTS, "en"),
+    "my districts": (Intent.DISTRICTS, "en"),
+    "distritos": (Intent.DISTRICTS, "es"),
+    "mis distritos": (Intent.DISTRICTS, "es"),
     "shift": (Intent.SHIFTS, None),
     "turnos": (Intent.SHIFTS, "es"),
     "my": (Intent.MY, None),
@@ -119,6 +125,7 @@ _COMMIT_WORDS = {"yes": None, "y": None, "signup": "en", "sign up": "en", "si": 
 _DROP_WORDS = {"drop": None}
 _NAME_WORDS = {"name": None, "nombre": "es"}
 _ZIP_WORDS = {"zip": None, "zipcode": None, "zip code": None, "codigo postal": "es"}
+_ADDRESS_WORDS = {"address": "en", "my address": "en", "direccion": "es", "mi direccion": "es"}
 
 # Words that may follow an opt-out keyword without changing its meaning ("STOP please", "stop
 # texting me now", "alto por favor").
@@ -383,6 +390,11 @@ def parse(text: str) -> Parsed:
         word, lang, n = zipped
         zip_code = _strip_edges(_after_keyword(text, n))  # "02124-3301" as typed, not folded
         return Parsed(Intent.ZIP, word.upper(), zip_code or None, lang, folded)
+    addressed = _with_arg(folded, _ADDRESS_WORDS)
+    if addressed is not None:
+        word, lang, n = addressed
+        street = _after_keyword(text, n).strip(" \t:,-")  # as typed: "12 Main St, Boston"
+        return Parsed(Intent.ADDRESS, word.upper(), street or None, lang, folded)
 
     # An opt-out keyword with only filler around it: "STOP please", "Please STOP", "STOP STOP".
     keyword = _bare_opt_out(words)

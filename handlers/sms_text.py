@@ -194,6 +194,52 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Send ZIP and your 5-digit ZIP code, e.g. ZIP 02124.",
         "es": "Envía ZIP y tu código postal de 5 dígitos, p. ej. ZIP 02124.",
     },
+    # Districts (ADDRESS, DISTRICTS, onboarding's address question)
+    "address_usage": {
+        "en": "Send ADDRESS and your street address, e.g. ADDRESS 12 Main St.",
+        "es": "Envía DIRECCION y tu calle y número, p. ej. DIRECCION 12 Main St.",
+    },
+    "address_taken": {
+        "en": "Thanks! We'll look up your districts and text you when we know them.",
+        "es": "¡Gracias! Buscaremos tus distritos y te escribiremos cuando los sepamos.",
+    },
+    "address_kept": {
+        "en": "Thanks, we saved your address.",
+        "es": "Gracias, guardamos tu dirección.",
+    },
+    "address_districts": {
+        "en": "Your districts: {districts}. Reply DISTRICTS any time to see them.",
+        "es": "Tus distritos: {districts}. Responde DISTRICTS para verlos.",
+    },
+    "address_no_districts": {
+        "en": "We found your address but no districts for it yet.",
+        "es": "Encontramos tu dirección, pero aún no sus distritos.",
+    },
+    "address_no_match": {
+        "en": "We couldn't find that address. Reply ADDRESS with street, city and ZIP to try "
+        "again.",
+        "es": "No encontramos esa dirección. Responde DIRECCION con calle, ciudad y código postal.",
+    },
+    "districts_known": {
+        "en": "Your districts: {districts}.",
+        "es": "Tus distritos: {districts}.",
+    },
+    "districts_unknown": {
+        "en": "We don't know your districts yet. Reply ADDRESS and your street address so we "
+        "can find them.",
+        "es": "Aún no sabemos tus distritos. Responde DIRECCION y tu calle y número para "
+        "buscarlos.",
+    },
+    "districts_pending": {
+        "en": " We're still looking up your address.",
+        "es": " Aún estamos buscando tu dirección.",
+    },
+    "ask_address_split": {
+        "en": "Your ZIP is split between {count} {chamber} districts. Reply with your street "
+        "address so we can tell you which is yours, or SKIP.",
+        "es": "Tu código postal está dividido entre {count} distritos ({chamber}). Responde con "
+        "tu calle y número para saber cuál es el tuyo, o SKIP.",
+    },
     # Calls to action and check-ins
     "cta_yes": {
         "en": "Thanks, we've got your YES! An organizer will follow up.",

@@ -15,6 +15,7 @@ from handlers.keywords import Intent, parse
 from handlers.volunteer import (
     calls_to_action,
     consent,
+    districts,
     inbox,
     onboarding,
     profile,
@@ -32,6 +33,8 @@ KEYWORDS: dict[Intent, Callable[[Turn], Answer | None]] = {
     Intent.CONFIRM: shift_keywords.confirm,
     Intent.NAME: profile.set_name,
     Intent.ZIP: profile.set_zip_code,
+    Intent.ADDRESS: districts.set_address,
+    Intent.DISTRICTS: districts.my_districts,
     Intent.YES: calls_to_action.answer_yes_no,
     Intent.NO: calls_to_action.answer_yes_no,
     Intent.MAYBE_OPT_OUT: consent.maybe_opt_out,

@@ -4,8 +4,9 @@ answers to them. A keyword in the middle of onboarding is obeyed, not taken as a
 from __future__ import annotations
 
 from handlers import geo
-from handlers.district_crosswalk import apply_zip
+from handlers.district_crosswalk import ZipDistricts, apply_zip
 from handlers.keywords import Intent, parse_interests, parse_name
+from handlers.volunteer.districts import address_question, answer_address, awaiting_address
 from handlers.volunteer.turn import Answer, Turn, place, shown
 from storage.models import OnboardingStep, VolunteerTag
 
@@ -41,6 +42,12 @@ def answer_question(t: Turn) -> Answer | None:
             first_name=name or v.first_name, onboarding_step=OnboardingStep.ZIP, zip_attempts=0
         )
         return ask_zip(t), "onboarding_name"
+    if v.onboarding_step == OnboardingStep.ZIP and awaiting_address(t):
+        taken = answer_address(t, skip=skip)
+        if taken is None and not skip:
+            return None
+        reply = f"{taken} {to_interests(t)}" if taken else to_interests(t)
+        return reply, "onboarding_address"
     if v.onboarding_step == OnboardingStep.ZIP:
         if skip:
             return to_interests(t), "onboarding_zip"
@@ -51,7 +58,9 @@ def answer_question(t: Turn) -> Answer | None:
                 skipped = t.say("zip_skipped")
                 return f"{skipped} {to_interests(t)}", "onboarding_zip"
             return t.say("bad_zip", zip=shown(t.msg.text)), "onboarding_zip"
-        set_zip(t, info)
+        question = address_question(t, set_zip(t, info))
+        if question is not None:
+            return question, "onboarding_zip"  # the step stays ZIP until the address or SKIP
         return to_interests(t), "onboarding_zip"
     if v.onboarding_step == OnboardingStep.INTERESTS:
         tags = [] if skip else parse_interests(t.msg.text)
@@ -81,7 +90,7 @@ def to_interests(t: Turn) -> str:
     return t.say("ask_interests")
 
 
-def set_zip(t: Turn, info: geo.ZipInfo) -> None:
+def set_zip(t: Turn, info: geo.ZipInfo) -> ZipDistricts:
     v = t.volunteer
     assert v is not None
     t.update(
@@ -90,7 +99,7 @@ def set_zip(t: Turn, info: geo.ZipInfo) -> None:
         timezone=info.timezone or v.timezone,
         zip_attempts=0,
     )
-    apply_zip(t.session, v.id, info.zip, now=t.now)
+    return apply_zip(t.session, v.id, info.zip, now=t.now)
 
 
 def _finish(t: Turn) -> None:

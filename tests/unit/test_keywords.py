@@ -196,6 +196,9 @@ SAMPLE = {
     "title": "Phonebank for the Clea...",
     "word": "DROP",
     "place": "Dorchester Center, MA",
+    "districts": "US House MA-4; MA Senate Second Middlesex; MA House 10th Bristol",
+    "count": "two",
+    "chamber": "state house",
 }
 
 
