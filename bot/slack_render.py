@@ -295,6 +295,28 @@ def _(view: views.StatsView) -> tuple[str, list[Block]]:
 
 
 @blocks.register
+def _(view: views.DistrictsView) -> tuple[str, list[Block]]:
+    title = "Target districts" if view.targets_only else "Volunteers by district"
+    title += f" in {view.state}" if view.state else ""
+    if not view.rows:
+        empty = "No target districts yet: `target add DISTRICT goal=N`." if view.targets_only else (
+            "No volunteer has a district yet.")  # fmt: skip
+        return title, [_header(title), _section(empty)]
+    out: list[Block] = [_header(title)]
+    for r in view.rows:
+        head = f"*{_escape(r.label)}* `{r.district}`" + (" · target" if r.target else "")
+        goal = (
+            f"\n[{bar(r.living, r.goal)}] {r.living:,}/{r.goal:,} · gap {r.gap:,}" if r.goal else ""
+        )
+        why = f"\n_{_escape(r.reason)}_" if r.reason else ""
+        out.append(_section(
+            f"{head}\n{r.living:,} living there · {r.active:,} active in 30 days · "
+            f"{r.committed_this_week:,} committed to its shifts this week{goal}{why}"
+        ))  # fmt: skip
+    return f"{title}: {len(view.rows)} districts", out
+
+
+@blocks.register
 def _(view: views.ExportView) -> tuple[str, list[Block]]:
     text = f"{view.title}: {view.rows:,} rows, sent to you in a direct message as {view.filename}."
     return text, [_section(_escape(text))]

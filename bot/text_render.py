@@ -174,5 +174,27 @@ def _(view: views.StatsView) -> str:
 
 
 @text.register
+def _(view: views.DistrictsView) -> str:
+    title = "Target districts" if view.targets_only else "Volunteers by district"
+    title += f" in {view.state}" if view.state else ""
+    if not view.rows:
+        return f"{title}: none yet."
+    lines = [f"{title}:"]
+    for r in view.rows:
+        mark = " (target)" if r.target else ""
+        lines.append(
+            f"  {r.district} {r.label}{mark}: {r.living:,} living there, {r.active:,} active in "
+            f"30 days, {r.committed_this_week:,} committed to its shifts this week"
+        )
+        if r.goal:
+            lines.append(
+                f"    [{bar(r.living, r.goal, 20)}] {r.living:,}/{r.goal:,}, gap {r.gap:,}"
+            )
+        if r.reason:
+            lines.append(f"    why: {r.reason}")
+    return "\n".join(lines)
+
+
+@text.register
 def _(view: views.ExportView) -> str:
     return f"{view.title}: {view.rows:,} rows ({view.filename})."

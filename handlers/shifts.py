@@ -342,6 +342,17 @@ def open_shifts(session: Session, *, now: datetime) -> list[OpenShift]:
     return [OpenShift(*row) for row in session.execute(_OPEN_SHIFTS, {"now": now})]
 
 
+def open_shifts_in_districts(
+    session: Session, *, now: datetime, districts: Sequence[str], limit: int = 5
+) -> list[OpenShift]:
+    """Upcoming shifts with a free seat that work for one of these districts, soonest first
+    (SHIFTS lists a volunteer's own districts' shifts before the nearest ones)."""
+    if not districts:
+        return []
+    stmt = _OPEN_SHIFTS.where(Shift.district.in_(list(districts))).limit(None).limit(limit)
+    return [OpenShift(*row) for row in session.execute(stmt, {"now": now})]
+
+
 def nearest_first(
     rows: Sequence[OpenShift], *, now: datetime, near_zip: str | None = None, limit: int = 5
 ) -> list[OpenShift]:

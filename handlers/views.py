@@ -205,6 +205,28 @@ class StatsView:
 
 
 @dataclass(frozen=True, slots=True)
+class DistrictLine:
+    district: str  # short OCD id
+    label: str  # "MA House 10th Bristol"
+    target: bool
+    living: int  # reachable volunteers living in it
+    active: int  # of them, active in the last 30 days
+    committed_this_week: int  # commitments to its shifts starting in the next 7 days
+    goal: int | None
+    gap: int | None  # volunteers still wanted to reach the goal
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictsView:
+    """`/muster districts [STATE]` and `targets`: target districts first, then the others."""
+
+    state: str | None
+    rows: tuple[DistrictLine, ...]
+    targets_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ExportView:
     """A CSV for the organizer who asked (a DM in Slack, a download in the console)."""
 

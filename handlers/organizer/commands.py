@@ -26,6 +26,7 @@ from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer import (
     broadcast_buttons,
     broadcasts,
+    districts,
     exports,
     find,
     inbox,
@@ -42,7 +43,7 @@ from storage.uow import UnitOfWork
 
 Handler = Callable[..., Result]  # (message, *, uow, org, clock) -> Result
 
-TWO_WORD = {("shift", "add")}
+TWO_WORD = {("shift", "add"), ("target", "add"), ("target", "remove")}
 
 
 # --- Entry points ----------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
     require_organizer(cmd.user_id, cmd.name or "help", uow=uow, org=org, clock=clock)
     handler = COMMANDS.get(cmd.name)
     if handler is None:
-        if cmd.name in ("", "shift"):
+        if cmd.name in ("", "shift", "target"):
             return show_help()
         raise UsageError(f"I don't know `{cmd.name}`. Try `{USAGE['help']}`.")
     return handler(cmd, uow=uow, org=org, clock=clock)
@@ -119,6 +120,10 @@ COMMANDS: dict[str, Handler] = {
     "unschedule": schedules.unschedule,
     "stats": stats.show_stats,
     "export": exports.export_csv,
+    "districts": districts.show_districts,
+    "target add": districts.add_target,
+    "target remove": districts.remove_target,
+    "targets": districts.list_targets,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

@@ -15,12 +15,15 @@ from handlers.messages import OrganizerCommand
 from handlers.schedules import local_to_utc
 
 COMMAND = "/muster"
-AUDIENCES = "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N"
+AUDIENCES = (
+    "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets; "
+    "join with + for and (targets+tag:canvass)"
+)
 USAGE: dict[str, str] = {
     "help": f"{COMMAND} help",
     "shift add": (
         f'{COMMAND} shift add title="..." start="YYYY-MM-DD HH:MM" end="YYYY-MM-DD HH:MM" '
-        'capacity=N zip=NNNNN location="..." tags=a,b'
+        'capacity=N zip=NNNNN location="..." tags=a,b [district=ID]'
     ),
     "shifts": f"{COMMAND} shifts",
     "roster": f"{COMMAND} roster N",
@@ -33,6 +36,10 @@ USAGE: dict[str, str] = {
     "unschedule": f"{COMMAND} unschedule ID",
     "stats": f"{COMMAND} stats",
     "export": f"{COMMAND} export volunteers|roster N",
+    "districts": f"{COMMAND} districts [STATE]",
+    "target add": f'{COMMAND} target add DISTRICT [goal=N] [reason="..."]',
+    "target remove": f"{COMMAND} target remove DISTRICT",
+    "targets": f"{COMMAND} targets",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -46,6 +53,10 @@ DESCRIPTIONS: dict[str, str] = {
     "unschedule": "cancel scheduled broadcast ID",
     "stats": "the drive at a glance",
     "export": "a CSV in a direct message to you",
+    "districts": "volunteers per district, target districts first, with this week's shifts",
+    "target add": "make a district a target (e.g. ma/sldl:10th_bristol goal=40)",
+    "target remove": "a district is no longer a target",
+    "targets": "the target districts and their gap to goal",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from handlers import views
 from handlers.config import OrgConfig
+from handlers.district_names import UnknownDistrict, parse_district
 from handlers.errors import InvalidInput, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer.display import local_when
@@ -37,6 +38,7 @@ class NewShift:
     zip: str | None
     location: str | None
     tags: tuple[str, ...]
+    district: str | None = None  # the district the shift works for (short OCD id)
 
 
 def shift_from_fields(
@@ -84,10 +86,16 @@ def shift_from_fields(
     bad = [t for t in tags if not _TAG.match(t)]
     if bad:
         errors["tags"] = f"tags are short words (letters, digits, - or _): {', '.join(bad)}"
+    district = None
+    if values.get("district", "").strip():
+        try:
+            district = parse_district(values["district"]).id
+        except UnknownDistrict as exc:
+            errors["district"] = exc.message
     if errors:
         raise InvalidInput(errors)
     assert starts_at is not None and ends_at is not None
-    return NewShift(title, starts_at, ends_at, capacity, zip5, location, tags)
+    return NewShift(title, starts_at, ends_at, capacity, zip5, location, tags, district)
 
 
 def shift_from_form(values: dict[str, str], *, org: OrgConfig, now: datetime) -> NewShift:
@@ -117,7 +125,7 @@ def add_shift(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: 
     values = parse_pairs(
         cmd.args,
         usage_of="shift add",
-        allowed=("title", "start", "end", "capacity", "zip", "location", "tags"),
+        allowed=("title", "start", "end", "capacity", "zip", "location", "tags", "district"),
         required=("title", "start", "end", "capacity"),
     )
     try:
@@ -149,6 +157,7 @@ def create_shift(
             capacity=new.capacity,
             committed_count=0,
             tags=list(new.tags),
+            district=new.district,
             created_by=user_id,
             created_at=clock.now(),
         )
@@ -159,7 +168,7 @@ def create_shift(
             actor=user_id,
             action="shift.create",
             target=f"shift:{shift.id}",
-            detail={"title": new.title, "capacity": new.capacity},
+            detail={"title": new.title, "capacity": new.capacity, "district": new.district},
             at=clock.now(),
         )
         line = shift_lines(uow.session, [shift], org)[0]

@@ -4,6 +4,7 @@ waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked abou
 from __future__ import annotations
 
 from handlers import shifts, sms_text
+from handlers.districts import districts_of
 from handlers.shifts import CommitStatus, DropStatus
 from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn, who
 from storage.models import CommitmentStatus
@@ -12,7 +13,13 @@ from storage.models import CommitmentStatus
 def list_shifts(t: Turn) -> Answer:
     v = t.volunteer
     assert v is not None
-    found = t.batch.nearest_open_shifts(t.session, t.now, v.zip)
+    nearest = t.batch.nearest_open_shifts(t.session, t.now, v.zip)
+    own = shifts.open_shifts_in_districts(
+        t.session, now=t.now, districts=list(districts_of(t.session, v.id).values())
+    )
+    # The volunteer's own districts' shifts first, then the nearest (five in all).
+    seen = {s.id for s in own}
+    found = (own + [s for s in nearest if s.id not in seen])[: max(len(nearest), len(own))]
     if not found:
         return t.say("no_shifts"), "shifts"
     lines = [

@@ -203,3 +203,27 @@ def test_onboarding_address_answer_is_looked_up(
     assert "Reply with numbers" in reply
     assert _drain(app) == 1
     assert _districts(app, phone) == {"cd": "ma/cd:4", "sldl": "ma/sldl:13th_norfolk"}
+
+
+def test_shifts_lists_my_districts_shifts_first_then_nearest(
+    client: TestClient, app: Container
+) -> None:
+    from datetime import timedelta
+
+    from handlers.districts import put_districts
+    from storage.districts import DistrictSource
+    from tests.builders import make_shift
+    from tests.conftest import T0
+
+    phone = _phone(client, app, zip_code="02124")
+    with app.uow() as uow:
+        s = uow.session
+        make_shift(s, title="Dorchester phonebank", starts_at=T0 + timedelta(days=1), zip="02124")
+        make_shift(s, title="Fall River canvass", starts_at=T0 + timedelta(days=3), zip="02720",
+                   district="ma/sldl:10th_bristol")  # fmt: skip
+        vid = s.scalar(select(Volunteer.id).where(Volunteer.phone == phone.number))
+        put_districts(s, vid, {"sldl": "ma/sldl:10th_bristol"}, source=DistrictSource.IMPORT,
+                      vintage=None, now=T0)  # fmt: skip
+        uow.commit()
+    reply = phone.text("SHIFTS")
+    assert reply.index("Fall River canvass") < reply.index("Dorchester phonebank")

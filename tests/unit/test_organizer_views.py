@@ -115,6 +115,15 @@ SAMPLES = [
         as_of="Mon Nov 16, 10:00 EST",
     ),
     views.ExportView("volunteers.csv", "Volunteers", b"phone\n", 1),
+    views.DistrictsView(
+        state="MA",
+        rows=(
+            views.DistrictLine(
+                "ma/sldl:10th_bristol", "MA House 10th Bristol", True, 12, 5, 3, 40, 28, "open seat"
+            ),
+            views.DistrictLine("ma/cd:4", "US House MA-4", False, 80, 20, 0, None, None, None),
+        ),
+    ),
 ]
 
 
