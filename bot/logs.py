@@ -65,8 +65,17 @@ def redact_secrets(text: str) -> str:
     return _TOKEN_SHAPES.sub(REDACTED, text)
 
 
+# A street address in a URL's query (the geocoder's request line, as httpx logs it).
+_ADDRESS_PARAM = re.compile(r"(?i)\b((?:one)?(?:line)?address|street)=[^&\s\"']+")
+MASKED_ADDRESS = "[address]"
+
+
+def mask_addresses(text: str) -> str:
+    return _ADDRESS_PARAM.sub(lambda m: f"{m.group(1)}={MASKED_ADDRESS}", text)
+
+
 def scrub(text: str) -> str:
-    return mask_phones(redact_secrets(text))
+    return mask_addresses(mask_phones(redact_secrets(text)))
 
 
 # What every LogRecord has; anything else on a record came from `extra=` (or a library's own).

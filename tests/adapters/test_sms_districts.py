@@ -120,6 +120,10 @@ def test_address_sets_districts_after_the_reply_and_tells_the_volunteer(
         assert {k.source for k in known} == {"address"}
         assert {k.vintage for k in known} == {"census:Public_AR_Current/Current_Current"}
     assert phone.text("DISTRICTS").startswith("Your districts: US House MA-4;")
+    with app.read_uow() as uow:  # the street address is never posted to a channel
+        from storage.models import SlackPost
+
+        assert not [t for t in uow.session.scalars(select(SlackPost.text)) if "Main St" in t]
 
 
 @pytest.mark.parametrize("trouble", ["down", "slow"])
