@@ -59,7 +59,7 @@ from bot.csv_rows import (
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.districts import districts_of, put_districts
 from handlers.errors import MusterError
-from storage.districts import DistrictSource, VolunteerDistrict
+from storage.districts import DistrictSource, VolunteerDistrict, enqueue_lookup
 from storage.models import (
     ConsentAction,
     ConsentEvent,
@@ -186,8 +186,11 @@ def import_batch(
     detail: str,
     report: ImportReport,
     reject: Any,
+    geocode: bool = False,
 ) -> None:
-    """Write one batch of valid, in-file-unique rows inside the caller's transaction."""
+    """Write one batch of valid, in-file-unique rows inside the caller's transaction; with
+    `geocode` (GEOCODER on), a row's street address without all three district columns is
+    queued for the geocoder (its districts come later; nobody is texted)."""
     phones = [r.phone for r in rows]
     existing = _on_file(session, phones)
     latest = _latest_consent(session, phones)
@@ -212,8 +215,9 @@ def import_batch(
             volunteer = session.get(Volunteer, current.id)
             assert volunteer is not None
             _update_existing(
-                session, volunteer, row, last=last, now=now, detail=detail, report=report
-            )
+                session, volunteer, row, last=last, now=now, detail=detail, report=report,
+                geocode=geocode,
+            )  # fmt: skip
 
     if not new_rows:
         return
@@ -252,6 +256,8 @@ def import_batch(
             report.unchanged += 1
             continue
         report.created += 1
+        if geocode and row.address and len(row.districts) < 3:
+            enqueue_lookup(session, volunteer_id=vid, notify=False, now=now)
         tags += [{"volunteer_id": vid, "tag": t} for t in row.tags]
         districts += [
             {
@@ -301,6 +307,7 @@ def _update_existing(
     volunteer: Volunteer,
     row: ImportRow,
     *,
+    geocode: bool = False,
     last: tuple[str, datetime] | None,
     now: datetime,
     detail: str,
@@ -318,6 +325,8 @@ def _update_existing(
         volunteer.timezone, changed = row.timezone, True
     if not volunteer.address and row.address:
         volunteer.address, changed = row.address, True
+        if geocode and len(row.districts) < 3:
+            enqueue_lookup(session, volunteer_id=volunteer.id, notify=False, now=now)
     if row.districts:
         wanted = dict(row.districts)
         if {c: d for c, d in districts_of(session, volunteer.id).items() if c in wanted} != wanted:
@@ -409,8 +418,9 @@ def import_volunteers_from(
         if good:
             with container.uow() as uow:
                 import_batch(
-                    uow.session, good, now=now, detail=detail, report=report, reject=reject
-                )
+                    uow.session, good, now=now, detail=detail, report=report, reject=reject,
+                    geocode=container.org.geocoder,
+                )  # fmt: skip
                 uow.commit()
     return report
 

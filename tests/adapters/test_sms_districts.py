@@ -231,3 +231,18 @@ def test_shifts_lists_my_districts_shifts_first_then_nearest(
         uow.commit()
     reply = phone.text("SHIFTS")
     assert reply.index("Fall River canvass") < reply.index("Dorchester phonebank")
+
+
+def test_an_imported_address_is_looked_up_without_texting_anyone(app: Container) -> None:
+    from bot.csv_import import import_volunteers_from
+
+    number = random_phone()
+    text = (
+        f"phone,name,zip,opted_in_at,address\n{number},Ana,02720,2026-05-01T09:00:00Z,12 Main St\n"
+    )
+    report = import_volunteers_from(app, io.StringIO(text), file_name="x.csv")
+    assert report.created == 1
+    assert _drain(app) == 1
+    phone = Phone(None, number, public_url="")  # type: ignore[arg-type]
+    assert _districts(app, phone) == BRISTOL
+    assert _texts(app, phone) == []
