@@ -14,6 +14,8 @@ then `GeocoderUnavailable`, and the lookup row waits for a later try.
 
 from __future__ import annotations
 
+import csv
+import io
 import logging
 import re
 import time
@@ -35,6 +37,8 @@ LAYERS = (
     "2024 State Legislative Districts - Upper",
     "2024 State Legislative Districts - Lower",
 )
+BATCH_MIN = 20  # fewer addresses than this go one request each
+BATCH_MAX = 10_000  # the batch endpoint's limit per file
 _CD_LAYER = re.compile(r"^(\d+)(?:st|nd|rd|th) Congressional Districts$")
 
 
@@ -137,16 +141,69 @@ class CensusGeocoder:
         return GeocodeMatch(districts_from_geographies(geographies), self.vintage)
 
     def lookup_many(self, queries: list[AddressQuery]) -> dict[str, GeocodeMatch | None]:
-        """One request per address: a geocoder that is down fails the rest at once."""
-        return {q.key: self.lookup(q) for q in queries}
+        """Few addresses: one request each. Many: the batch endpoint (`geographies/
+        addressbatch`, up to 10,000 a file), whose answer gives each match's coordinates and
+        Census block but not its districts; those come from `geographies/coordinates`, one
+        request per distinct block (neighbours share one). A geocoder that is down fails the
+        rest at once."""
+        if len(queries) < self.batch_min:
+            return {q.key: self.lookup(q) for q in queries}
+        out: dict[str, GeocodeMatch | None] = {}
+        blocks: dict[str, GeocodeMatch] = {}
+        for start in range(0, len(queries), BATCH_MAX):
+            out.update(self._batch(queries[start : start + BATCH_MAX], blocks))
+        return out
+
+    batch_min = BATCH_MIN
+
+    def _batch(
+        self, queries: list[AddressQuery], blocks: dict[str, GeocodeMatch]
+    ) -> dict[str, GeocodeMatch | None]:
+        lines = io.StringIO()
+        writer = csv.writer(lines)
+        for q in queries:  # Unique ID, Street address, City, State, ZIP
+            writer.writerow([q.key, q.street, "", (q.state or "").upper(), q.zip or ""])
+        files = {"addressFile": ("addresses.csv", lines.getvalue().encode(), "text/csv")}
+        data = {"benchmark": BENCHMARK, "vintage": VINTAGE}
+        response = self._request("POST", "/geographies/addressbatch", data=data, files=files)
+        out: dict[str, GeocodeMatch | None] = dict.fromkeys(q.key for q in queries)
+        for row in csv.reader(io.StringIO(response.text if response is not None else "")):
+            if len(row) < 12 or row[0] not in out or row[2] != "Match":
+                continue  # No_Match, Tie (an address that could be two places): no match
+            block = "".join(row[8:12])
+            if block not in blocks:
+                x, _, y = row[5].partition(",")
+                blocks[block] = self._at(x, y)
+            out[row[0]] = blocks[block]
+        return out
+
+    def _at(self, x: str, y: str) -> GeocodeMatch:
+        params = {"x": x, "y": y, "benchmark": BENCHMARK, "vintage": VINTAGE,
+                  "layers": ",".join(LAYERS), "format": "json"}  # fmt: skip
+        body = self._get("/geographies/coordinates", params)
+        geographies = ((body or {}).get("result") or {}).get("geographies") or {}
+        return GeocodeMatch(districts_from_geographies(geographies), self.vintage)
 
     def _get(self, path: str, params: dict[str, str]) -> dict[str, Any]:
+        response = self._request("GET", path, params=params)
+        if response is None:
+            return {}
+        try:
+            return response.json()
+        except ValueError:
+            raise GeocoderUnavailable(
+                "the Census geocoder answered something other than JSON"
+            ) from None
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response | None:
+        """The response; None for a 4xx (the geocoder refuses an address it cannot read: no
+        match, not an outage); `GeocoderUnavailable` after the retries."""
         last = "no attempt"
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
             try:
-                response = self._client.get(self.base_url + path, params=params)
+                response = self._client.request(method, self.base_url + path, **kwargs)
             except httpx.HTTPError as exc:
                 last = f"could not be reached ({type(exc).__name__})"
                 continue
@@ -154,12 +211,8 @@ class CensusGeocoder:
                 last = f"answered {response.status_code}"
                 continue
             if response.status_code >= 400:
-                # The geocoder refuses an address it cannot read (400): no match, not an outage.
-                return {}
-            try:
-                return response.json()
-            except ValueError:
-                last = "answered something other than JSON"
+                return None
+            return response
         raise GeocoderUnavailable(f"the Census geocoder {last}")
 
 

@@ -246,3 +246,24 @@ def test_an_imported_address_is_looked_up_without_texting_anyone(app: Container)
     phone = Phone(None, number, public_url="")  # type: ignore[arg-type]
     assert _districts(app, phone) == BRISTOL
     assert _texts(app, phone) == []
+
+
+def test_many_addresses_go_through_the_batch_endpoint_one_district_lookup_per_block(
+    census: FakeCensusGeocoder,
+) -> None:
+    from handlers.geocoding import AddressQuery
+
+    for i in range(20):  # 20 neighbours in 4 blocks
+        census.add(f"{i} Elm St", state_fips="25", cd="04", lower="10th Bristol",
+                   block=f"10{i % 4}")  # fmt: skip
+    geocoder = CensusGeocoder(census.url, retries=0)
+    queries = [AddressQuery(str(i), f"{i} Elm St", "02720", "MA") for i in range(20)]
+    queries += [AddressQuery("nowhere", "1 Nowhere Rd", "02720", "MA")]
+    census.requests.clear()
+    found = geocoder.lookup_many(queries)
+    geocoder.close()
+    assert found["nowhere"] is None
+    assert {m.districts["sldl"] for k, m in found.items() if m} == {"ma/sldl:10th_bristol"}
+    assert sum(1 for k in found if found[k]) == 20
+    assert len([r for r in census.requests if "batch" in r]) == 1
+    assert len([r for r in census.requests if "x" in r]) == 4
