@@ -162,6 +162,8 @@ def _settle(
         now=now,
         replace=True,
     )
+    if not row.notify:
+        return 1
     described = describe_districts(known_districts(session, volunteer.id))
     if described:
         body = sms_text.say("address_districts", volunteer.language, districts=described)

@@ -143,7 +143,6 @@ def set_district(
         )
     else:
         row.district, row.source, row.vintage, row.set_at = district, source, vintage, now
-    session.flush()
 
 
 def clear_districts(

@@ -132,6 +132,8 @@ class FakeCensusGeocoder:
 
     def _match(self, address: str) -> dict[str, Any] | None:
         key = _key(address)
+        if key in self.addresses:
+            return self.addresses[key]
         return next((m for k, m in self.addresses.items() if key.startswith(k)), None)
 
     async def _batch(self, request: web.Request) -> web.Response:
