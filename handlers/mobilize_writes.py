@@ -5,7 +5,7 @@ DROP that caused them), so the outbox row commits with the commitment. The atten
 built when it is sent, from the volunteer as they are then: an email given later is used, and
 `sms_opt_in_status` is what the consent ledger says at that moment. Without an email (Mobilize
 matches people by it) the row waits and the volunteer is asked once; Muster never invents one.
-(Not yet called from the YES/DROP handlers: see docs/integrations.md.)
+Called from YES N and DROP N (`handlers.volunteer.shift_keywords`), alone or in a batch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.mobilize import MobilizeApi
@@ -43,9 +43,23 @@ CANCEL = "mobilize.cancel"
 CLAIM_LEASE_SECONDS = 120
 
 
-def _key(commitment: Commitment) -> str:
+def _key(session: Session, commitment: Commitment) -> str:
+    """One attendance per seat: a producer run twice finds the same key; a seat taken again
+    after a DROP (the same commitment row, maybe in the same second) gets a new one."""
     stamp = int((commitment.committed_at or commitment.created_at).timestamp())
-    return f"mob.att:{commitment.id}:{stamp}"
+    ended = session.scalar(
+        select(func.count())
+        .select_from(IntegrationWrite)
+        .where(
+            IntegrationWrite.commitment_id == commitment.id,
+            or_(
+                IntegrationWrite.kind == CANCEL,
+                (IntegrationWrite.kind == ATTEND)
+                & (IntegrationWrite.status == WriteStatus.CANCELLED),
+            ),
+        )
+    )
+    return f"mob.att:{commitment.id}:{stamp}:{ended or 0}"
 
 
 def enqueue_attendance(
@@ -60,7 +74,7 @@ def enqueue_attendance(
         integration=Integration.MOBILIZE,
         kind=ATTEND,
         payload={"event_id": shift.mobilize_event_id, "timeslot_id": shift.mobilize_timeslot_id},
-        dedupe_key=_key(commitment),
+        dedupe_key=_key(session, commitment),
         now=now,
         volunteer_id=volunteer.id,
         commitment_id=commitment.id,

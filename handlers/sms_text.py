@@ -194,6 +194,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "Send ZIP and your 5-digit ZIP code, e.g. ZIP 02124.",
         "es": "Envía ZIP y tu código postal de 5 dígitos, p. ej. ZIP 02124.",
     },
+    "email_set": {
+        "en": "Thanks! Your email is {email}.",
+        "es": "¡Gracias! Tu correo es {email}.",
+    },
+    "email_usage": {
+        "en": "Send EMAIL and your address, e.g. EMAIL me@example.org",
+        "es": "Envía CORREO y tu dirección, p. ej. CORREO yo@example.org",
+    },
     # Calls to action and check-ins
     "cta_yes": {
         "en": "Thanks, we've got your YES! An organizer will follow up.",

@@ -32,6 +32,7 @@ KEYWORDS: dict[Intent, Callable[[Turn], Answer | None]] = {
     Intent.CONFIRM: shift_keywords.confirm,
     Intent.NAME: profile.set_name,
     Intent.ZIP: profile.set_zip_code,
+    Intent.EMAIL: profile.set_email,
     Intent.YES: calls_to_action.answer_yes_no,
     Intent.NO: calls_to_action.answer_yes_no,
     Intent.MAYBE_OPT_OUT: consent.maybe_opt_out,
