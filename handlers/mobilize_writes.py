@@ -10,6 +10,8 @@ Called from YES N and DROP N (`handlers.volunteer.shift_keywords`), alone or in 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -41,6 +43,7 @@ from storage.uow import UnitOfWork
 ATTEND = "mobilize.attendance"
 CANCEL = "mobilize.cancel"
 CLAIM_LEASE_SECONDS = 120
+WRITES_PER_SECOND = 5.0  # Mobilize's limit on writes
 
 
 def _key(session: Session, commitment: Commitment) -> str:
@@ -156,11 +159,18 @@ class DrainReport:
 
 
 def drain_mobilize_writes(
-    *, uow: UnitOfWork, clock: Clock, mobilize: MobilizeApi, limit: int = 50
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    mobilize: MobilizeApi,
+    limit: int = 50,
+    pace: Callable[[float], None] | None = None,
 ) -> DrainReport:
     """Send due Mobilize writes, one short transaction to claim each and one to settle it (no
-    lock is held while Mobilize answers). Run from one place (the clock's leader)."""
+    lock is held while Mobilize answers). Run from one place (the clock's leader); `pace`
+    (time.sleep there) keeps the requests under WRITES_PER_SECOND."""
     report = DrainReport()
+    last_sent = float("-inf")
     now = clock.now()
     with uow:
         ids = list(
@@ -195,6 +205,11 @@ def drain_mobilize_writes(
             row = s.get_one(IntegrationWrite, write_id)
             request = _request(s, row)
             uow.commit()
+        if pace is not None and request is not None:
+            wait = last_sent + 1 / WRITES_PER_SECOND - time.monotonic()
+            if wait > 0:
+                pace(wait)
+            last_sent = time.monotonic()
         outcome = _send(mobilize, request) if request is not None else None
         with uow:
             row = uow.session.get_one(IntegrationWrite, write_id)
