@@ -8,7 +8,8 @@ anything is touched, and every action that changes data or texts volunteers is a
 same transaction as the change.
 
 Each command family has its module in this package, named after what it does (`shifts`, `roster`,
-`find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`); this module
+`find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`,
+`sync`); this module
 only dispatches. A new command is one function in its family's module and one row in `COMMANDS`
 below, with its usage line and help line in `parsing.USAGE` and `parsing.DESCRIPTIONS` (which the
 help lists, in that order). A new button or modal is one function and one row in `ACTIONS`.
@@ -33,6 +34,7 @@ from handlers.organizer import (
     schedules,
     shifts,
     stats,
+    sync,
 )
 from handlers.organizer.parsing import AUDIENCES, COMMAND, DESCRIPTIONS, USAGE
 from handlers.organizer.rights import require_organizer
@@ -119,6 +121,7 @@ COMMANDS: dict[str, Handler] = {
     "unschedule": schedules.unschedule,
     "stats": stats.show_stats,
     "export": exports.export_csv,
+    "sync": sync.show_sync,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

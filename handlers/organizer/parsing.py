@@ -33,6 +33,7 @@ USAGE: dict[str, str] = {
     "unschedule": f"{COMMAND} unschedule ID",
     "stats": f"{COMMAND} stats",
     "export": f"{COMMAND} export volunteers|roster N",
+    "sync": f"{COMMAND} sync",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -46,6 +47,7 @@ DESCRIPTIONS: dict[str, str] = {
     "unschedule": "cancel scheduled broadcast ID",
     "stats": "the drive at a glance",
     "export": "a CSV in a direct message to you",
+    "sync": "when Mobilize and Action Network last synced, what changed, the last error",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"
