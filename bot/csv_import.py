@@ -106,6 +106,7 @@ def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
         Volunteer.timezone,
         Volunteer.status,
         Volunteer.opted_in_at,
+        Volunteer.email,
     ).where(Volunteer.phone.in_(phones))
     found = {r.phone: r for r in session.execute(stmt)}
     tags: dict[int, set[str]] = {r.id: set() for r in found.values()}
@@ -137,6 +138,7 @@ def _would_change(
         (row.name and not current.first_name)
         or (row.zip and not current.zip)
         or (row.timezone and not current.timezone)
+        or (row.email and not current.email)
         or set(row.tags) - tags
         or _opts_out_now(row, last)
         or (never_subscribed and row.opted_in_at and not row.opted_out)
@@ -219,6 +221,7 @@ def import_batch(
         {
             "phone": r.phone,
             "first_name": r.name,
+            "email": r.email,
             "zip": r.zip,
             "state": r.state,
             "timezone": r.timezone,
@@ -300,6 +303,8 @@ def _update_existing(
         volunteer.timezone = row.timezone or volunteer.timezone
     if not volunteer.timezone and row.timezone:
         volunteer.timezone, changed = row.timezone, True
+    if not volunteer.email and row.email:
+        volunteer.email, changed = row.email, True
     have = set(volunteer.tag_names)
     for tag in row.tags:
         if tag not in have:

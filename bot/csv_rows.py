@@ -17,7 +17,8 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from handlers.errors import MusterError
+from handlers.emails import normalized_email
+from handlers.errors import InvalidInput, MusterError
 from handlers.geo import zip_info
 from handlers.phones import to_e164, zone_from_number
 from storage.models import (
@@ -71,6 +72,7 @@ class ImportRow:
     source: str
     opted_out: bool = False  # the file says they opted out: never subscribed
     opted_out_at: datetime | None = None
+    email: str | None = None  # checked by email-validator; Mobilize needs it for sign-ups
     # The file marks the row `unreachable` but gives an `opted_in_at`: the status wins, the
     # opt-in is not taken as consent evidence, and the summary counts it.
     unreachable_over_opt_in: bool = False
@@ -156,7 +158,17 @@ def validate_row(
         opted_out=status == VolunteerStatus.OPTED_OUT or opted_out_at is not None,
         opted_out_at=opted_out_at,
         unreachable_over_opt_in=unreachable_over_opt_in,
+        email=_clean_email(raw.get("email")),
     )
+
+
+def _clean_email(value: str | None) -> str | None:
+    if not (value or "").strip():
+        return None
+    try:
+        return normalized_email(value)
+    except InvalidInput:
+        raise RowError(f"email: {value.strip()!r} is not an email address") from None
 
 
 def _clean_name(value: str | None) -> str | None:
