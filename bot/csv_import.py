@@ -106,6 +106,7 @@ def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
         Volunteer.status,
         Volunteer.opted_in_at,
         Volunteer.address,
+        Volunteer.email,
     ).where(Volunteer.phone.in_(phones))
     found = {r.phone: r for r in session.execute(stmt)}
     tags: dict[int, set[str]] = {r.id: set() for r in found.values()}
@@ -139,6 +140,7 @@ def _would_change(
         or (row.name and not current.first_name)
         or (row.zip and not current.zip)
         or (row.timezone and not current.timezone)
+        or (row.email and not current.email)
         or set(row.tags) - tags
         or _opts_out_now(row, last)
         or (never_subscribed and row.opted_in_at and not row.opted_out)
@@ -225,6 +227,7 @@ def import_batch(
         {
             "phone": r.phone,
             "first_name": r.name,
+            "email": r.email,
             "zip": r.zip,
             "state": r.state,
             "timezone": r.timezone,
@@ -334,6 +337,8 @@ def _update_existing(
                 session, volunteer.id, wanted, source=DistrictSource.IMPORT, vintage=None, now=now
             )
             changed = True
+    if not volunteer.email and row.email:
+        volunteer.email, changed = row.email, True
     have = set(volunteer.tag_names)
     for tag in row.tags:
         if tag not in have:

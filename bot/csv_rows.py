@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from handlers.district_names import UnknownDistrict, parse_district
 from handlers.districts import COLUMNS as DISTRICT_COLUMNS
-from handlers.errors import MusterError
+from handlers.emails import normalized_email
+from handlers.errors import InvalidInput, MusterError
 from handlers.geo import zip_info
 from handlers.phones import to_e164, zone_from_number
 from storage.models import (
@@ -95,6 +96,7 @@ class ImportRow:
     source: str
     opted_out: bool = False  # the file says they opted out: never subscribed
     opted_out_at: datetime | None = None
+    email: str | None = None  # checked by email-validator; Mobilize needs it for sign-ups
     # The file marks the row `unreachable` but gives an `opted_in_at`: the status wins, the
     # opt-in is not taken as consent evidence, and the summary counts it.
     unreachable_over_opt_in: bool = False
@@ -184,6 +186,7 @@ def validate_row(
         unreachable_over_opt_in=unreachable_over_opt_in,
         address=_clean_address(raw.get("address")),
         districts=_clean_districts(raw, state),
+        email=_clean_email(raw.get("email")),
     )
 
 
@@ -210,6 +213,15 @@ def _clean_districts(raw: dict[str, str], state: str | None) -> tuple[tuple[str,
             raise RowError(f"{column}: {exc.message}{hint}") from None
         found.append((chamber, district.id))
     return tuple(found)
+
+
+def _clean_email(value: str | None) -> str | None:
+    if not (value or "").strip():
+        return None
+    try:
+        return normalized_email(value)
+    except InvalidInput:
+        raise RowError(f"email: {value.strip()!r} is not an email address") from None
 
 
 def _clean_name(value: str | None) -> str | None:

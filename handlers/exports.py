@@ -48,6 +48,7 @@ VOLUNTEER_COLUMNS: tuple[str, ...] = (
     "timezone",
     "volunteer_id",
     "created_at",
+    "email",
 )
 
 ROSTER_COLUMNS: tuple[str, ...] = (
@@ -119,6 +120,7 @@ def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
             "timezone": volunteer.timezone or "",
             "volunteer_id": str(volunteer.id),
             "created_at": iso(volunteer.created_at),
+            "email": safe_text(volunteer.email),
         }
 
 

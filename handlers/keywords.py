@@ -39,6 +39,7 @@ class Intent(StrEnum):
     ZIP = "zip"
     ADDRESS = "address"  # ADDRESS 12 Main St: the street line, looked up for districts
     DISTRICTS = "districts"  # my districts, as far as known
+    EMAIL = "email"  # EMAIL me@example.org (Mobilize needs it to hold a spot)
     YES = "yes"  # bare: answers a call to action or a check-in
     NO = "no"
     SKIP = "skip"  # onboarding: skip this question
@@ -124,6 +125,7 @@ _WORDS: dict[str, tuple[Intent, str | None]] = {
 _COMMIT_WORDS = {"yes": None, "y": None, "signup": "en", "sign up": "en", "si": "es"}
 _DROP_WORDS = {"drop": None}
 _NAME_WORDS = {"name": None, "nombre": "es"}
+_EMAIL_WORDS = {"email": None, "e mail": None, "correo": "es"}
 _ZIP_WORDS = {"zip": None, "zipcode": None, "zip code": None, "codigo postal": "es"}
 _ADDRESS_WORDS = {"address": "en", "my address": "en", "direccion": "es", "mi direccion": "es"}
 
@@ -385,6 +387,11 @@ def parse(text: str) -> Parsed:
         word, lang, n = named
         name = _strip_edges(_NAME_LEAD_IN.sub("", _after_keyword(text, n), count=1))
         return Parsed(Intent.NAME, word.upper(), name or None, lang, folded)
+    emailed = _with_arg(folded, _EMAIL_WORDS)
+    if emailed is not None:
+        word, lang, n = emailed
+        address = _after_keyword(text, n).strip().lstrip(":").strip()  # as typed, not folded
+        return Parsed(Intent.EMAIL, "EMAIL", address or None, lang, folded)
     zipped = _with_arg(folded, _ZIP_WORDS)
     if zipped is not None:
         word, lang, n = zipped

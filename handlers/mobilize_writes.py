@@ -5,15 +5,17 @@ DROP that caused them), so the outbox row commits with the commitment. The atten
 built when it is sent, from the volunteer as they are then: an email given later is used, and
 `sms_opt_in_status` is what the consent ledger says at that moment. Without an email (Mobilize
 matches people by it) the row waits and the volunteer is asked once; Muster never invents one.
-(Not yet called from the YES/DROP handlers: see docs/integrations.md.)
+Called from YES N and DROP N (`handlers.volunteer.shift_keywords`), alone or in a batch.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from handlers.mobilize import MobilizeApi
@@ -41,11 +43,26 @@ from storage.uow import UnitOfWork
 ATTEND = "mobilize.attendance"
 CANCEL = "mobilize.cancel"
 CLAIM_LEASE_SECONDS = 120
+WRITES_PER_SECOND = 5.0  # Mobilize's limit on writes
 
 
-def _key(commitment: Commitment) -> str:
+def _key(session: Session, commitment: Commitment) -> str:
+    """One attendance per seat: a producer run twice finds the same key; a seat taken again
+    after a DROP (the same commitment row, maybe in the same second) gets a new one."""
     stamp = int((commitment.committed_at or commitment.created_at).timestamp())
-    return f"mob.att:{commitment.id}:{stamp}"
+    ended = session.scalar(
+        select(func.count())
+        .select_from(IntegrationWrite)
+        .where(
+            IntegrationWrite.commitment_id == commitment.id,
+            or_(
+                IntegrationWrite.kind == CANCEL,
+                (IntegrationWrite.kind == ATTEND)
+                & (IntegrationWrite.status == WriteStatus.CANCELLED),
+            ),
+        )
+    )
+    return f"mob.att:{commitment.id}:{stamp}:{ended or 0}"
 
 
 def enqueue_attendance(
@@ -60,7 +77,7 @@ def enqueue_attendance(
         integration=Integration.MOBILIZE,
         kind=ATTEND,
         payload={"event_id": shift.mobilize_event_id, "timeslot_id": shift.mobilize_timeslot_id},
-        dedupe_key=_key(commitment),
+        dedupe_key=_key(session, commitment),
         now=now,
         volunteer_id=volunteer.id,
         commitment_id=commitment.id,
@@ -142,11 +159,18 @@ class DrainReport:
 
 
 def drain_mobilize_writes(
-    *, uow: UnitOfWork, clock: Clock, mobilize: MobilizeApi, limit: int = 50
+    *,
+    uow: UnitOfWork,
+    clock: Clock,
+    mobilize: MobilizeApi,
+    limit: int = 50,
+    pace: Callable[[float], None] | None = None,
 ) -> DrainReport:
     """Send due Mobilize writes, one short transaction to claim each and one to settle it (no
-    lock is held while Mobilize answers). Run from one place (the clock's leader)."""
+    lock is held while Mobilize answers). Run from one place (the clock's leader); `pace`
+    (time.sleep there) keeps the requests under WRITES_PER_SECOND."""
     report = DrainReport()
+    last_sent = float("-inf")
     now = clock.now()
     with uow:
         ids = list(
@@ -181,6 +205,11 @@ def drain_mobilize_writes(
             row = s.get_one(IntegrationWrite, write_id)
             request = _request(s, row)
             uow.commit()
+        if pace is not None and request is not None:
+            wait = last_sent + 1 / WRITES_PER_SECOND - time.monotonic()
+            if wait > 0:
+                pace(wait)
+            last_sent = time.monotonic()
         outcome = _send(mobilize, request) if request is not None else None
         with uow:
             row = uow.session.get_one(IntegrationWrite, write_id)

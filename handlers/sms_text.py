@@ -240,6 +240,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "Tu código postal está dividido entre {count} distritos ({chamber}). Responde con "
         "tu calle y número para saber cuál es el tuyo, o SKIP.",
     },
+    "email_set": {
+        "en": "Thanks! Your email is {email}.",
+        "es": "¡Gracias! Tu correo es {email}.",
+    },
+    "email_usage": {
+        "en": "Send EMAIL and your address, e.g. EMAIL me@example.org",
+        "es": "Envía CORREO y tu dirección, p. ej. CORREO yo@example.org",
+    },
     # Calls to action and check-ins
     "cta_yes": {
         "en": "Thanks, we've got your YES! An organizer will follow up.",

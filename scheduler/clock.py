@@ -23,6 +23,9 @@ has APScheduler call the job however late, once for however many missed runs, an
 `scheduler.jobs.fire_schedule` decides with the run times in hand: up to 15 minutes late it sends,
 later it records a MISSED broadcast and tells the organizers. See docs/timetable.md.
 
+The Mobilize sync (every 15 minutes) and the drain of Mobilize write-backs (every 10 s, at most
+5 writes a second) run only on the leader, beside the reminder sweep, when Mobilize is on.
+
 The reminder sweep (every 30 s) lives in an in-memory job store: it is self-correcting (it
 looks at the database, not at what it did last), so persisting it would only write a row every
 30 s for nothing.
@@ -52,6 +55,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, select
 
 from handlers.config import OrgConfig
+from handlers.mobilize import MobilizeApi, sync_mobilize
+from handlers.mobilize_writes import drain_mobilize_writes
 from handlers.ports import Clock
 from handlers.schedules import cron_trigger
 from scheduler import jobs
@@ -70,6 +75,9 @@ RETRY_SECONDS = 30.0  # after a failed firing
 SCHEDULE_STORE, BUILTIN_STORE = "default", "builtin"
 SCHEDULE_JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 REMINDER_JOB_ID = "muster:reminders"
+MOBILIZE_SYNC_JOB_ID, MOBILIZE_WRITES_JOB_ID = "muster:mobilize-sync", "muster:mobilize-writes"
+MOBILIZE_SYNC_MINUTES = 15
+MOBILIZE_WRITES_SECONDS = 10
 
 # The timetable that leads in this process: APScheduler's persisted jobs name plain functions
 # (textual references, so they pickle) and reach their database and ports through it.
@@ -103,6 +111,18 @@ def run_reminder_job() -> None:
         timetable.sweep_reminders()
 
 
+def run_mobilize_sync_job() -> None:
+    timetable = _leading
+    if timetable is not None and timetable.leading:
+        timetable.sync_mobilize()
+
+
+def run_mobilize_writes_job() -> None:
+    timetable = _leading
+    if timetable is not None and timetable.leading:
+        timetable.drain_mobilize()
+
+
 class Timetable:
     """One clock: seeks leadership, and while it leads runs the APScheduler scheduler."""
 
@@ -119,7 +139,9 @@ class Timetable:
         metrics: Metrics | None = None,
         leadership: AdvisoryLock | LeaseRow | None = None,
         reminder_seconds: float = REMINDER_SWEEP_SECONDS,
+        mobilize: MobilizeApi | None = None,
     ):
+        self.mobilize = mobilize  # None: Mobilize is off (no MOBILIZE_ORGANIZATION_ID)
         self.database_url = database_url  # the job store's own engine connects here
         self.uow, self.read_uow = uow, read_uow
         self.clock = clock
@@ -219,6 +241,33 @@ class Timetable:
             replace_existing=True,
             next_run_time=datetime.now(UTC),
         )
+        if self.mobilize is None:
+            return
+        for job_id, func, name, every in (
+            (
+                MOBILIZE_SYNC_JOB_ID,
+                "run_mobilize_sync_job",
+                "Mobilize sync",
+                MOBILIZE_SYNC_MINUTES * 60,
+            ),
+            (
+                MOBILIZE_WRITES_JOB_ID,
+                "run_mobilize_writes_job",
+                "Mobilize writes",
+                MOBILIZE_WRITES_SECONDS,
+            ),
+        ):
+            scheduler.add_job(
+                f"scheduler.clock:{func}",
+                trigger=IntervalTrigger(seconds=every),
+                id=job_id,
+                name=name,
+                jobstore=BUILTIN_STORE,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
 
     def _stand_down(self) -> None:
         global _leading
@@ -336,6 +385,21 @@ class Timetable:
 
     def sweep_reminders(self) -> None:
         jobs.run_reminder_sweep(self.uow(), self.clock, org=self.org)
+
+    def sync_mobilize(self) -> None:
+        if self.mobilize is None:
+            return
+        report = sync_mobilize(
+            uow=self.uow(), org=self.org, clock=self.clock, mobilize=self.mobilize
+        )
+        log.info("clock: Mobilize sync: %s", report.summary)
+
+    def drain_mobilize(self) -> None:
+        if self.mobilize is None:
+            return
+        drain_mobilize_writes(
+            uow=self.uow(), clock=self.clock, mobilize=self.mobilize, pace=time.sleep
+        )
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         """A firing failed (the database was away, say). Nothing was committed, and APScheduler

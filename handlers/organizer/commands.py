@@ -8,7 +8,8 @@ anything is touched, and every action that changes data or texts volunteers is a
 same transaction as the change.
 
 Each command family has its module in this package, named after what it does (`shifts`, `roster`,
-`find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`); this module
+`find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`,
+`sync`); this module
 only dispatches. A new command is one function in its family's module and one row in `COMMANDS`
 below, with its usage line and help line in `parsing.USAGE` and `parsing.DESCRIPTIONS` (which the
 help lists, in that order). A new button or modal is one function and one row in `ACTIONS`.
@@ -34,6 +35,7 @@ from handlers.organizer import (
     schedules,
     shifts,
     stats,
+    sync,
 )
 from handlers.organizer.parsing import AUDIENCES, COMMAND, DESCRIPTIONS, USAGE
 from handlers.organizer.rights import require_organizer
@@ -124,6 +126,7 @@ COMMANDS: dict[str, Handler] = {
     "target add": districts.add_target,
     "target remove": districts.remove_target,
     "targets": districts.list_targets,
+    "sync": sync.show_sync,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

@@ -40,6 +40,7 @@ USAGE: dict[str, str] = {
     "target add": f'{COMMAND} target add DISTRICT [goal=N] [reason="..."]',
     "target remove": f"{COMMAND} target remove DISTRICT",
     "targets": f"{COMMAND} targets",
+    "sync": f"{COMMAND} sync",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -57,6 +58,7 @@ DESCRIPTIONS: dict[str, str] = {
     "target add": "make a district a target (e.g. ma/sldl:10th_bristol goal=40)",
     "target remove": "a district is no longer a target",
     "targets": "the target districts and their gap to goal",
+    "sync": "when Mobilize and Action Network last synced, what changed, the last error",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"

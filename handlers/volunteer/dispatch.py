@@ -35,6 +35,7 @@ KEYWORDS: dict[Intent, Callable[[Turn], Answer | None]] = {
     Intent.ZIP: profile.set_zip_code,
     Intent.ADDRESS: districts.set_address,
     Intent.DISTRICTS: districts.my_districts,
+    Intent.EMAIL: profile.set_email,
     Intent.YES: calls_to_action.answer_yes_no,
     Intent.NO: calls_to_action.answer_yes_no,
     Intent.MAYBE_OPT_OUT: consent.maybe_opt_out,

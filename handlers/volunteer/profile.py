@@ -1,12 +1,16 @@
-"""The keywords a volunteer changes their own details with: NAME x and ZIP x (where onboarding
-is waiting for that answer, it moves on to the next question)."""
+"""The keywords a volunteer changes their own details with: NAME x, ZIP x (where onboarding
+is waiting for that answer, it moves on to the next question) and EMAIL x (which releases the
+Mobilize sign-ups that waited for it)."""
 
 from __future__ import annotations
 
 from handlers import geo
+from handlers.emails import normalized_email
+from handlers.errors import InvalidInput
 from handlers.keywords import parse_name
 from handlers.volunteer.onboarding import ask_zip, set_zip, to_interests
 from handlers.volunteer.turn import Answer, Turn, shown
+from storage.integrations import release_waiting
 from storage.models import OnboardingStep
 
 
@@ -36,3 +40,15 @@ def set_zip_code(t: Turn) -> Answer:
     if v.onboarding_step == OnboardingStep.ZIP:
         reply = f"{reply} {to_interests(t)}"
     return reply, "zip"
+
+
+def set_email(t: Turn) -> Answer:
+    v = t.volunteer
+    assert v is not None
+    try:
+        email = normalized_email(t.parsed.arg)
+    except InvalidInput:
+        return t.say("email_usage"), "email_usage"
+    t.update(email=email)
+    release_waiting(t.session, volunteer_id=v.id, now=t.now)
+    return t.say("email_set", email=email), "email"

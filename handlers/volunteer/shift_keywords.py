@@ -3,11 +3,11 @@ waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked abou
 
 from __future__ import annotations
 
-from handlers import shifts, sms_text
+from handlers import mobilize_writes, shifts, sms_text
 from handlers.districts import districts_of
 from handlers.shifts import CommitStatus, DropStatus
 from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn, who
-from storage.models import CommitmentStatus
+from storage.models import Commitment, CommitmentStatus, Shift, ShiftSource, Volunteer
 
 
 def list_shifts(t: Turn) -> Answer:
@@ -41,6 +41,7 @@ def commit(t: Turn) -> Answer:
     if out.status == CommitStatus.COMMITTED:
         assert out.shift is not None
         t.batch.seat_taken(out.shift.id)
+        _attend(t, out.shift, out.commitment, v)
         line = sms_text.shift_line(out.shift, t.zone, t.lang)
         return t.say("committed", shift=line, n=n), "commit"
     if out.status == CommitStatus.WAITLISTED:
@@ -60,6 +61,18 @@ def commit(t: Turn) -> Answer:
     return t.say(key, n=n), f"commit_{out.status}"
 
 
+def _attend(t: Turn, shift: Shift, commitment: Commitment | None, volunteer: Volunteer) -> None:
+    """A seat on a Mobilize shift is written back to Mobilize (by the clock, later); a volunteer
+    without an email is asked once for one."""
+    if commitment is None or shift.source != ShiftSource.MOBILIZE:
+        return
+    t.sms.extend(
+        mobilize_writes.enqueue_attendance(
+            t.session, volunteer=volunteer, shift=shift, commitment=commitment, now=t.now
+        )
+    )
+
+
 def drop(t: Turn) -> Answer:
     v, n = t.volunteer, t.parsed.number
     assert v is not None
@@ -75,7 +88,11 @@ def drop(t: Turn) -> Answer:
     if out.status == DropStatus.PAST:
         return t.say("drop_past", n=n), "drop_past"
     t.sms.extend(out.sms)
-    assert out.shift is not None
+    assert out.shift is not None and out.commitment is not None
+    if out.shift.source == ShiftSource.MOBILIZE:
+        mobilize_writes.enqueue_cancellation(t.session, commitment=out.commitment, now=t.now)
+    if out.promoted is not None:
+        _attend(t, out.shift, out.promoted, out.promoted.volunteer)
     if out.was in shifts.SEATED and out.promoted is None:
         t.batch.seat_freed(out.shift.id)
     if out.was == CommitmentStatus.WAITLISTED:

@@ -149,6 +149,7 @@ def test_shift_add_malformed_answers_usage_and_changes_nothing(
         ("export everything", "export"),
         ("shifts please", "shifts"),
         ("stats now", "stats"),
+        ("sync now", "sync"),
     ],
 )
 def test_malformed_commands_answer_the_exact_usage_line(
@@ -181,6 +182,7 @@ def test_unknown_command_points_to_help(slack: SlackHarness):
         "stats",
         "export volunteers",
         "export roster 1",
+        "sync",
     ],
 )
 def test_a_non_organizer_is_refused_every_command(slack: SlackHarness, engine, command):

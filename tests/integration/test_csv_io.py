@@ -548,3 +548,17 @@ def test_a_row_marked_unreachable_stays_unreachable_whatever_its_opted_in_at(
         assert people["+16175550171"].opted_in_at is None
         assert people["+16175550172"].status == VolunteerStatus.ACTIVE
         assert [e.phone for e in ledger(uow.session)] == ["+16175550172"]
+
+
+def test_an_email_column_is_imported_checked_and_exported() -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.csv_rows import RowError
+    from bot.csv_rows import validate_row as clean_row
+
+    zone = ZoneInfo("America/New_York")
+    row = clean_row(2, {"phone": "(617) 555-0142", "email": " Ana@Example.ORG "}, now=T0, zone=zone)
+    assert row.email == "Ana@example.org"
+    with pytest.raises(RowError, match="email"):
+        clean_row(3, {"phone": "(617) 555-0143", "email": "not-an-email"}, now=T0, zone=zone)
+    assert "email" in VOLUNTEER_COLUMNS

@@ -199,6 +199,7 @@ SAMPLE = {
     "districts": "US House MA-4; MA Senate Second Middlesex; MA House 10th Bristol",
     "count": "two",
     "chamber": "state house",
+    "email": "maria.lopez.volunteer@example.org",
 }
 
 
@@ -222,3 +223,12 @@ def test_lists_keep_whole_lines_within_three_segments() -> None:
     assert count_segments(body).segments <= 3
     assert body.startswith("Open shifts:\n#0") and body.endswith("Reply YES + number")
     assert fit("x" * 2000, 3).endswith("...") and count_segments(fit("x" * 2000, 3)).segments == 3
+
+
+def test_email_keyword_keeps_the_address_as_typed() -> None:
+    from handlers.keywords import Intent, parse
+
+    p = parse("EMAIL Me.Too@Example.org")
+    assert (p.intent, p.arg) == (Intent.EMAIL, "Me.Too@Example.org")
+    assert parse("email: me@example.org").arg == "me@example.org"
+    assert parse("email").arg is None
