@@ -18,17 +18,14 @@ from datetime import datetime
 from sqlalchemy import and_, case, select
 from sqlalchemy.orm import Session, aliased, lazyload
 
+from handlers.districts import COLUMNS
 from handlers.errors import UnknownShift
 from handlers.shifts import place_in_line
 from storage.districts import VolunteerDistrict
 from storage.models import Commitment, CommitmentStatus, Shift, Volunteer
 
-# The district columns, by chamber (the import reads the same columns).
-DISTRICT_COLUMNS = {
-    "cd": "congressional_district",
-    "sldu": "state_senate_district",
-    "sldl": "state_house_district",
-}
+# The district columns, by chamber: the import's own (handlers.districts.COLUMNS), turned round.
+DISTRICT_COLUMNS = {chamber: column for column, chamber in COLUMNS.items()}
 
 # The import's columns come first, in the import's order, so an export can be imported again.
 VOLUNTEER_COLUMNS: tuple[str, ...] = (
@@ -39,9 +36,7 @@ VOLUNTEER_COLUMNS: tuple[str, ...] = (
     "opted_in_at",
     "source",
     "address",
-    "congressional_district",
-    "state_senate_district",
-    "state_house_district",
+    *COLUMNS,
     "status",
     "opted_out_at",
     "state",

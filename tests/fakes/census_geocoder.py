@@ -25,14 +25,13 @@ What it speaks, as the Census Geocoder documents it:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import io
-import socket
-import threading
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.threaded_server import ThreadedServer, free_port
 
 CD_LAYER = "119th Congressional Districts"
 UPPER_LAYER = "2024 State Legislative Districts - Upper"
@@ -43,9 +42,11 @@ def _key(address: str) -> str:
     return " ".join(address.lower().replace(",", " ").split())
 
 
-class FakeCensusGeocoder:
+class FakeCensusGeocoder(ThreadedServer):
+    name = "fake Census geocoder"
+
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.addresses: dict[str, dict[str, Any]] = {}
         self.requests: list[dict[str, str]] = []
@@ -53,9 +54,6 @@ class FakeCensusGeocoder:
         self.latency = 0.0
         self._down = 0
         self._blocks: dict[str, tuple[str, dict[str, Any]]] = {}  # "x,y" -> (block, geographies)
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
 
     # --- data ---------------------------------------------------------------------------------
 
@@ -197,46 +195,6 @@ class FakeCensusGeocoder:
 
     # --- running ------------------------------------------------------------------------------
 
-    def start(self) -> FakeCensusGeocoder:
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self._runner = web.AppRunner(self.app(), access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(serve())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-census", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Census geocoder did not start")
-        return self
-
     def stop(self) -> None:
-        self.delay = 0.0
-        if self._loop is None:
-            return
-        loop = self._loop
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def __enter__(self) -> FakeCensusGeocoder:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        self.delay = 0.0  # a request still waiting on a slow answer finishes
+        super().stop()

@@ -23,9 +23,6 @@ What it speaks, as Mobilize documents it (github.com/mobilizeamerica/api):
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
 import threading
 import time
 from collections import deque
@@ -34,6 +31,8 @@ from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
+
+from tests.fakes.threaded_server import ThreadedServer, free_port
 
 READS_PER_SECOND = 15
 WRITES_PER_SECOND = 5
@@ -57,7 +56,9 @@ class RecordedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-class FakeMobilize:
+class FakeMobilize(ThreadedServer):
+    name = "fake Mobilize"
+
     def __init__(
         self,
         *,
@@ -70,7 +71,7 @@ class FakeMobilize:
         self.organization_id, self.api_key, self.page_size = organization_id, api_key, page_size
         self.now = now  # Unix time the fake takes as "now" (None: the real time)
         self.enforce_rate_limits = enforce_rate_limits
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.events: dict[int, dict[str, Any]] = {}
         self.deleted: dict[int, int] = {}  # event id -> deleted_date
@@ -81,9 +82,6 @@ class FakeMobilize:
         self._recent: dict[str, deque[float]] = {"read": deque(), "write": deque()}
         self._ids = iter(range(9_000_001, 10**9))
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
         self._clock = 1_700_000_000  # modified_date/deleted_date: a clock that only moves forward
 
     # --- data ---------------------------------------------------------------------------------
@@ -381,43 +379,6 @@ class FakeMobilize:
 
     # --- running ------------------------------------------------------------------------------
 
-    def start(self) -> FakeMobilize:
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self._runner = web.AppRunner(self.app(), access_log=None)
-            await self._runner.setup()
-            await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(serve())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-mobilize", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Mobilize did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        loop = self._loop
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def __enter__(self) -> FakeMobilize:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def environment(self) -> dict[str, str]:
         return {
             "MOBILIZE_API_URL": self.url,
@@ -429,9 +390,3 @@ class FakeMobilize:
 def _error(status: int, error: dict[str, Any], retry_after: float | None = None) -> web.Response:
     headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
     return web.json_response({"data": None, "error": error}, status=status, headers=headers)
-
-
-def _free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

@@ -33,7 +33,6 @@ import asyncio
 import base64
 import contextlib
 import secrets
-import socket
 import sys
 import threading
 import time
@@ -42,6 +41,8 @@ from email.utils import formatdate
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.threaded_server import ThreadedServer, free_port
 
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "f" * 32
@@ -91,8 +92,11 @@ class RecordedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-class FakeTwilio:
+class FakeTwilio(ThreadedServer):
     """The fake API. Use as a context manager (own thread) or `python -m` (own process)."""
+
+    name = "fake Twilio"
+    backlog = 2048  # the send benches open hundreds of connections at once
 
     def __init__(
         self,
@@ -104,7 +108,7 @@ class FakeTwilio:
         record_requests: bool = True,
     ):
         self.account_sid, self.auth_token, self.latency = account_sid, auth_token, latency
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.record_requests = record_requests
         self.requests: list[RecordedRequest] = []
@@ -115,9 +119,6 @@ class FakeTwilio:
         self._expected_auth = "Basic " + base64.b64encode(
             f"{account_sid}:{auth_token}".encode()
         ).decode("ascii")
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
 
     # --- configuring --------------------------------------------------------------------------
 
@@ -281,44 +282,6 @@ class FakeTwilio:
 
     # --- running ------------------------------------------------------------------------------
 
-    async def serve(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port, backlog=2048)
-        await site.start()
-
-    def start(self) -> FakeTwilio:
-        ready = threading.Event()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._loop.run_until_complete(self.serve())
-            ready.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fake-twilio", daemon=True)
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("fake Twilio did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is None:
-            return
-        loop = self._loop
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-        loop.call_soon_threadsafe(loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
-        self._loop = None
-
-    def __enter__(self) -> FakeTwilio:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def environment(self) -> dict[str, str]:
         """The settings that point a Muster process at this fake."""
         return {
@@ -345,12 +308,6 @@ def _error(
     }
     headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else None
     return web.json_response(body, status=status, headers=headers)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -546,11 +546,11 @@ def test_a_messaging_service_sends_without_a_from_number(
 def test_twilio_unreachable_keeps_every_text_for_later(
     db_url: str, engine: Engine, clock: FixedClock
 ) -> None:
-    from tests.fakes.twilio_api import _free_port
+    from tests.fakes.threaded_server import free_port
 
     settings = make_settings(
         db_url, twilio_account_sid="AC" + "1" * 32, twilio_auth_token="t",
-        twilio_api_url=f"http://127.0.0.1:{_free_port()}", twilio_from_number="+16175550100",
+        twilio_api_url=f"http://127.0.0.1:{free_port()}", twilio_from_number="+16175550100",
     )  # fmt: skip
     app = bootstrap(settings, clock=clock, engine=engine)
     broadcast(app, 3)
