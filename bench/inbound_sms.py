@@ -485,8 +485,11 @@ def parser_of(prog: str) -> argparse.ArgumentParser:
     return parser
 
 
-def measure(args: argparse.Namespace, setups: list[tuple[str, list[Server], str | None]]) -> bool:
-    """Run the slots in turn, print each setup's figure beside the echo's; True if all held."""
+def measure(
+    args: argparse.Namespace, setups: list[tuple[str, list[Server], str | None]]
+) -> tuple[bool, dict[str, dict]]:
+    """Run the slots in turn, print each setup's figure beside the echo's (the first setup's);
+    (True if no error and every answered text was stored, each setup's figures)."""
     slot = args.seconds / args.rounds
     runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
     for round_ in range(args.rounds):
@@ -516,7 +519,7 @@ def measure(args: argparse.Namespace, setups: list[tuple[str, list[Server], str 
             f"{'' if stored == result['answered'] else ' (MISMATCH)'}"
         )
         good &= stored == result["answered"]
-    return good
+    return good, results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -547,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
                 server = start_muster(url, tmp, label, root=root)
                 stack.callback(server.stop)
                 setups.append((label, [server], url))
-        good = measure(args, setups)
+        good, _ = measure(args, setups)
     print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
     return 0 if good else 1
 
