@@ -77,10 +77,21 @@ def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionm
 
 def is_database_away(exc: BaseException) -> bool:
     """True for the errors that mean "the database cannot be reached right now" (refused,
-    dropped, timed out: worth waiting and trying again), as opposed to a bug or a bad row."""
+    dropped, timed out: worth waiting and trying again), as opposed to a bug or a bad row.
+    A transaction the server rolled back because of other transactions (a deadlock, a
+    serialization failure: SQLSTATE class 40) is not: the database is there, try again now."""
+    if is_transaction_conflict(exc):
+        return False
     if isinstance(exc, OperationalError | InterfaceError | DisconnectionError):
         return True
     return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+def is_transaction_conflict(exc: BaseException) -> bool:
+    """PostgreSQL ended the transaction for a conflict with another one (deadlock detected,
+    could not serialize): SQLSTATE 40xxx, which psycopg raises as an OperationalError."""
+    sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    return isinstance(exc, DBAPIError) and isinstance(sqlstate, str) and sqlstate.startswith("40")
 
 
 def is_sqlite(engine: Engine) -> bool:

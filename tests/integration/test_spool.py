@@ -36,6 +36,21 @@ def test_a_refused_connection_counts_as_the_database_being_away() -> None:
     assert not is_database_away(ValueError("a bug"))
 
 
+def test_a_deadlock_is_not_the_database_being_away() -> None:
+    """PostgreSQL ending one of two batches that locked the same shifts in opposite orders
+    (SQLSTATE 40P01, raised as an OperationalError): the batch's texts are answered one at a
+    time, not kept in the spool as if the database were gone."""
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    class Refused(Exception):
+        sqlstate = "08006"
+
+    assert not is_database_away(OperationalError("UPDATE shifts ...", {}, Deadlock()))
+    assert is_database_away(OperationalError("SELECT 1", {}, Refused()))
+
+
 def test_spooled_requests_are_private_durable_files_replayed_in_order(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool")
     assert spool.pending() == [] and spool.replay(lambda r: None) == 0
