@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import singledispatch
 
-from bot.slack_render import bar
+from bot.slack_render import bar, quiet_words
 from handlers import views
 from handlers.results import Result
 
@@ -117,12 +117,14 @@ def _(view: views.BroadcastPreviewView) -> str:
         "Preview (nothing is sent until you confirm):",
         f"To: {view.audience} - {view.recipients:,} volunteers",
         f"When: {view.when or 'now'}",
+        *([f"Deadline: {view.deadline}"] if view.deadline else []),
         f"Message ({view.segments} segment(s), {view.encoding}, about {view.estimated_cost}):",
         f"  {view.body}",
         f"First recipients: {', '.join(view.first_names) or '-'}",
     ]
-    if view.in_quiet_hours:
-        lines.append(f"{view.in_quiet_hours:,} are in quiet hours now: theirs wait until morning.")
+    quiet = quiet_words(view)
+    if quiet:
+        lines.append(quiet)
     return "\n".join(lines)
 
 

@@ -128,6 +128,8 @@ class BroadcastPreviewView:
     first_names: tuple[str, ...]
     when: str | None = None  # "now", or the schedule in words
     broadcast_id: int | None = None
+    deadline: str | None = None  # when its texts stop going out, in words
+    quiet_hours_override: bool = False  # goes out in quiet hours too (an emergency)
 
 
 @dataclass(frozen=True, slots=True)

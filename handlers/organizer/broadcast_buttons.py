@@ -30,16 +30,21 @@ def _broadcast_of(token: str) -> int:
     raise UsageError(_OUT_OF_DATE)
 
 
-def _scheduled_draft_of(token: str) -> tuple[int, str | None] | None:
-    """`s:{"draft":12,"every":"0 9 * * MON"}` -> (12, "0 9 * * MON"); None if not one."""
+def _scheduled_draft_of(token: str) -> tuple[int, str | None, int | None] | None:
+    """`s:{"draft":12,"every":"0 9 * * MON","valid":120}` -> (12, "0 9 * * MON", 120); None if
+    not one (`valid`: minutes each run's texts may go out, when given)."""
     try:
         spec = json.loads(token[2:])
     except ValueError:
         return None
     if not isinstance(spec, dict) or not isinstance(spec.get("draft"), int):
         return None  # includes a preview made before drafts: it carried the whole request
-    every = spec.get("every")
-    return spec["draft"], every if isinstance(every, str) else None
+    every, valid = spec.get("every"), spec.get("valid")
+    return (
+        spec["draft"],
+        every if isinstance(every, str) else None,
+        valid if isinstance(valid, int) and valid > 0 else None,
+    )
 
 
 def _locked_broadcast(session: Session, broadcast_id: int) -> Broadcast:
@@ -93,7 +98,7 @@ def _confirm_schedule(
     found = _scheduled_draft_of(token)
     if found is None:
         raise UsageError(_OUT_OF_DATE)
-    draft_id, every = found
+    draft_id, every, valid = found
     now = clock.now()
     with uow:
         draft = _locked_broadcast(uow.session, draft_id)
@@ -114,6 +119,8 @@ def _confirm_schedule(
             run_at=draft.run_at,
             cron=every,
             timezone=org.default_timezone,
+            deadline_minutes=valid,
+            quiet_hours_override=draft.quiet_hours_override,
         )
         draft.confirmed_by, draft.confirmed_at = action.user_id, now
         uow.commit()

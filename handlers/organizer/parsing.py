@@ -30,7 +30,8 @@ USAGE: dict[str, str] = {
     "signup": f"{COMMAND} signup N PHONE",
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
-        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
+        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] '
+        '[deadline="YYYY-MM-DD HH:MM" | valid=2h] [quiet_hours=override] message="..."'
     ),
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
