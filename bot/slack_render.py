@@ -317,6 +317,28 @@ def _(view: views.DistrictsView) -> tuple[str, list[Block]]:
 
 
 @blocks.register
+def _(view: views.ChaptersView) -> tuple[str, list[Block]]:
+    out: list[Block] = [_section(_escape(view.note))] if view.note else []
+    if not view.rows:
+        empty = 'No chapters yet: `chapter add SLUG name="..." zips=02492,02494`.'
+        return "No chapters yet", [*out, _section(empty)]
+    if not view.detail:
+        out.append(_header("Chapters"))
+    for c in view.rows:
+        leaders = ", ".join(f"<@{u}>" for u in c.leaders) or "none"
+        channel = f"<#{c.channel}>" if c.channel else "the inbox channel"
+        zips = ", ".join(c.zips[:40]) + (
+            f" and {len(c.zips) - 40} more" if len(c.zips) > 40 else ""
+        )
+        out.append(_section(
+            f"*{_escape(c.name)}* `chapter:{c.slug}`\n{c.volunteers:,} volunteers · "
+            f"{c.active:,} active in 30 days · leaders {leaders} · texts go to {channel}"
+            + (f"\nZIPs: {zips or 'none'}" if view.detail else f" · {len(c.zips)} ZIPs")
+        ))  # fmt: skip
+    return view.note or f"{len(view.rows)} chapters", out
+
+
+@blocks.register
 def _(view: views.ExportView) -> tuple[str, list[Block]]:
     text = f"{view.title}: {view.rows:,} rows, sent to you in a direct message as {view.filename}."
     return text, [_section(_escape(text))]

@@ -196,5 +196,21 @@ def _(view: views.DistrictsView) -> str:
 
 
 @text.register
+def _(view: views.ChaptersView) -> str:
+    lines = [view.note] if view.note else []
+    if not view.rows:
+        return "\n".join([*lines, "No chapters yet."])
+    for c in view.rows:
+        leaders = ", ".join(c.leaders) or "none"
+        lines.append(
+            f"  chapter:{c.slug} {c.name}: {c.volunteers:,} volunteers, {c.active:,} active in "
+            f"30 days, leaders {leaders}, texts to {c.channel or 'the inbox channel'}"
+        )
+        if view.detail:
+            lines.append(f"    ZIPs: {', '.join(c.zips) or 'none'}")
+    return "\n".join(lines)
+
+
+@text.register
 def _(view: views.ExportView) -> str:
     return f"{view.title}: {view.rows:,} rows ({view.filename})."

@@ -227,6 +227,26 @@ class DistrictsView:
 
 
 @dataclass(frozen=True, slots=True)
+class ChapterLine:
+    slug: str
+    name: str
+    zips: tuple[str, ...]
+    leaders: tuple[str, ...]  # Slack user ids
+    channel: str | None  # its own Slack channel id
+    volunteers: int  # reachable volunteers in it
+    active: int  # of them, active in the last 30 days
+
+
+@dataclass(frozen=True, slots=True)
+class ChaptersView:
+    """`/muster chapters` (every chapter) and `/muster chapter SLUG` (one, `detail`)."""
+
+    rows: tuple[ChapterLine, ...]
+    detail: bool = False
+    note: str | None = None  # what a `chapter add` or a move just did
+
+
+@dataclass(frozen=True, slots=True)
 class ExportView:
     """A CSV for the organizer who asked (a DM in Slack, a download in the console)."""
 
