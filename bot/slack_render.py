@@ -381,8 +381,20 @@ def stats_blocks(view: views.StatsView) -> list[Block]:
         f"`{w.label:>6}` `{bar(w.count, top, 20)}` {w.count}" for w in view.signups_by_week
     )
     out += [{"type": "divider"}, _section(f"*Shift sign-ups, last 8 weeks*\n{chart}")]
+    if view.targets:
+        out += [{"type": "divider"}, _section("*Target districts: volunteers living there*")]
+        out += [_section(_target_bar(r)) for r in view.targets[:20]]
     out.append(_context(f"As of {view.as_of}"))
     return out
+
+
+def _target_bar(r: views.DistrictLine) -> str:
+    if r.goal:
+        return (
+            f"`{bar(r.living, r.goal, 20)}` *{_escape(r.label)}* {r.living:,}/{r.goal:,}"
+            f" · gap {r.gap:,} · {r.committed_this_week:,} committed this week"
+        )
+    return f"*{_escape(r.label)}* {r.living:,} living there (no goal set)"
 
 
 def home_view(view: views.StatsView | None) -> dict[str, Any]:

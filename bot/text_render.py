@@ -169,6 +169,11 @@ def _(view: views.StatsView) -> str:
     top = max((w.count for w in view.signups_by_week), default=0)
     lines.append("Shift sign-ups, last 8 weeks:")
     lines += [f"  {w.label:>6} {bar(w.count, top, 20)} {w.count}" for w in view.signups_by_week]
+    if view.targets:
+        lines.append("Target districts (volunteers living there / goal):")
+    for r in view.targets:
+        goal = f"{bar(r.living, r.goal, 20)} {r.living:,}/{r.goal:,}" if r.goal else f"{r.living:,}"
+        lines.append(f"  {r.label}: {goal}")
     lines.append(f"As of {view.as_of}")
     return "\n".join(lines)
 

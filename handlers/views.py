@@ -191,6 +191,19 @@ class WeekBar:
 
 
 @dataclass(frozen=True, slots=True)
+class DistrictLine:
+    district: str  # short OCD id
+    label: str  # "MA House 10th Bristol"
+    target: bool
+    living: int  # reachable volunteers living in it
+    active: int  # of them, active in the last 30 days
+    committed_this_week: int  # commitments to its shifts starting in the next 7 days
+    goal: int | None
+    gap: int | None  # volunteers still wanted to reach the goal
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class StatsView:
     """The state of the drive at a glance: `/muster stats` and the App Home tab."""
 
@@ -202,19 +215,7 @@ class StatsView:
     last_broadcasts: tuple[BroadcastLine, ...]
     signups_by_week: tuple[WeekBar, ...]
     as_of: str
-
-
-@dataclass(frozen=True, slots=True)
-class DistrictLine:
-    district: str  # short OCD id
-    label: str  # "MA House 10th Bristol"
-    target: bool
-    living: int  # reachable volunteers living in it
-    active: int  # of them, active in the last 30 days
-    committed_this_week: int  # commitments to its shifts starting in the next 7 days
-    goal: int | None
-    gap: int | None  # volunteers still wanted to reach the goal
-    reason: str | None
+    targets: tuple[DistrictLine, ...] = ()  # target districts: volunteers living there vs goal
 
 
 @dataclass(frozen=True, slots=True)
