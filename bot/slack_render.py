@@ -333,6 +333,28 @@ def _(view: views.DistrictsView) -> tuple[str, list[Block]]:
 
 
 @blocks.register
+def _(view: views.ChaptersView) -> tuple[str, list[Block]]:
+    out: list[Block] = [_section(_escape(view.note))] if view.note else []
+    if not view.rows:
+        empty = 'No chapters yet: `chapter add SLUG name="..." zips=02492,02494`.'
+        return "No chapters yet", [*out, _section(empty)]
+    if not view.detail:
+        out.append(_header("Chapters"))
+    for c in view.rows:
+        leaders = ", ".join(f"<@{u}>" for u in c.leaders) or "none"
+        channel = f"<#{c.channel}>" if c.channel else "the inbox channel"
+        zips = ", ".join(c.zips[:40]) + (
+            f" and {len(c.zips) - 40} more" if len(c.zips) > 40 else ""
+        )
+        out.append(_section(
+            f"*{_escape(c.name)}* `chapter:{c.slug}`\n{c.volunteers:,} volunteers · "
+            f"{c.active:,} active in 30 days · leaders {leaders} · texts go to {channel}"
+            + (f"\nZIPs: {zips or 'none'}" if view.detail else f" · {len(c.zips)} ZIPs")
+        ))  # fmt: skip
+    return view.note or f"{len(view.rows)} chapters", out
+
+
+@blocks.register
 def _(view: views.ExportView) -> tuple[str, list[Block]]:
     text = f"{view.title}: {view.rows:,} rows, sent to you in a direct message as {view.filename}."
     return text, [_section(_escape(text))]
@@ -375,8 +397,20 @@ def stats_blocks(view: views.StatsView) -> list[Block]:
         f"`{w.label:>6}` `{bar(w.count, top, 20)}` {w.count}" for w in view.signups_by_week
     )
     out += [{"type": "divider"}, _section(f"*Shift sign-ups, last 8 weeks*\n{chart}")]
+    if view.targets:
+        out += [{"type": "divider"}, _section("*Target districts: volunteers living there*")]
+        out += [_section(_target_bar(r)) for r in view.targets[:20]]
     out.append(_context(f"As of {view.as_of}"))
     return out
+
+
+def _target_bar(r: views.DistrictLine) -> str:
+    if r.goal:
+        return (
+            f"`{bar(r.living, r.goal, 20)}` *{_escape(r.label)}* {r.living:,}/{r.goal:,}"
+            f" · gap {r.gap:,} · {r.committed_this_week:,} committed this week"
+        )
+    return f"*{_escape(r.label)}* {r.living:,} living there (no goal set)"
 
 
 def home_view(view: views.StatsView | None) -> dict[str, Any]:

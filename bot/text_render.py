@@ -171,6 +171,11 @@ def _(view: views.StatsView) -> str:
     top = max((w.count for w in view.signups_by_week), default=0)
     lines.append("Shift sign-ups, last 8 weeks:")
     lines += [f"  {w.label:>6} {bar(w.count, top, 20)} {w.count}" for w in view.signups_by_week]
+    if view.targets:
+        lines.append("Target districts (volunteers living there / goal):")
+    for r in view.targets:
+        goal = f"{bar(r.living, r.goal, 20)} {r.living:,}/{r.goal:,}" if r.goal else f"{r.living:,}"
+        lines.append(f"  {r.label}: {goal}")
     lines.append(f"As of {view.as_of}")
     return "\n".join(lines)
 
@@ -194,6 +199,22 @@ def _(view: views.DistrictsView) -> str:
             )
         if r.reason:
             lines.append(f"    why: {r.reason}")
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.ChaptersView) -> str:
+    lines = [view.note] if view.note else []
+    if not view.rows:
+        return "\n".join([*lines, "No chapters yet."])
+    for c in view.rows:
+        leaders = ", ".join(c.leaders) or "none"
+        lines.append(
+            f"  chapter:{c.slug} {c.name}: {c.volunteers:,} volunteers, {c.active:,} active in "
+            f"30 days, leaders {leaders}, texts to {c.channel or 'the inbox channel'}"
+        )
+        if view.detail:
+            lines.append(f"    ZIPs: {', '.join(c.zips) or 'none'}")
     return "\n".join(lines)
 
 

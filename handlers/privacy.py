@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from handlers.consent import opted_out_on_record, record_opt_out
 from handlers.phones import masked
 from storage.audit import audit
+from storage.chapters import drop_membership
 from storage.districts import cancel_lookups, clear_districts
 from storage.models import (
     Delivery,
@@ -183,6 +184,7 @@ def _anonymize(session: Session, volunteer: Volunteer, now: datetime) -> None:
     volunteer.email = None
     volunteer.address = None  # and the districts it gave, and any lookup still to run
     clear_districts(session, volunteer.id)
+    drop_membership(session, volunteer.id)  # their chapter
     cancel_lookups(session, volunteer.id, now=now)
     volunteer.zip = None
     volunteer.state = None

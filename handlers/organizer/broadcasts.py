@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from handlers import broadcasts, schedules, views
-from handlers.audiences import parse_audience
+from handlers.audiences import Audience, parse_audience
 from handlers.broadcasts import check_body
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer.display import local_when
 from handlers.organizer.parsing import AUDIENCES, USAGE, parse_pairs, usage_error
+from handlers.organizer.rights import OutsideChapter, refuse, scope_for
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.uow import UnitOfWork
@@ -224,6 +225,18 @@ def submit_broadcast_form(
     return preview(request, user_id=action.user_id, uow=uow, org=org, clock=clock)
 
 
+def _within_scope(
+    audience: Audience, user_id: str, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Audience:
+    """A chapter leader's broadcast stays inside their chapter (refused and audited otherwise)."""
+    scope = scope_for(user_id, uow=uow, org=org)
+    try:
+        return scope.audience(audience)
+    except OutsideChapter:
+        refuse(user_id, f"broadcast to={audience}", uow=uow, clock=clock)
+        raise
+
+
 def preview(
     request: BroadcastRequest, *, user_id: str, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
@@ -235,7 +248,10 @@ def preview(
     schedule and marks it confirmed, so it stays out of the broadcasts' reports.
     """
     now = clock.now()
-    audience = parse_audience(request.audience)
+    audience = _within_scope(
+        parse_audience(request.audience), user_id, uow=uow, org=org, clock=clock
+    )
+    request = replace(request, audience=str(audience))
     with uow:
         p = broadcasts.preview_broadcast(
             uow.session, audience=audience, body=request.body, now=now, org=org
