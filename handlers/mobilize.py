@@ -27,11 +27,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.config import OrgConfig
+from handlers.mobilize_outbox import enqueue_attendance
 from handlers.peers import PeerError, WriteOutcome
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
 from handlers.sending import record_effects
 from handlers.shift_changes import tell_volunteers
+from handlers.shifts import fill_from_waitlist, promotion_sms
 from storage.integrations import Integration, SyncRun, last_good_run, start_run
 from storage.models import Shift, ShiftSource
 from storage.uow import UnitOfWork
@@ -106,6 +108,7 @@ class SyncReport:
     updated: int = 0
     cancelled: int = 0
     told: int = 0
+    promoted: int = 0  # moved up from a waitlist into seats Mobilize added
     error: str | None = None
     sms: list[OutboundSms] = field(default_factory=list)
 
@@ -134,6 +137,8 @@ class SyncReport:
             if n
         ]
         told = f"; {self.told} volunteer{'s' if self.told != 1 else ''} told" if self.told else ""
+        if self.promoted:
+            told += f"; {self.promoted} moved up from the waitlist"
         return ", ".join(parts) + told
 
 
@@ -239,14 +244,33 @@ def _apply_event(
         if not changed:
             continue
         moved = bool({"starts_at", "ends_at", "location"} & changed.keys())
+        raised = fields["capacity"] > shift.capacity
         for name, value in changed.items():
             setattr(shift, name, value)
         report.updated += 1
         if moved and shift.cancelled_at is None:
             _tell(session, shift, report=report, org=org, moved=True)
+        if raised:
+            _promote(session, shift, report=report, org=org, now=now)
     for shift in existing.values():  # timeslots the event no longer has
         if shift.starts_at > now:
             _cancel(session, shift, report=report, org=org, now=now)
+
+
+def _promote(
+    session: Session, shift: Shift, *, report: SyncReport, org: OrgConfig, now: datetime
+) -> None:
+    """Seats Mobilize added (a higher `max_attendees`, a slot no longer full) go to the shift's
+    waitlist, first in line first: each promoted volunteer is told, as after a DROP, and their
+    seat is written back to Mobilize like a YES."""
+    for commitment in fill_from_waitlist(session, shift, now=now, org_name=org.org_name):
+        report.sms.append(promotion_sms(commitment, shift, org_name=org.org_name))
+        report.sms.extend(
+            enqueue_attendance(
+                session, volunteer=commitment.volunteer, shift=shift, commitment=commitment, now=now
+            )
+        )
+        report.promoted += 1
 
 
 def _cancel(
