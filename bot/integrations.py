@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.action_network_api import ActionNetworkHttpApi
     from bot.bootstrap import Container
     from bot.mobilize_api import MobilizeHttpApi
 
@@ -26,6 +27,17 @@ def build_mobilize(settings: Settings) -> MobilizeHttpApi | None:
         base_url=settings.mobilize_api_url,
         organization_id=str(settings.mobilize_organization_id),
         api_key=key.get_secret_value() if key is not None else None,
+    )
+
+
+def build_action_network(settings: Settings) -> ActionNetworkHttpApi | None:
+    if not settings.action_network_enabled or settings.action_network_api_key is None:
+        return None
+    from bot.action_network_api import ActionNetworkHttpApi
+
+    return ActionNetworkHttpApi(
+        base_url=settings.action_network_api_url,
+        api_key=settings.action_network_api_key.get_secret_value().strip(),
     )
 
 
