@@ -11,7 +11,7 @@ attendance at an Action Network event (the record attendance helper,
 `person_hash` is built when the write is sent, from the volunteer as they are then: the phone's
 `status` is what Muster's consent ledger says at that moment (`subscribed` after an opt-in,
 `unsubscribed` after an opt-out; none when the ledger has nothing), tags are their interests,
-and their districts (and chapter, once chapters land) are custom fields.
+and their districts and chapter are custom fields.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from handlers.districts import districts_of
 from handlers.peers import WriteOutcome
+from storage.chapters import chapters_of
 from storage.models import ConsentAction, ConsentEvent, Volunteer
 
 SOURCE = "action_network"  # volunteers.source and consent_events.channel for what came from there
@@ -92,10 +93,13 @@ def person_hash(session: Session, volunteer: Volunteer) -> dict[str, Any]:
 
 
 def custom_fields(session: Session, volunteer: Volunteer) -> dict[str, str]:
-    """Districts (short OCD ids) as custom fields. TODO(chapters): add "chapter" (its slug)
-    through handlers.chapters.chapter_slugs once chapters land on main."""
+    """Districts (short OCD ids) and the chapter (its slug) as custom fields."""
     known = districts_of(session, volunteer.id)
-    return {name: known[chamber] for chamber, name in DISTRICT_FIELDS.items() if chamber in known}
+    fields = {name: known[chamber] for chamber, name in DISTRICT_FIELDS.items() if chamber in known}
+    chapter = chapters_of(session, [volunteer.id]).get(volunteer.id)
+    if chapter is not None:
+        fields["chapter"] = chapter.slug
+    return fields
 
 
 def helper_body(session: Session, volunteer: Volunteer) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from handlers.consent import record_opt_in
 from handlers.messages import Channel, InboundText
 from handlers.ports import FixedClock
 from handlers.volunteer.receive import receive_text
+from storage.chapters import Chapter, ChapterSource, put_membership
 from storage.districts import DistrictSource, set_district
 from storage.integrations import IntegrationWrite, WriteStatus
 from storage.models import Volunteer
@@ -68,6 +69,11 @@ def test_join_onboarding_stop_and_start_each_reach_action_network(
         vid = uow.session.scalars(select(Volunteer.id).where(Volunteer.phone == phone)).one()
         set_district(uow.session, volunteer_id=vid, chamber="cd", district="ma/cd:7",
                      source=DistrictSource.IMPORT, vintage=None, now=T0)  # fmt: skip
+        chapter = Chapter(slug="dorchester", name="Dorchester")
+        uow.session.add(chapter)
+        uow.session.flush()
+        put_membership(uow.session, volunteer_id=vid, chapter_id=chapter.id,
+                       source=ChapterSource.ZIP, set_by=None, now=T0)  # fmt: skip
         uow.commit()
 
     assert _drain(uow, clock, api) == 1
@@ -80,7 +86,7 @@ def test_join_onboarding_stop_and_start_each_reach_action_network(
                 {"number": phone.removeprefix("+"), "number_type": "Mobile", "status": "subscribed"}
             ],
             "postal_addresses": [{"postal_code": "02124", "country": "US", "region": "MA"}],
-            "custom_fields": {"congressional_district": "ma/cd:7"},
+            "custom_fields": {"congressional_district": "ma/cd:7", "chapter": "dorchester"},
         },
         "add_tags": ["canvass", "phonebank"],
     }
