@@ -4,26 +4,38 @@
   Network matches an existing person (by email, else phone) and updates them; the answer is the
   person, whose `identifiers` hold `action_network:<uuid>`.
 - `POST /events/{id}/attendances` (the record attendance helper): the same body; the answer is
-  the attendance.
+  the attendance;
+- `GET /people[?filter=modified_date gt '...']`: the people, 25 a page, paged by following
+  `_links.next` (only while it stays on `ACTION_NETWORK_API_URL`); each person hash is handed on
+  as it came (`handlers.action_network_people.parse_person` reads it, as it reads a webhook's).
 
 The key goes in the `OSDI-API-Token` header (`ACTION_NETWORK_API_KEY`); requests go to
 `ACTION_NETWORK_API_URL` (default https://actionnetwork.org/api/v2). Action Network allows 4
-requests a second per key: a limiter keeps the process within it. Each write is tried once and
-answered as a WriteOutcome (429 and 5xx transient); the integration outbox retries.
+requests a second per key, reads and writes together: one limiter keeps the process within it.
+Each write is tried once and answered as a WriteOutcome (429 and 5xx transient); the integration
+outbox retries. A read answered 429 waits for `Retry-After` (or a second) and tries again, a 5xx
+is tried again a few times, then the sync fails with the reason in words (PeerError).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
 
 import httpx
 
-from bot.peer_http import RateLimiter, failure, unreachable
-from handlers.peers import WriteOutcome
+from bot.peer_http import RateLimiter, failure, retry_after, unreachable
+from handlers.peers import PeerError, WriteOutcome
+
+log = logging.getLogger(__name__)
 
 REQUESTS_PER_SECOND = 4
+PER_PAGE = 25  # Action Network's most
+READ_TRIES = 4
+MAX_WAIT = 30.0  # seconds: the longest Retry-After a sync waits for before giving up
 PEER = "Action Network"
 
 
@@ -35,6 +47,7 @@ class ActionNetworkHttpApi:
         api_key: str,
         timeout: float = 20.0,
         sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 1.0,
     ):
         self.base_url = base_url.rstrip("/")
         headers = {
@@ -45,9 +58,56 @@ class ActionNetworkHttpApi:
         }
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
         self._limit = RateLimiter(REQUESTS_PER_SECOND, sleep=sleep)
+        self._sleep = sleep
+        self._backoff = backoff  # seconds before the first retry of a failed read; doubled after
 
     def close(self) -> None:
         self._client.close()
+
+    # --- reads --------------------------------------------------------------------------------
+
+    def list_people(self, *, modified_since: datetime | None) -> Iterator[dict[str, Any]]:
+        params: dict[str, Any] | None = {"per_page": PER_PAGE}
+        if modified_since is not None:
+            stamp = modified_since.strftime("%Y-%m-%dT%H:%M:%SZ")
+            params = {**(params or {}), "filter": f"modified_date gt '{stamp}'"}
+        url: str | None = "/people"
+        while url:
+            body = self._get(url, params)
+            embedded = body.get("_embedded") or {}
+            for person in embedded.get("osdi:people") or []:
+                if isinstance(person, dict):
+                    yield person
+            url = ((body.get("_links") or {}).get("next") or {}).get("href")
+            params = None  # `next` carries its own query
+            if url and not url.startswith(self.base_url):
+                raise PeerError("Action Network's next page is not on ACTION_NETWORK_API_URL")
+
+    def _get(self, url: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        for attempt in range(1, READ_TRIES + 1):
+            self._limit.wait()
+            try:
+                response = self._client.get(url, params=params)
+            except httpx.HTTPError as exc:
+                if attempt == READ_TRIES:
+                    raise PeerError(unreachable(exc, PEER).error or "") from None
+                self._sleep(min(self._backoff * 2 ** (attempt - 1), MAX_WAIT))
+                continue
+            if response.status_code == 200:
+                body = response.json()
+                return body if isinstance(body, dict) else {}
+            outcome = failure(response, PEER)
+            if not outcome.transient or attempt == READ_TRIES:
+                raise PeerError(outcome.error or f"{PEER} failed")
+            asked = retry_after(response)
+            wait = asked if asked is not None else self._backoff * 2 ** (attempt - 1)
+            if wait > MAX_WAIT:
+                raise PeerError(f"{outcome.error} (asked to wait {wait:.0f} s)")
+            log.info("%s answered %s; trying again in %.1f s", PEER, response.status_code, wait)
+            self._sleep(wait)
+        raise PeerError(f"{PEER} failed")  # (not reached)
+
+    # --- writes -------------------------------------------------------------------------------
 
     def signup_person(self, body: dict[str, Any]) -> WriteOutcome:
         answer = self._post("/people", body)

@@ -16,6 +16,8 @@ and their districts and chapter are custom fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -37,8 +39,13 @@ SUBSCRIBED, UNSUBSCRIBED = "subscribed", "unsubscribed"
 
 
 class ActionNetworkApi(Protocol):
-    """Action Network's API v2, as far as Muster writes to it. Writes are tried once; the
-    integration outbox retries them (a WriteOutcome says whether that is worth it)."""
+    """Action Network's API v2, as far as Muster uses it. Writes are tried once; the
+    integration outbox retries them (a WriteOutcome says whether that is worth it). Reads raise
+    PeerError when they fail."""
+
+    def list_people(self, *, modified_since: datetime | None) -> Iterable[dict[str, Any]]:
+        """Person hashes (as `GET /people` gives them), every page, changed since then."""
+        ...
 
     def signup_person(self, body: dict[str, Any]) -> WriteOutcome: ...
 

@@ -24,14 +24,15 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from handlers import geo, sms_text
 from handlers.action_network import SOURCE, SUBSCRIBED, UNSUBSCRIBED
+from handlers.action_network_writes import PERSON
 from handlers.config import OrgConfig
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.district_crosswalk import apply_zip
@@ -42,7 +43,9 @@ from handlers.phones import to_e164, zone_from_number
 from handlers.ports import Clock
 from handlers.results import InboxPost, OutboundSms, Result
 from handlers.sending import record_effects
+from storage.integrations import IntegrationWrite, WriteStatus
 from storage.models import (
+    ConsentEvent,
     OnboardingStep,
     Priority,
     ProcessedEvent,
@@ -65,6 +68,7 @@ class WebhookReport:
     opted_out: int = 0
     kept_out: int = 0  # subscribed on Action Network after a STOP here: still opted out
     updated: int = 0  # on file already: gaps filled, nothing else
+    stale: int = 0  # Muster's own consent news is newer (or not yet told there): kept
     duplicates: int = 0  # delivered before
     ignored: int = 0  # no person or no usable phone number
 
@@ -112,15 +116,41 @@ def _item(
         return effects
     kind, action = found
     digest = _digest(item, action)
-    if not insert_ignoring_conflicts(
-        session, ProcessedEvent.__table__, [{"key": f"an.webhook:{digest}", "at": now}]
-    ):
+    if not remember(session, f"an.webhook:{digest}", now=now):
         report.duplicates += 1
         return effects
-    person = _person(action)
+    person = parse_person(action["person"], action.get("add_tags"))
     if person is None:
         report.ignored += 1
         return effects
+    return apply_person(session, person, kind=kind, key=digest, as_of=when(action), org=org,
+                        now=now, report=report, effects=effects)  # fmt: skip
+
+
+def remember(session: Session, key: str, *, now: datetime) -> bool:
+    """True the first time this key is seen (it is kept in `processed_events`)."""
+    return bool(insert_ignoring_conflicts(session, ProcessedEvent.__table__,
+                                          [{"key": key, "at": now}]))  # fmt: skip
+
+
+def apply_person(
+    session: Session,
+    person: Person,
+    *,
+    kind: str,
+    key: str,
+    as_of: datetime | None,
+    org: OrgConfig,
+    now: datetime,
+    report: WebhookReport,
+    effects: Result,
+    announce: bool = True,
+) -> Result:
+    """What one person from Action Network comes to here (see the module's docstring); `key`
+    names the delivery, for the confirmation text's idempotency; `as_of` is when Action Network
+    knew this. Their SMS status is taken only when it is news: not when Muster has a consent
+    change Action Network has not been told yet, or a later one than `as_of`. `announce`: a
+    subscribe after a STOP here is told to the organizers (a webhook's fresh action)."""
     v = session.scalars(select(Volunteer).where(Volunteer.phone == person.phone)).one_or_none()
     detail = f"Action Network {kind}"
     sms: list[OutboundSms] = []
@@ -130,8 +160,12 @@ def _item(
         v = _new_volunteer(session, person, now=now)
     else:
         report.updated += int(_fill_gaps(session, v, person, now=now))
-    if person.status == SUBSCRIBED:
+    if not new and person.status and _muster_is_newer(session, v, as_of):
+        report.stale += 1
+    elif person.status == SUBSCRIBED:
         if v.status == VolunteerStatus.OPTED_OUT:
+            if not announce:
+                return Result(sms=[*effects.sms], posts=[*effects.posts])
             report.kept_out += 1
             posts.append(InboxPost("signup", "signed up on Action Network, but had opted out "
                                    "here: still opted out (a START by text brings them back)",
@@ -140,7 +174,7 @@ def _item(
             record_opt_in(session, phone=person.phone, volunteer=v, keyword=None, channel=SOURCE,
                           now=now, detail=detail)  # fmt: skip
             report.joined += 1
-            sms.append(_confirmation(v, org, digest))
+            sms.append(_confirmation(v, org, key))
             posts.append(InboxPost("signup", f"joined through Action Network ({kind})",
                                    volunteer_id=v.id))  # fmt: skip
     elif person.status == UNSUBSCRIBED:
@@ -151,6 +185,34 @@ def _item(
     elif new:
         report.unreachable += 1
     return Result(sms=[*effects.sms, *sms], posts=[*effects.posts, *posts])
+
+
+def _muster_is_newer(session: Session, v: Volunteer, as_of: datetime | None) -> bool:
+    untold = session.scalar(
+        select(
+            exists().where(
+                IntegrationWrite.volunteer_id == v.id,
+                IntegrationWrite.kind == PERSON,
+                IntegrationWrite.status == WriteStatus.PENDING,
+            )
+        )
+    )
+    if untold or as_of is None or v.phone is None:
+        return bool(untold)
+    latest = session.scalar(
+        select(func.max(ConsentEvent.occurred_at)).where(ConsentEvent.phone == v.phone)
+    )
+    return latest is not None and latest > as_of
+
+
+def when(action: dict[str, Any]) -> datetime | None:
+    """When Action Network says the action happened (`created_date`, ISO 8601, UTC)."""
+    raw = str(action.get("created_date") or action.get("modified_date") or "")
+    try:
+        at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
 def _action(item: Any) -> tuple[str, dict[str, Any]] | None:
@@ -180,8 +242,8 @@ def _primary(entries: Any) -> dict[str, Any]:
     return next((e for e in rows if e.get("primary")), rows[0] if rows else {})
 
 
-def _person(action: dict[str, Any]) -> Person | None:
-    person = action["person"]
+def parse_person(person: dict[str, Any], add_tags: Any = None) -> Person | None:
+    """A person hash (a webhook's, or one of `GET /people`); None without a usable number."""
     numbers = [p for p in person.get("phone_numbers") or [] if isinstance(p, dict)]
     mobile = next(
         (p for p in numbers if str(p.get("number_type") or "").lower() == "mobile"),
@@ -196,7 +258,7 @@ def _person(action: dict[str, Any]) -> Person | None:
     except InvalidInput:
         email = None
     info = geo.zip_info(str(_primary(person.get("postal_addresses")).get("postal_code") or ""))
-    tags = tuple(t.lower() for t in action.get("add_tags") or [] if str(t).lower() in INTERESTS)
+    tags = tuple(str(t).lower() for t in add_tags or [] if str(t).lower() in INTERESTS)
     status = mobile.get("status")
     return Person(phone=phone, status=str(status) if status else None, name=name[:80] or None,
                   email=email, zip=info.zip if info else None, tags=tags)  # fmt: skip

@@ -6,6 +6,7 @@ unsubscribed there too."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,7 @@ from starlette.testclient import TestClient
 from bot.action_network_api import ActionNetworkHttpApi
 from bot.bootstrap import Container, bootstrap
 from bot.web import create_app
-from handlers.action_network_writes import drain_action_network_writes
+from handlers.action_network_writes import drain_action_network_writes, enqueue_person
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.messages import Channel, InboundText
 from handlers.ports import FixedClock
@@ -109,7 +110,7 @@ def test_a_batch_of_three_does_what_it_says_and_a_replay_changes_nothing(
     assert first.status_code == 200
     assert first.json() | {} == {
         "items": 3, "joined": 1, "unreachable": 1, "opted_out": 1, "kept_out": 0,
-        "updated": 1, "duplicates": 0, "ignored": 0,
+        "updated": 1, "stale": 0, "duplicates": 0, "ignored": 0,
     }  # fmt: skip
     with app.read_uow() as uow:
         s = uow.session
@@ -198,3 +199,27 @@ def test_a_volunteer_from_action_network_who_texts_stop_is_unsubscribed_there(
         api.close()
     assert fake.phone_status(phone) == "unsubscribed"
     assert fake.signups[0]["person"]["email_addresses"] == [{"address": "rosa@example.org"}]
+
+
+def test_an_older_status_from_action_network_does_not_undo_a_newer_one_here(
+    app: Container, client: TestClient, fake: FakeActionNetwork, clock: FixedClock
+) -> None:
+    back, untold = random_phone(), random_phone()
+    with app.uow() as uow:
+        for phone in (back, untold):
+            v = make_volunteer(uow.session, phone=phone)
+            record_opt_in(uow.session, phone=phone, volunteer=v, keyword="START", channel="sms",
+                          now=clock.now())  # fmt: skip
+        uow.commit()
+    fake.now = clock.now() - timedelta(hours=1)  # (Action Network's action: before the START)
+    older = fake.webhook_item("osdi:signature", _person(back, "unsubscribed"))
+    fake.now = clock.now() + timedelta(hours=1)
+    batch = [older, fake.webhook_item("osdi:signature", _person(untold, "unsubscribed"))]
+    with app.uow() as uow:  # a STOP and START here that Action Network has not been told yet
+        v = uow.session.scalars(select(Volunteer).where(Volunteer.phone == untold)).one()
+        enqueue_person(uow.session, volunteer=v, now=clock.now(), cause="consent")
+        uow.commit()
+    assert client.post(f"/actionnetwork/webhook/{SECRET}", json=batch).json()["stale"] == 2
+    with app.read_uow() as uow:
+        statuses = set(uow.session.scalars(select(Volunteer.status)))
+        assert statuses == {VolunteerStatus.ACTIVE}

@@ -10,7 +10,8 @@ What it speaks, as Action Network documents it (actionnetwork.org/docs/v2):
 - `POST /events/{id}/attendances` (record attendance helper): the same body, on an event added
   with `add_event`; the person is matched or created as above; the answer is the attendance;
 - `GET /people?page=N`: a HAL collection, 25 a page (`per_page` up to 25), with
-  `total_pages`, `page`, `_links.next` and `_embedded["osdi:people"]`.
+  `total_pages`, `page`, `_links.next` and `_embedded["osdi:people"]`; the OData filter
+  `filter=modified_date gt 'YYYY-MM-DDTHH:MM:SSZ'` keeps the people changed since then.
 `fail(status, times=...)` makes the next requests answer 429 or 500 on demand;
 `webhook_item(...)` builds one item of a webhook batch as Action Network POSTs it.
 
@@ -22,6 +23,7 @@ What it speaks, as Action Network documents it (actionnetwork.org/docs/v2):
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
@@ -29,6 +31,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from aiohttp import web
 
@@ -55,15 +58,25 @@ class RecordedRequest:
     at: float = field(default_factory=time.monotonic)
 
 
-def _stamp() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+FILTER = re.compile(r"^\s*modified_date\s+gt\s+'([^']+)'\s*$")
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class FakeActionNetwork(ThreadedServer):
     name = "fake Action Network"
 
-    def __init__(self, *, api_key: str = "fake-an-key", enforce_rate_limits: bool = True):
+    def __init__(
+        self,
+        *,
+        api_key: str = "fake-an-key",
+        enforce_rate_limits: bool = True,
+        now: datetime | None = None,
+    ):
         self.api_key = api_key
+        self.now = now  # the fake's clock for created/modified dates (None: the real time)
         self.enforce_rate_limits = enforce_rate_limits
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/api/v2"
@@ -79,14 +92,17 @@ class FakeActionNetwork(ThreadedServer):
 
     # --- data ---------------------------------------------------------------------------------
 
+    def _stamp(self) -> str:
+        return _iso(self.now or datetime.now(UTC))
+
     def add_event(self, *, title: str) -> str:
         event_id = str(uuid.uuid4())
         with self._lock:
             self.events[event_id] = {
                 "identifiers": [f"action_network:{event_id}"],
                 "title": title,
-                "created_date": _stamp(),
-                "modified_date": _stamp(),
+                "created_date": self._stamp(),
+                "modified_date": self._stamp(),
                 "status": "confirmed",
                 "_links": {"self": {"href": f"{self.url}/events/{event_id}"}},
             }
@@ -128,8 +144,8 @@ class FakeActionNetwork(ThreadedServer):
         return {
             kind: {
                 "identifiers": [f"action_network:{action_id}"],
-                "created_date": _stamp(),
-                "modified_date": _stamp(),
+                "created_date": self._stamp(),
+                "modified_date": self._stamp(),
                 "action_network:referrer_data": {"source": "none", "website": "none"},
                 "person": person,
                 "add_tags": add_tags or [],
@@ -212,8 +228,8 @@ class FakeActionNetwork(ThreadedServer):
                 attendance_id = str(uuid.uuid4())
                 attendance = {
                     "identifiers": [f"action_network:{attendance_id}"],
-                    "created_date": _stamp(),
-                    "modified_date": _stamp(),
+                    "created_date": self._stamp(),
+                    "modified_date": self._stamp(),
                     "status": "accepted",
                     "action_network:person_id": person_id,
                     "action_network:event_id": event_id,
@@ -238,16 +254,24 @@ class FakeActionNetwork(ThreadedServer):
                 )
             except ValueError:
                 page, per_page = 1, MAX_PER_PAGE
+            given = request.query.get("filter")
+            wanted = FILTER.match(given) if given is not None else None
+            if given is not None and wanted is None:
+                return self._record(request, None, _error(400, "Invalid filter"))
             with self._lock:
-                people = list(self.people.values())
+                people = [
+                    p for p in self.people.values()
+                    if wanted is None or p["modified_date"] > wanted.group(1)
+                ]  # fmt: skip
+            query = f"&filter={quote(given)}" if given is not None else ""
             total_pages = max((len(people) + per_page - 1) // per_page, 1)
             chunk = people[(page - 1) * per_page : page * per_page]
             links: dict[str, Any] = {
-                "self": {"href": f"{self.url}/people?page={page}"},
+                "self": {"href": f"{self.url}/people?page={page}{query}"},
                 "osdi:people": [p["_links"]["self"] for p in chunk],
             }
             if page < total_pages:
-                links["next"] = {"href": f"{self.url}/people?page={page + 1}"}
+                links["next"] = {"href": f"{self.url}/people?page={page + 1}{query}"}
             answer = web.json_response(
                 {
                     "total_pages": total_pages,
@@ -298,7 +322,7 @@ class FakeActionNetwork(ThreadedServer):
             found = str(uuid.uuid4())
             self.people[found] = {
                 "identifiers": [f"action_network:{found}"],
-                "created_date": _stamp(),
+                "created_date": self._stamp(),
                 "email_addresses": [],
                 "phone_numbers": [],
                 "postal_addresses": [],
@@ -306,7 +330,7 @@ class FakeActionNetwork(ThreadedServer):
                 "_links": {"self": {"href": f"{self.url}/people/{found}"}},
             }
         known = self.people[found]
-        known["modified_date"] = _stamp()
+        known["modified_date"] = self._stamp()
         for name in ("given_name", "family_name"):
             if person.get(name):
                 known[name] = person[name]
