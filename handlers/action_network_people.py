@@ -206,8 +206,9 @@ def _muster_is_newer(session: Session, v: Volunteer, as_of: datetime | None) -> 
 
 
 def when(action: dict[str, Any]) -> datetime | None:
-    """When Action Network says the action happened (`created_date`, ISO 8601, UTC)."""
-    raw = str(action.get("created_date") or action.get("modified_date") or "")
+    """When Action Network last changed this action or person (`modified_date`, else
+    `created_date`: ISO 8601, UTC)."""
+    raw = str(action.get("modified_date") or action.get("created_date") or "")
     try:
         at = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from storage.models import Shift
+from storage.integrations import Integration, IntegrationWrite, WriteStatus
+from storage.models import ProcessedEvent, Shift
 from tests.adapters.slack_harness import SlackHarness, blocks_text
+from tests.conftest import T0
 
 EVENT = "8a625981-67a4-4457-8b55-2e30b267b2c2"
 
@@ -29,3 +31,27 @@ def test_shift_add_takes_an_action_network_event(slack: SlackHarness) -> None:
     with slack.container.read_uow() as uow:
         (shift,) = uow.session.scalars(select(Shift)).all()
         assert shift.action_network_event_id == EVENT
+
+
+def test_sync_shows_the_last_webhook_and_the_last_write_error(slack: SlackHarness) -> None:
+    with slack.container.uow() as uow:
+        uow.session.add(ProcessedEvent(key="an.webhook:abc", at=T0))
+        error = "Action Network answered 401: API Key invalid"
+        row = IntegrationWrite(
+            integration=Integration.ACTION_NETWORK,
+            kind="action_network.person",
+            payload={},
+            dedupe_key="an.person:1:0",
+            status=WriteStatus.FAILED,
+            attempts=1,
+            next_attempt_at=T0,
+            created_at=T0,
+            last_error=error,
+        )
+        uow.session.add(row)
+        uow.commit()
+    text = blocks_text(slack.ask("sync"))
+    assert "*Action Network*: never ran" in text
+    assert "1 failed" in text
+    assert "last write-back error: Action Network answered 401: API Key invalid" in text
+    assert "last webhook: Mon Nov 16, 10:00 EST" in text

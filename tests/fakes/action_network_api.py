@@ -352,8 +352,7 @@ class FakeActionNetwork(ThreadedServer):
                     "primary": not known["phone_numbers"],
                     "number": phone["number"],
                     "number_type": phone.get("number_type", "Mobile"),
-                    "status": "unsubscribed",
-                }
+                }  # (no status until one is given: no SMS consent either way)
                 known["phone_numbers"].append(mine)
             if "status" in phone:
                 mine["status"] = phone["status"]
