@@ -11,7 +11,8 @@
 
 The key goes in the `OSDI-API-Token` header (`ACTION_NETWORK_API_KEY`); requests go to
 `ACTION_NETWORK_API_URL` (default https://actionnetwork.org/api/v2). Action Network allows 4
-requests a second per key, reads and writes together: one limiter keeps the process within it.
+requests a second per key, reads and writes together: one limiter keeps the process a tenth
+under it.
 Each write is tried once and answered as a WriteOutcome (429 and 5xx transient); the integration
 outbox retries. A read answered 429 waits for `Retry-After` (or a second) and tries again, a 5xx
 is tried again a few times, then the sync fails with the reason in words (PeerError).
@@ -57,7 +58,8 @@ class ActionNetworkHttpApi:
             "User-Agent": "Muster",
         }
         self._client = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout)
-        self._limit = RateLimiter(REQUESTS_PER_SECOND, sleep=sleep)
+        # A tenth under the limit: network jitter must not put five into one of its seconds.
+        self._limit = RateLimiter(REQUESTS_PER_SECOND * 0.9, sleep=sleep)
         self._sleep = sleep
         self._backoff = backoff  # seconds before the first retry of a failed read; doubled after
 

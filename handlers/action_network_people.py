@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from handlers import geo, sms_text
 from handlers.action_network import SOURCE, SUBSCRIBED, UNSUBSCRIBED
 from handlers.action_network_writes import PERSON
+from handlers.chapters import follow_zip
 from handlers.config import OrgConfig
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.district_crosswalk import apply_zip
@@ -294,6 +295,7 @@ def _new_volunteer(session: Session, person: Person, *, now: datetime) -> Volunt
     session.flush()
     if person.zip:
         apply_zip(session, v.id, person.zip, now=now)
+        follow_zip(session, v.id, person.zip, now=now)
     return v
 
 
@@ -309,6 +311,7 @@ def _fill_gaps(session: Session, v: Volunteer, person: Person, *, now: datetime)
         v.zip, v.state, changed = person.zip, (info.state if info else v.state), True
         session.flush()
         apply_zip(session, v.id, person.zip, now=now)
+        follow_zip(session, v.id, person.zip, now=now)
     have = {t.tag for t in v.tags}
     for tag in person.tags:
         if tag not in have:
