@@ -83,8 +83,13 @@ def shift_text(line: views.ShiftLine) -> str:
     where = ", ".join(p for p in (line.location, line.zip) if p)
     wait = f" · {line.waitlisted} waiting" if line.waitlisted else ""
     tags = f" · _{', '.join(line.tags)}_" if line.tags else ""
+    source = ""
+    if line.from_mobilize:  # edited in Mobilize, not here
+        source = (
+            f" · <{line.mobilize_url}|from Mobilize>" if line.mobilize_url else " · from Mobilize"
+        )
     return (
-        f"*#{line.id} {_escape(line.title)}*\n{line.when}"
+        f"*#{line.id} {_escape(line.title)}*{source}\n{line.when}"
         + (f" · {_escape(where)}" if where else "")
         + f"\n`{bar(line.filled, line.capacity)}` {line.filled}/{line.capacity} filled{wait}{tags}"
     )

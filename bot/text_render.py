@@ -23,8 +23,11 @@ def render_text(result: Result) -> str:
 def shift_line(line: views.ShiftLine) -> str:
     where = ", ".join(p for p in (line.location, line.zip) if p)
     wait = f", {line.waitlisted} waiting" if line.waitlisted else ""
+    source = (
+        f" (from Mobilize: {line.mobilize_url or 'edit it there'})" if line.from_mobilize else ""
+    )
     return (
-        f"#{line.id} {line.title}\n  {line.when}"
+        f"#{line.id} {line.title}{source}\n  {line.when}"
         + (f" - {where}" if where else "")
         + f"\n  [{bar(line.filled, line.capacity)}] {line.filled}/{line.capacity} filled{wait}"
     )

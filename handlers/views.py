@@ -35,6 +35,8 @@ class ShiftLine:
     filled: int
     waitlisted: int
     tags: tuple[str, ...] = ()
+    mobilize_url: str | None = None  # set for a shift from Mobilize (edited there, not here)
+    from_mobilize: bool = False
 
     @property
     def spots_left(self) -> int:

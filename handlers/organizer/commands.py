@@ -34,6 +34,7 @@ from handlers.organizer import (
     inbox,
     roster,
     schedules,
+    shift_edits,
     shifts,
     stats,
     sync,
@@ -46,7 +47,14 @@ from storage.uow import UnitOfWork
 
 Handler = Callable[..., Result]  # (message, *, uow, org, clock) -> Result
 
-TWO_WORD = {("shift", "add"), ("target", "add"), ("target", "remove"), ("chapter", "add")}
+TWO_WORD = {
+    ("shift", "add"),
+    ("shift", "edit"),
+    ("shift", "cancel"),
+    ("target", "add"),
+    ("target", "remove"),
+    ("chapter", "add"),
+}
 
 
 # --- Entry points ----------------------------------------------------------------------------
@@ -120,6 +128,8 @@ def _help(cmd: OrganizerCommand, **_: object) -> Result:
 COMMANDS: dict[str, Handler] = {
     "help": _help,
     "shift add": shifts.add_shift,
+    "shift edit": shift_edits.edit_shift,
+    "shift cancel": shift_edits.cancel_shift,
     "shifts": shifts.list_shifts,
     "roster": roster.show_roster,
     "signup": roster.sign_up,

@@ -25,6 +25,11 @@ USAGE: dict[str, str] = {
         f'{COMMAND} shift add title="..." start="YYYY-MM-DD HH:MM" end="YYYY-MM-DD HH:MM" '
         'capacity=N zip=NNNNN location="..." tags=a,b [district=ID] [action_network_event=ID]'
     ),
+    "shift edit": (
+        f'{COMMAND} shift edit N [title="..."] [start="YYYY-MM-DD HH:MM"] [end="YYYY-MM-DD HH:MM"] '
+        '[capacity=N] [zip=NNNNN] [location="..."] [tags=a,b]'
+    ),
+    "shift cancel": f"{COMMAND} shift cancel N",
     "shifts": f"{COMMAND} shifts",
     "roster": f"{COMMAND} roster N",
     "signup": f"{COMMAND} signup N PHONE",
@@ -51,6 +56,8 @@ USAGE: dict[str, str] = {
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
     "shift add": "add a shift (a form; or everything inline as shown)",
+    "shift edit": "change shift N (its volunteers are told of a new time or place)",
+    "shift cancel": "cancel shift N (its volunteers are told)",
     "shifts": "upcoming shifts and how full they are",
     "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
     "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from handlers import shifts, sms_text, views
+from handlers import mobilize_writes, shifts, sms_text, views
 from handlers.config import OrgConfig
 from handlers.errors import MusterError, UnknownShift, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
@@ -22,7 +22,14 @@ from handlers.results import OutboundSms, Result
 from handlers.sending import record_effects
 from handlers.shifts import CommitStatus, record_check_in
 from storage.audit import audit
-from storage.models import Commitment, CommitmentStatus, Shift, Volunteer, VolunteerStatus
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    Shift,
+    ShiftSource,
+    Volunteer,
+    VolunteerStatus,
+)
 from storage.uow import UnitOfWork
 
 ROSTER_LIMIT = 40  # Block Kit allows 50 blocks a message; the rest is in the export
@@ -183,6 +190,21 @@ def sign_up(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
             text += " and will get a text."
         else:
             text += f"; they are {str(volunteer.status).replace('_', ' ')}, so no text was sent."
+        if out.status == CommitStatus.COMMITTED and out.shift.source == ShiftSource.MOBILIZE:
+            # The seat goes back to Mobilize as an attendance, through the same outbox as a
+            # volunteer's YES (with no email on file, the volunteer is asked once for one).
+            asked = mobilize_writes.enqueue_attendance(
+                uow.session,
+                volunteer=volunteer,
+                shift=out.shift,
+                commitment=out.commitment,
+                now=now,
+            )
+            if volunteer.status == VolunteerStatus.ACTIVE:
+                sms += asked
+            text += " It is also sent to Mobilize" + (
+                ", once they reply with their email." if not volunteer.email else "."
+            )
         audit(
             uow.session,
             actor=cmd.user_id,

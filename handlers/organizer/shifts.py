@@ -21,7 +21,7 @@ from handlers.organizer.parsing import USAGE, no_args, parse_local_time, parse_p
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.audit import audit
-from storage.models import Commitment, CommitmentStatus, Shift
+from storage.models import Commitment, CommitmentStatus, Shift, ShiftSource
 from storage.uow import UnitOfWork
 
 LIST_LIMIT = 20  # shifts listed by `shifts`
@@ -220,6 +220,8 @@ def shift_lines(session: Session, shifts: list[Shift], org: OrgConfig) -> list[v
             filled=s.committed_count,
             waitlisted=waiting.get(s.id, 0),
             tags=tuple(s.tags or ()),
+            mobilize_url=s.url if s.source == ShiftSource.MOBILIZE else None,
+            from_mobilize=s.source == ShiftSource.MOBILIZE,
         )
         for s in shifts
     ]
