@@ -23,7 +23,7 @@ USAGE: dict[str, str] = {
     "help": f"{COMMAND} help",
     "shift add": (
         f'{COMMAND} shift add title="..." start="YYYY-MM-DD HH:MM" end="YYYY-MM-DD HH:MM" '
-        'capacity=N zip=NNNNN location="..." tags=a,b [district=ID]'
+        'capacity=N zip=NNNNN location="..." tags=a,b [district=ID] [action_network_event=ID]'
     ),
     "shift edit": (
         f'{COMMAND} shift edit N [title="..."] [start="YYYY-MM-DD HH:MM"] [end="YYYY-MM-DD HH:MM"] '
