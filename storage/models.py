@@ -226,6 +226,8 @@ class Shift(Base):
     mobilize_event_id: Mapped[int | None] = mapped_column(BigInteger)
     mobilize_timeslot_id: Mapped[int | None] = mapped_column(BigInteger)
     url: Mapped[str | None] = mapped_column(String(500))  # the event's page (Mobilize browser_url)
+    # The Action Network event whose attendances this shift's sign-ups are recorded as (its id).
+    action_network_event_id: Mapped[str | None] = mapped_column(String(80))
     # The district the shift works for (short OCD id, `ma/sldl:10th_bristol`), if any.
     district: Mapped[str | None] = mapped_column(String(120), index=True)
 

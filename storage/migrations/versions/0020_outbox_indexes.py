@@ -4,7 +4,7 @@ broadcast), and `deliveries.commitment_id`'s index keeps only the rows that name
 (reminders, check-ins), not a broadcast's 100,000.
 
 Revision ID: 0020
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-04
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
