@@ -44,6 +44,7 @@ VOLUNTEER_COLUMNS: tuple[str, ...] = (
     "volunteer_id",
     "created_at",
     "email",
+    "member_since",
 )
 
 ROSTER_COLUMNS: tuple[str, ...] = (
@@ -116,6 +117,7 @@ def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
             "volunteer_id": str(volunteer.id),
             "created_at": iso(volunteer.created_at),
             "email": safe_text(volunteer.email),
+            "member_since": volunteer.member_since.isoformat() if volunteer.member_since else "",
         }
 
 

@@ -31,6 +31,7 @@ from handlers.organizer import (
     exports,
     find,
     inbox,
+    members,
     roster,
     schedules,
     shifts,
@@ -127,6 +128,7 @@ COMMANDS: dict[str, Handler] = {
     "target remove": districts.remove_target,
     "targets": districts.list_targets,
     "sync": sync.show_sync,
+    "member": members.set_member,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

@@ -16,7 +16,8 @@ from handlers.schedules import local_to_utc
 
 COMMAND = "/muster"
 AUDIENCES = (
-    "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets; "
+    "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets, "
+    "members, ballot:N[:voted|:waiting]; "
     "join with + for and (targets+tag:canvass)"
 )
 USAGE: dict[str, str] = {
@@ -41,6 +42,7 @@ USAGE: dict[str, str] = {
     "target remove": f"{COMMAND} target remove DISTRICT",
     "targets": f"{COMMAND} targets",
     "sync": f"{COMMAND} sync",
+    "member": f"{COMMAND} member PHONE since=YYYY-MM-DD|none",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -59,6 +61,7 @@ DESCRIPTIONS: dict[str, str] = {
     "target remove": "a district is no longer a target",
     "targets": "the target districts and their gap to goal",
     "sync": "when Mobilize and Action Network last synced, what changed, the last error",
+    "member": "make a volunteer a member (who may vote) from a day, or none to end it",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"
