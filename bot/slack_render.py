@@ -322,6 +322,51 @@ def _(view: views.ExportView) -> tuple[str, list[Block]]:
     return text, [_section(_escape(text))]
 
 
+@blocks.register
+def _(view: views.BallotView) -> tuple[str, list[Block]]:
+    lines = []
+    for o in view.options:
+        share = f" ({o.share})" if o.share else ""
+        mark = " :white_check_mark:" if o.winner else ""
+        lines.append(f"*{o.number}.* {_escape(o.text)}: {o.votes:,}{share}{mark}")
+    turnout = (
+        f"`{bar(view.voted, view.eligible, 20)}` {view.voted:,} of {view.eligible:,} eligible "
+        f"voted" + (f" ({view.voted / view.eligible:.0%})" if view.eligible else "")
+    )
+    out: list[Block] = [
+        _header(f"Ballot #{view.id} ({view.status})"),
+        _section(f"*{_escape(view.question)}*\n" + "\n".join(lines)),
+        _section(f"*Turnout* {turnout}\n*{_escape(view.verdict)}*"),
+        _context(f"Opens {view.opens} · closes {view.closes} · passes with {view.rule}"),
+    ]
+    if view.by_district:
+        rows = "\n".join(
+            f"{_escape(g.label)}: `{bar(g.voted, g.eligible)}` {g.voted:,}/{g.eligible:,}"
+            for g in view.by_district
+        )
+        out.append(_section(f"*Turnout by district*\n{rows}"))
+    return f"Ballot #{view.id}: {view.voted:,} of {view.eligible:,} voted", out
+
+
+def ballot_lines_blocks(ballots: tuple[views.BallotLine, ...]) -> list[Block]:
+    return [
+        _section(
+            f"*#{b.id}* {_escape(b.question)}\n{b.status} · {b.when} · "
+            f"`{bar(b.voted, b.eligible)}` {b.voted:,}/{b.eligible:,} voted"
+        )
+        for b in ballots[:45]
+    ]
+
+
+@blocks.register
+def _(view: views.BallotListView) -> tuple[str, list[Block]]:
+    if not view.ballots:
+        text = "No ballots yet: `vote add` makes one."
+        return text, [_section(text)]
+    out = [_header("Member votes"), *ballot_lines_blocks(view.ballots)]
+    return f"{len(view.ballots)} ballots", out
+
+
 def stats_blocks(view: views.StatsView) -> list[Block]:
     out: list[Block] = [
         _header("The drive at a glance"),
@@ -363,8 +408,11 @@ def stats_blocks(view: views.StatsView) -> list[Block]:
     return out
 
 
-def home_view(view: views.StatsView | None) -> dict[str, Any]:
-    """The App Home tab; someone who is not an organizer sees no numbers."""
+def home_view(
+    view: views.StatsView | None, ballots: tuple[views.BallotLine, ...] = ()
+) -> dict[str, Any]:
+    """The App Home tab (with the open ballots); someone who is not an organizer sees no
+    numbers."""
     if view is None:
         body = [
             _section(
@@ -374,6 +422,8 @@ def home_view(view: views.StatsView | None) -> dict[str, Any]:
         ]
     else:
         body = stats_blocks(view)
+        if ballots:
+            body = [_header("Open ballots"), *ballot_lines_blocks(ballots)[:10], *body]
     return {"type": "home", "blocks": body[:100]}
 
 

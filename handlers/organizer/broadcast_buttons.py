@@ -11,6 +11,7 @@ from handlers import broadcasts, schedules, views
 from handlers.config import OrgConfig
 from handlers.errors import UsageError
 from handlers.messages import OrganizerAction
+from handlers.organizer import votes
 from handlers.organizer.parsing import USAGE
 from handlers.ports import Clock
 from handlers.results import Result
@@ -58,6 +59,8 @@ def confirm_broadcast(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
     token = action.values.get("token", "")
+    if token.startswith("v:"):  # a ballot's preview (`vote add`)
+        return votes.confirm_ballot(action, uow=uow, org=org, clock=clock)
     if token.startswith("s:"):
         return _confirm_schedule(token, action=action, uow=uow, org=org, clock=clock)
     broadcast_id, now = _broadcast_of(token), clock.now()
@@ -126,6 +129,8 @@ def cancel_broadcast(
 ) -> Result:
     """The preview's Cancel: a draft is cancelled (a late Confirm then sends nothing)."""
     token = action.values.get("token", "")
+    if token.startswith("v:"):
+        return votes.cancel_ballot(action, uow=uow, org=org, clock=clock)
     if not token.startswith("s:"):
         return _stop(_broadcast_of(token), user_id=action.user_id, uow=uow, clock=clock)
     nothing = views.BroadcastDoneView("cancelled", "Cancelled: nothing was scheduled or sent.")

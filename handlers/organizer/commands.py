@@ -9,7 +9,7 @@ same transaction as the change.
 
 Each command family has its module in this package, named after what it does (`shifts`, `roster`,
 `find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`,
-`sync`); this module
+`sync`, `members`, `votes`); this module
 only dispatches. A new command is one function in its family's module and one row in `COMMANDS`
 below, with its usage line and help line in `parsing.USAGE` and `parsing.DESCRIPTIONS` (which the
 help lists, in that order). A new button or modal is one function and one row in `ACTIONS`.
@@ -37,6 +37,7 @@ from handlers.organizer import (
     shifts,
     stats,
     sync,
+    votes,
 )
 from handlers.organizer.parsing import AUDIENCES, COMMAND, DESCRIPTIONS, USAGE
 from handlers.organizer.rights import require_organizer
@@ -46,7 +47,14 @@ from storage.uow import UnitOfWork
 
 Handler = Callable[..., Result]  # (message, *, uow, org, clock) -> Result
 
-TWO_WORD = {("shift", "add"), ("target", "add"), ("target", "remove")}
+TWO_WORD = {
+    ("shift", "add"),
+    ("target", "add"),
+    ("target", "remove"),
+    ("vote", "add"),
+    ("vote", "close"),
+    ("vote", "remind"),
+}
 
 
 # --- Entry points ----------------------------------------------------------------------------
@@ -129,6 +137,11 @@ COMMANDS: dict[str, Handler] = {
     "targets": districts.list_targets,
     "sync": sync.show_sync,
     "member": members.set_member,
+    "vote add": votes.add_vote,
+    "votes": votes.list_votes,
+    "vote": votes.show_vote,
+    "vote close": votes.close_vote,
+    "vote remind": votes.remind_vote,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

@@ -36,13 +36,22 @@ USAGE: dict[str, str] = {
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
     "stats": f"{COMMAND} stats",
-    "export": f"{COMMAND} export volunteers|roster N",
+    "export": f"{COMMAND} export volunteers|roster N|vote N",
     "districts": f"{COMMAND} districts [STATE]",
     "target add": f'{COMMAND} target add DISTRICT [goal=N] [reason="..."]',
     "target remove": f"{COMMAND} target remove DISTRICT",
     "targets": f"{COMMAND} targets",
     "sync": f"{COMMAND} sync",
     "member": f"{COMMAND} member PHONE since=YYYY-MM-DD|none",
+    "vote add": (
+        f'{COMMAND} vote add question="..." options="A|B|No endorsement" [to=AUDIENCE] '
+        '[opens="YYYY-MM-DD HH:MM"] closes="YYYY-MM-DD HH:MM" [threshold=2/3] [quorum=25%] '
+        "[abstentions=counted]"
+    ),
+    "votes": f"{COMMAND} votes",
+    "vote": f"{COMMAND} vote N",
+    "vote close": f"{COMMAND} vote close N",
+    "vote remind": f"{COMMAND} vote remind N",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -62,6 +71,11 @@ DESCRIPTIONS: dict[str, str] = {
     "targets": "the target districts and their gap to goal",
     "sync": "when Mobilize and Action Network last synced, what changed, the last error",
     "member": "make a volunteer a member (who may vote) from a day, or none to end it",
+    "vote add": "a member vote by text (an option named Abstain is an abstention), previewed",
+    "votes": "open and recent ballots, with turnout",
+    "vote": "ballot N's live tally, turnout and turnout by district",
+    "vote close": "close ballot N now and post its result",
+    "vote remind": "text the eligible members who have not voted on N (previewed)",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"
