@@ -65,6 +65,11 @@ def phone_of(i: int) -> str:
     return f"+1617{300 + i // 10_000}{i % 10_000:04d}"
 
 
+def new_phone(rng: random.Random) -> str:
+    """A number none of the seeded volunteers has (area code 508)."""
+    return f"+1508{rng.randrange(200, 1000)}{rng.randrange(10_000):04d}"
+
+
 # --- the echo baseline ---------------------------------------------------------------------------
 
 
@@ -107,12 +112,22 @@ def serve_echo(port: int) -> None:
 # --- the load generator (its own process) ---------------------------------------------------------
 
 
-async def _load(url: str, seconds: float, warmup: float, connections: int, seed: int) -> dict:
+# A first-time volunteer's texts, in order (the issue-19 mix: JOIN, a name, a ZIP, then HELP,
+# SHIFTS, MY and a question), sent from a number never seen before.
+JOINER = ("JOIN", "{name}", "{zip}", "HELP", "SHIFTS", "MY", "Where do we meet on Saturday?")
+
+
+async def _load(
+    url: str, seconds: float, warmup: float, connections: int, seed: int, joins: float = 0.0
+) -> dict:
+    """`joins`: the share of requests that start a new volunteer's conversation (JOINER, one
+    text after another's reply, on the same connection)."""
     import aiohttp
     from twilio.request_validator import RequestValidator
 
     validator = RequestValidator(AUTH_TOKEN)
     rng = random.Random(seed)
+    urls = url.split(",")  # several web processes: each connection keeps to one
     weights = [w for w, _ in MIX]
     bodies = [b for _, b in MIX]
     latencies: list[float] = []
@@ -122,16 +137,23 @@ async def _load(url: str, seconds: float, warmup: float, connections: int, seed:
     measure_from = start + warmup
     stop_at = measure_from + seconds
 
-    def request() -> tuple[str, dict[str, str]]:
-        body = rng.choices(bodies, weights)[0].format(
-            n=rng.randint(1, SHIFTS), zip=rng.choice(ZIPS), name=rng.choice(NAMES)
-        )
+    def request(url: str, joiner: list[str]) -> tuple[str, dict[str, str]]:
+        fill = {"n": rng.randint(1, SHIFTS), "zip": rng.choice(ZIPS), "name": rng.choice(NAMES)}
+        if not joiner and joins and rng.random() < joins:
+            joiner.extend([new_phone(rng), *JOINER])
+        if joiner:
+            phone, body = joiner[0], joiner.pop(1).format(**fill)
+            if len(joiner) == 1:
+                joiner.clear()
+        else:
+            phone = phone_of(rng.randrange(VOLUNTEERS))
+            body = rng.choices(bodies, weights)[0].format(**fill)
         sid = "SM" + uuid.uuid4().hex
         params = {
             "MessageSid": sid,
             "SmsSid": sid,
             "AccountSid": ACCOUNT_SID,
-            "From": phone_of(rng.randrange(VOLUNTEERS)),
+            "From": phone,
             "To": GROUP_NUMBER,
             "Body": body,
             "NumMedia": "0",
@@ -143,9 +165,10 @@ async def _load(url: str, seconds: float, warmup: float, connections: int, seed:
         }
         return urlencode(params), headers
 
-    async def worker(session: aiohttp.ClientSession) -> None:
+    async def worker(session: aiohttp.ClientSession, url: str) -> None:
+        joiner: list[str] = []  # the phone, then the texts still to send
         while True:
-            data, headers = request()
+            data, headers = request(url, joiner)
             t0 = time.perf_counter()
             if t0 >= stop_at:
                 return
@@ -173,7 +196,7 @@ async def _load(url: str, seconds: float, warmup: float, connections: int, seed:
 
     connector = aiohttp.TCPConnector(limit=connections)
     async with aiohttp.ClientSession(connector=connector) as session:
-        await asyncio.gather(*(worker(session) for _ in range(connections)))
+        await asyncio.gather(*(worker(session, urls[i % len(urls)]) for i in range(connections)))
     return {
         "ok": counts["ok"],
         "errors": counts["errors"],
@@ -199,22 +222,15 @@ def combine(runs: list[dict]) -> dict:
     }
 
 
-def run_load(url: str, seconds: float, warmup: float, connections: int, seed: int) -> dict:
+def run_load(
+    url: str, seconds: float, warmup: float, connections: int, seed: int, joins: float = 0.0
+) -> dict:
     """One timed slot of load. Each slot draws its own texts (`seed`): a later slot does not
     replay an earlier one's, which the server would find cheaper (already signed up, already
-    acknowledged)."""
+    acknowledged). `url`: one, or several separated by commas (one per web process)."""
+    args = [url, str(seconds), str(warmup), str(connections), str(seed), str(joins)]
     out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bench.inbound_sms",
-            "load",
-            url,
-            str(seconds),
-            str(warmup),
-            str(connections),
-            str(seed),
-        ],
+        [sys.executable, "-m", "bench.inbound_sms", "load", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -247,11 +263,13 @@ def wait_ready(port: int, proc: subprocess.Popen, log: Path, timeout: float = 60
 
 
 class Server:
-    def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int):
+    def __init__(
+        self, args: list[str], env: dict[str, str], log: Path, port: int, cwd: Path = ROOT
+    ):
         self.port, self.log = port, log
         self._out = log.open("w")
         self.proc = subprocess.Popen(
-            args, cwd=ROOT, env=env, stdout=self._out, stderr=subprocess.STDOUT
+            args, cwd=cwd, env=env, stdout=self._out, stderr=subprocess.STDOUT
         )
         wait_ready(port, self.proc, log)
 
@@ -401,94 +419,148 @@ def start_echo(tmp: Path) -> Server:
     )
 
 
-def start_muster(database_url: str, tmp: Path, label: str) -> Server:
-    seed(database_url)
+def start_muster(
+    database_url: str,
+    tmp: Path,
+    label: str,
+    *,
+    root: Path = ROOT,
+    web_only: bool = True,
+    env: dict[str, str] | None = None,
+    seeded: bool = False,
+) -> Server:
+    """`muster serve` (--web-only unless `web_only` is False) from the source tree `root` (a
+    second checkout measures the code before a change in the same run), on a freshly seeded
+    database."""
+    if not seeded:
+        code = "import sys; from bench.inbound_sms import seed; seed(sys.argv[1])"
+        subprocess.run([sys.executable, "-c", code, database_url], cwd=root, check=True)
     port = free_port()
+    slug = "".join(c if c.isalnum() else "-" for c in label.lower())
     return Server(
-        [sys.executable, "-m", "bot.cli", "serve", "--web-only", "--port", str(port)],
-        muster_env(database_url, port),
-        tmp / f"muster-{label.split()[0]}.log",
+        [sys.executable, "-m", "bot.cli", "serve", *(["--web-only"] if web_only else []),
+         "--port", str(port)],
+        {**muster_env(database_url, port), **(env or {})},
+        tmp / f"muster-{slug}.log",
         port,
-    )
+        cwd=root,
+    )  # fmt: skip
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench inbound_sms")
+def database_urls(args: argparse.Namespace, tmp: Path, stack: contextlib.ExitStack, tag: str):
+    """(label, url) of the databases this run measures: a SQLite file, a scratch PostgreSQL."""
+    found = []
+    if args.sqlite != "none":
+        found.append(("SQLite file", f"sqlite:///{tmp / f'bench-{tag}.db'}"))
+    pg = args.postgres if args.postgres and args.postgres != "none" else None
+    if pg and pg.startswith("postgresql"):
+        try:
+            found.append(("PostgreSQL", stack.enter_context(ScratchPostgres(pg))))
+        except Exception as exc:
+            print(f"  PostgreSQL skipped: {str(exc).splitlines()[0]}")
+    return found
+
+
+def parser_of(prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--seconds", type=float, default=12.0, help="timed seconds per setup")
     parser.add_argument("--rounds", type=int, default=3, help="slots each setup's time is cut in")
     parser.add_argument("--warmup", type=float, default=1.0, help="seconds before each slot")
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument(
+        "--joins", type=float, default=0.03,
+        help="share of requests that start a new volunteer's conversation (JOINER)",
+    )  # fmt: skip
+    parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL") or os.environ.get("TEST_DATABASE_URL"),
         help="a PostgreSQL server URL (any existing database); 'none' to skip",
     )
-    args = parser.parse_args(argv if argv is not None else [])
+    parser.add_argument("--sqlite", default="file", help="'none' to skip SQLite")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="another checkout (the code before a change): each database is also served by it",
+    )
+    return parser
+
+
+def measure(
+    args: argparse.Namespace, setups: list[tuple[str, list[Server], str | None]]
+) -> tuple[bool, dict[str, dict]]:
+    """Run the slots in turn, print each setup's figure beside the echo's (the first setup's);
+    (True if no error and every answered text was stored, each setup's figures)."""
     slot = args.seconds / args.rounds
+    runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
+    for round_ in range(args.rounds):
+        for label, servers, _ in setups:
+            url = ",".join(f"http://127.0.0.1:{srv.port}/twilio/sms" for srv in servers)
+            runs[label].append(
+                run_load(url, slot, args.warmup, args.connections, 11 + round_, args.joins)
+            )
+    results = {label: combine(r) for label, r in runs.items()}
+    echo_rps = results[setups[0][0]]["rps"]
+    good = True
+    for label, _, database_url in setups:
+        result = results[label]
+        print(fmt(label, result))
+        for sample in result["error_samples"]:
+            print(f"    error: {sample}")
+        good &= not result["errors"]
+        if database_url is None:
+            continue
+        stored = stored_messages(database_url)
+        ratio = result["rps"] / echo_rps if echo_rps else 0.0
+        ok_ratio, ok_p99 = ratio >= 0.35, result["p99_ms"] < 25
+        print(
+            f"    {ratio:.2f} x echo (target >= 0.35: {'met' if ok_ratio else 'MISSED'}); "
+            f"p99 target < 25 ms: {'met' if ok_p99 else 'MISSED'}; "
+            f"stored {stored:,} of {result['answered']:,} answered"
+            f"{'' if stored == result['answered'] else ' (MISMATCH)'}"
+        )
+        good &= stored == result["answered"]
+    return good, results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser_of("python -m bench inbound_sms").parse_args(argv if argv is not None else [])
     print(
         f"POST /twilio/sms, signed, one uvicorn worker, {args.connections} connections; "
-        f"{VOLUNTEERS:,} volunteers. Each setup {args.seconds:.0f} s, cut in {args.rounds} slots "
-        f"taken in turn with the others (so a busy moment on this shared machine hits all "
-        f"alike). Figures are under load from other sessions."
+        f"{VOLUNTEERS:,} volunteers; {args.joins:.0%} of requests start a new volunteer's "
+        f"JOIN, name, ZIP, HELP, SHIFTS, MY, question. Each setup {args.seconds:.0f} s, cut in "
+        f"{args.rounds} slots taken in turn with the others (so a busy moment on this shared "
+        f"machine hits all alike). Load average at the start: {os.getloadavg()[0]:.2f}."
     )
-    failed = False
     with (
         tempfile.TemporaryDirectory(prefix="bench-sms-") as tmpdir,
         contextlib.ExitStack() as stack,
     ):
         tmp = Path(tmpdir)
-        setups: list[tuple[str, Server, str | None]] = []
         echo = start_echo(tmp)
         stack.callback(echo.stop)
-        setups.append(("baseline: Starlette TwiML echo + signature", echo, None))
-        sqlite_url = f"sqlite:///{tmp / 'bench.db'}"
-        server = start_muster(sqlite_url, tmp, "SQLite file")
-        stack.callback(server.stop)
-        setups.append(("Muster /twilio/sms on SQLite file", server, sqlite_url))
-        pg = args.postgres if args.postgres and args.postgres != "none" else None
-        if pg and pg.startswith("postgresql"):
-            try:
-                pg_url = stack.enter_context(ScratchPostgres(pg))
-                server = start_muster(pg_url, tmp, "PostgreSQL")
+        setups: list[tuple[str, list[Server], str | None]] = [
+            ("baseline: Starlette TwiML echo + signature", [echo], None)
+        ]
+        trees = [("", ROOT)]
+        if args.baseline_tree:
+            trees.append((" (before)", args.baseline_tree.resolve()))
+        for suffix, root in trees:
+            for name, url in database_urls(args, tmp, stack, str(len(setups))):
+                label = f"Muster /twilio/sms on {name}{suffix}"
+                server = start_muster(url, tmp, label, root=root)
                 stack.callback(server.stop)
-                setups.append(("Muster /twilio/sms on PostgreSQL", server, pg_url))
-            except Exception as exc:
-                print(f"  PostgreSQL skipped: {str(exc).splitlines()[0]}")
-        runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
-        for round_ in range(args.rounds):
-            for label, srv, _ in setups:
-                url = f"http://127.0.0.1:{srv.port}/twilio/sms"
-                runs[label].append(
-                    run_load(url, slot, args.warmup, args.connections, seed=11 + round_)
-                )
-        results = {label: combine(r) for label, r in runs.items()}
-        echo_rps = results[setups[0][0]]["rps"]
-        for label, _, database_url in setups:
-            result = results[label]
-            print(fmt(label, result))
-            for sample in result["error_samples"]:
-                print(f"    error: {sample}")
-            failed |= bool(result["errors"])
-            if database_url is None:
-                continue
-            stored = stored_messages(database_url)
-            ratio = result["rps"] / echo_rps if echo_rps else 0.0
-            ok_ratio, ok_p99 = ratio >= 0.35, result["p99_ms"] < 25
-            print(
-                f"    {ratio:.2f} x echo (target >= 0.35: {'met' if ok_ratio else 'MISSED'}); "
-                f"p99 target < 25 ms: {'met' if ok_p99 else 'MISSED'}; "
-                f"stored {stored:,} of {result['answered']:,} answered"
-                f"{'' if stored == result['answered'] else ' (MISMATCH)'}"
-            )
-            failed |= stored != result["answered"]
-    return 1 if failed else 0
+                setups.append((label, [server], url))
+        good, _ = measure(args, setups)
+    print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
+    return 0 if good else 1
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "load":
         url, seconds, warmup, conns = sys.argv[2], *map(float, sys.argv[3:5]), int(sys.argv[5])
-        seed = int(sys.argv[6]) if len(sys.argv) > 6 else 11
-        print(json.dumps(asyncio.run(_load(url, seconds, warmup, conns, seed=seed))))
+        seed_ = int(sys.argv[6]) if len(sys.argv) > 6 else 11
+        joins = float(sys.argv[7]) if len(sys.argv) > 7 else 0.0
+        print(json.dumps(asyncio.run(_load(url, seconds, warmup, conns, seed_, joins))))
     elif len(sys.argv) > 1 and sys.argv[1] == "echo":
         serve_echo(int(sys.argv[2]))
     else:

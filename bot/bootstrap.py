@@ -82,6 +82,7 @@ def org_config(settings: Settings) -> OrgConfig:
         organizer_ids=settings.organizer_slack_ids,
         public_url=settings.public_url,
         geocoder=settings.geocoder != "off",
+        action_network=settings.action_network_enabled,
     )
 
 

@@ -61,8 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     d_show = d_sub.add_parser("show", help="the districts of a ZIP code")
     d_show.add_argument("zip")
 
-    sync = sub.add_parser("sync", help="sync with a peer service now (Mobilize)")
-    sync.add_argument("what", choices=["mobilize"])
+    sync = sub.add_parser("sync", help="sync with a peer service now (Mobilize, Action Network)")
+    sync.add_argument("what", choices=["mobilize", "action_network"])
     return parser
 
 

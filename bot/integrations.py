@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from bot.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.action_network_api import ActionNetworkHttpApi
     from bot.bootstrap import Container
     from bot.mobilize_api import MobilizeHttpApi
 
@@ -29,8 +30,21 @@ def build_mobilize(settings: Settings) -> MobilizeHttpApi | None:
     )
 
 
+def build_action_network(settings: Settings) -> ActionNetworkHttpApi | None:
+    if not settings.action_network_enabled or settings.action_network_api_key is None:
+        return None
+    from bot.action_network_api import ActionNetworkHttpApi
+
+    return ActionNetworkHttpApi(
+        base_url=settings.action_network_api_url,
+        api_key=settings.action_network_api_key.get_secret_value().strip(),
+    )
+
+
 def sync_command(container: Container, what: str) -> int:
-    """`muster sync mobilize`: one sync now; prints what changed (or why it failed)."""
+    """`muster sync mobilize|action_network`: one sync now; prints what changed (or why not)."""
+    if what == "action_network":
+        return _sync_action_network(container)
     from handlers.mobilize import sync_mobilize
 
     if what != "mobilize":
@@ -47,4 +61,21 @@ def sync_command(container: Container, what: str) -> int:
     finally:
         mobilize.close()
     print(f"Mobilize: {report.summary}")
+    return 0 if report.error is None else 1
+
+
+def _sync_action_network(container: Container) -> int:
+    from handlers.action_network_sync import sync_action_network
+
+    api = build_action_network(container.settings)
+    if api is None:
+        print("muster: Action Network is off (set ACTION_NETWORK_API_KEY)", file=sys.stderr)
+        return 2
+    try:
+        report = sync_action_network(
+            uow=container.uow(), org=container.org, clock=container.clock, api=api
+        )
+    finally:
+        api.close()
+    print(f"Action Network: {report.summary}")
     return 0 if report.error is None else 1

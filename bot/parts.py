@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot import metrics, slack_render
 from bot.bootstrap import Container
-from bot.integrations import build_mobilize
+from bot.integrations import build_action_network, build_mobilize
 
 if TYPE_CHECKING:
     from handlers.ports import SmsSender
@@ -78,6 +78,7 @@ def timetable_wiring(container: Container) -> dict[str, Any]:
         "lease_ttl": timedelta(seconds=container.settings.clock_lease_seconds),
         "metrics": metrics.RECORDER,
         "mobilize": build_mobilize(container.settings),  # None when Mobilize is off
+        "action_network": build_action_network(container.settings),  # None without its key
     }
 
 

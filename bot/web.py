@@ -51,9 +51,17 @@ def create_app(
 
 def _optional_routes(container: Container) -> list[BaseRoute]:
     """Each surface lives in its own module and decides for itself whether it is on."""
-    from bot import console_web, metrics, slack_web, twilio_inbound, twilio_status
+    from bot import (
+        action_network_web,
+        console_web,
+        metrics,
+        slack_web,
+        twilio_inbound,
+        twilio_status,
+    )
 
     routes: list[BaseRoute] = []
-    for module in (twilio_inbound, twilio_status, slack_web, console_web, metrics):
+    for module in (twilio_inbound, twilio_status, slack_web, console_web, metrics,
+                   action_network_web):  # fmt: skip
         routes += module.routes(container)
     return routes

@@ -16,6 +16,7 @@ class OrgConfig:
     organizer_ids: frozenset[str] = field(default_factory=frozenset)
     public_url: str = "http://127.0.0.1:8000"
     geocoder: bool = False  # GEOCODER is on: street addresses are looked up for districts
+    action_network: bool = False  # ACTION_NETWORK_API_KEY is set: new volunteers are sent there
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,15 +7,19 @@ inside the caller's unit of work: the volunteer's status and the ledger row comm
 An opt-out also marks the number's pending outbox rows `skipped` in the same transaction, so a text
 queued a moment before the STOP (a broadcast held for quiet hours, a reminder) never goes out; the
 sender checks the volunteer's status again when it claims a row.
+
+A volunteer Action Network knows is sent there again, with the new SMS status, by an outbox row
+written in the same transaction (`handlers.action_network_writes.consent_changed`).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from handlers.action_network_writes import consent_changed
 from storage.models import (
     ConsentAction,
     ConsentEvent,
@@ -75,7 +79,7 @@ def record_opt_out(
         .values(status=DeliveryStatus.SKIPPED, error_message="opted out", updated_at=now)
         .execution_options(synchronize_session=False)
     )
-    return _append(
+    event = _append(
         session,
         action=ConsentAction.OPT_OUT,
         phone=phone,
@@ -86,6 +90,9 @@ def record_opt_out(
         message_sid=message_sid,
         detail=detail,
     )
+    if volunteer is not None:
+        consent_changed(session, volunteer=volunteer, now=now, channel=channel)
+    return event
 
 
 def record_opt_in(
@@ -105,7 +112,7 @@ def record_opt_in(
             session.flush()
         volunteer.status = VolunteerStatus.ACTIVE
         volunteer.opted_in_at = now
-    return _append(
+    event = _append(
         session,
         action=ConsentAction.OPT_IN,
         phone=phone,
@@ -116,7 +123,25 @@ def record_opt_in(
         message_sid=message_sid,
         detail=detail,
     )
+    if volunteer is not None:
+        consent_changed(session, volunteer=volunteer, now=now, channel=channel)
+    return event
 
 
 def is_opted_out(volunteer: Volunteer | None) -> bool:
     return volunteer is not None and volunteer.status == VolunteerStatus.OPTED_OUT
+
+
+# The number's latest ledger entry (by when it happened, then by id), built once.
+_LATEST_ACTION = (
+    select(ConsentEvent.action)
+    .where(ConsentEvent.phone == bindparam("phone"))
+    .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+    .limit(1)
+)
+
+
+def opted_out_on_record(session: Session, phone: str) -> bool:
+    """Whether the number's latest consent ledger entry is an opt-out, whether or not a
+    volunteer row holds the number (after `muster forget`, none does)."""
+    return session.scalar(_LATEST_ACTION, {"phone": phone}) == ConsentAction.OPT_OUT

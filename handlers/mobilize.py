@@ -18,25 +18,24 @@ compares first, and every text carries an idempotency key naming what it is abou
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from handlers import sms_text
-from handlers.audiences import reachable
 from handlers.config import OrgConfig
+from handlers.mobilize_outbox import enqueue_attendance
 from handlers.peers import PeerError, WriteOutcome
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
 from handlers.sending import record_effects
-from handlers.shifts import LIVE
+from handlers.shift_changes import tell_volunteers
+from handlers.shifts import fill_from_waitlist, promotion_sms
 from storage.integrations import Integration, SyncRun, last_good_run, start_run
-from storage.models import Commitment, Priority, Shift, ShiftSource, Volunteer
+from storage.models import Shift, ShiftSource
 from storage.uow import UnitOfWork
 
 # A timeslot without `max_attendees` takes any number of volunteers; Muster's shifts need a number.
@@ -109,6 +108,7 @@ class SyncReport:
     updated: int = 0
     cancelled: int = 0
     told: int = 0
+    promoted: int = 0  # moved up from a waitlist into seats Mobilize added
     error: str | None = None
     sms: list[OutboundSms] = field(default_factory=list)
 
@@ -137,6 +137,8 @@ class SyncReport:
             if n
         ]
         told = f"; {self.told} volunteer{'s' if self.told != 1 else ''} told" if self.told else ""
+        if self.promoted:
+            told += f"; {self.promoted} moved up from the waitlist"
         return ", ".join(parts) + told
 
 
@@ -242,14 +244,33 @@ def _apply_event(
         if not changed:
             continue
         moved = bool({"starts_at", "ends_at", "location"} & changed.keys())
+        raised = fields["capacity"] > shift.capacity
         for name, value in changed.items():
             setattr(shift, name, value)
         report.updated += 1
         if moved and shift.cancelled_at is None:
             _tell(session, shift, report=report, org=org, moved=True)
+        if raised:
+            _promote(session, shift, report=report, org=org, now=now)
     for shift in existing.values():  # timeslots the event no longer has
         if shift.starts_at > now:
             _cancel(session, shift, report=report, org=org, now=now)
+
+
+def _promote(
+    session: Session, shift: Shift, *, report: SyncReport, org: OrgConfig, now: datetime
+) -> None:
+    """Seats Mobilize added (a higher `max_attendees`, a slot no longer full) go to the shift's
+    waitlist, first in line first: each promoted volunteer is told, as after a DROP, and their
+    seat is written back to Mobilize like a YES."""
+    for commitment in fill_from_waitlist(session, shift, now=now, org_name=org.org_name):
+        report.sms.append(promotion_sms(commitment, shift, org_name=org.org_name))
+        report.sms.extend(
+            enqueue_attendance(
+                session, volunteer=commitment.volunteer, shift=shift, commitment=commitment, now=now
+            )
+        )
+        report.promoted += 1
 
 
 def _cancel(
@@ -267,46 +288,8 @@ def _tell(
     session: Session, shift: Shift, *, report: SyncReport, org: OrgConfig, moved: bool
 ) -> None:
     """A text to each volunteer holding or waiting for a seat on the shift, once per change."""
-    session.flush()
-    rows = session.execute(
-        select(Commitment.id, Volunteer.id, Volunteer.phone, Volunteer.timezone, Volunteer.language)
-        .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
-        .where(Commitment.shift_id == shift.id, Commitment.status.in_(LIVE), reachable())
-    ).all()
-    # The key names the change itself: the same move (or the cancellation) is told once, however
-    # often the sync runs; a later move is a new change and is told again.
-    change = (
-        "moved:" + _digest(shift.starts_at.astimezone(UTC).isoformat(), shift.location or "")
-        if moved
-        else "cancelled"
+    told = tell_volunteers(
+        session, shift, org=org, moved=moved, key_prefix="mob", by="the organizers"
     )
-    for commitment_id, volunteer_id, phone, zone, language in rows:
-        when = sms_text.when(shift.starts_at, zone or shift.timezone, language)
-        title = sms_text.short_title(shift.title)
-        if moved:
-            place = f" at {shift.location}" if shift.location else ""
-            body = (
-                f'{org.org_name}: "{title}" has changed: it is now {when}{place}. '
-                f"Still coming? Nothing to do. Can't make it? Reply DROP {shift.id}."
-            )
-        else:
-            body = (
-                f'{org.org_name}: "{title}" on {when} has been cancelled by the organizers. '
-                "Reply SHIFTS for others."
-            )
-        report.sms.append(
-            OutboundSms(
-                phone=phone,
-                body=body,
-                kind="shift_change",
-                idempotency_key=f"mob:{change}:{commitment_id}",
-                volunteer_id=volunteer_id,
-                # (no commitment_id: the sender would hold back a text about a cancelled shift)
-                priority=int(Priority.REMINDER),
-            )
-        )
-        report.told += 1
-
-
-def _digest(*parts: str) -> str:
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+    report.sms.extend(told)
+    report.told += len(told)

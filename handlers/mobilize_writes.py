@@ -5,7 +5,9 @@ DROP that caused them), so the outbox row commits with the commitment. The atten
 built when it is sent, from the volunteer as they are then: an email given later is used, and
 `sms_opt_in_status` is what the consent ledger says at that moment. Without an email (Mobilize
 matches people by it) the row waits and the volunteer is asked once; Muster never invents one.
-Called from YES N and DROP N (`handlers.volunteer.shift_keywords`), alone or in a batch.
+Called from YES N and DROP N (`handlers.volunteer.shift_keywords`), alone or in a batch, from an
+organizer's `/muster signup` and from the sync's promotions; the enqueueing half is
+`handlers.mobilize_outbox` (re-exported here), this module builds and sends the writes.
 """
 
 from __future__ import annotations
@@ -15,115 +17,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.mobilize import MobilizeApi
+from handlers.mobilize_outbox import ATTEND, CANCEL, enqueue_attendance, enqueue_cancellation
 from handlers.peers import WriteOutcome
 from handlers.ports import Clock
-from handlers.results import OutboundSms
 from storage.integrations import (
     Integration,
     IntegrationWrite,
     WriteStatus,
     backoff,
-    enqueue_write,
 )
 from storage.models import (
-    Commitment,
     ConsentAction,
     ConsentEvent,
-    Priority,
-    Shift,
-    ShiftSource,
     Volunteer,
 )
 from storage.uow import UnitOfWork
 
-ATTEND = "mobilize.attendance"
-CANCEL = "mobilize.cancel"
 CLAIM_LEASE_SECONDS = 120
 WRITES_PER_SECOND = 5.0  # Mobilize's limit on writes
 
-
-def _key(session: Session, commitment: Commitment) -> str:
-    """One attendance per seat: a producer run twice finds the same key; a seat taken again
-    after a DROP (the same commitment row, maybe in the same second) gets a new one."""
-    stamp = int((commitment.committed_at or commitment.created_at).timestamp())
-    ended = session.scalar(
-        select(func.count())
-        .select_from(IntegrationWrite)
-        .where(
-            IntegrationWrite.commitment_id == commitment.id,
-            or_(
-                IntegrationWrite.kind == CANCEL,
-                (IntegrationWrite.kind == ATTEND)
-                & (IntegrationWrite.status == WriteStatus.CANCELLED),
-            ),
-        )
-    )
-    return f"mob.att:{commitment.id}:{stamp}:{ended or 0}"
-
-
-def enqueue_attendance(
-    session: Session, *, volunteer: Volunteer, shift: Shift, commitment: Commitment, now: datetime
-) -> tuple[OutboundSms, ...]:
-    """An attendance owed to Mobilize for a seat on a Mobilize shift; the email question if due."""
-    if shift.source != ShiftSource.MOBILIZE or shift.mobilize_event_id is None:
-        return ()
-    waiting = not volunteer.email
-    enqueue_write(
-        session,
-        integration=Integration.MOBILIZE,
-        kind=ATTEND,
-        payload={"event_id": shift.mobilize_event_id, "timeslot_id": shift.mobilize_timeslot_id},
-        dedupe_key=_key(session, commitment),
-        now=now,
-        volunteer_id=volunteer.id,
-        commitment_id=commitment.id,
-        status=WriteStatus.WAITING if waiting else WriteStatus.PENDING,
-    )
-    if not waiting or not volunteer.phone:
-        return ()
-    return (
-        OutboundSms(
-            phone=volunteer.phone,
-            body=(
-                "This shift is run on Mobilize, which needs your email to hold your spot. "
-                "Reply EMAIL and your address, e.g. EMAIL me@example.org"
-            ),
-            kind="email_ask",
-            idempotency_key=f"ask-email:{volunteer.id}",  # asked once, ever
-            volunteer_id=volunteer.id,
-            priority=int(Priority.TRANSACTIONAL),
-        ),
-    )
-
-
-def enqueue_cancellation(session: Session, *, commitment: Commitment, now: datetime) -> None:
-    """DROP: an attendance not yet sent is called off; one already written is cancelled."""
-    row = session.scalars(
-        select(IntegrationWrite)
-        .where(IntegrationWrite.kind == ATTEND, IntegrationWrite.commitment_id == commitment.id)
-        .order_by(IntegrationWrite.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
-    if row is None:
-        return
-    if row.status in (WriteStatus.PENDING, WriteStatus.WAITING) and row.attempts == 0:
-        row.status = WriteStatus.CANCELLED
-        return
-    enqueue_write(
-        session,
-        integration=Integration.MOBILIZE,
-        kind=CANCEL,
-        payload={"event_id": row.payload["event_id"], "attendance_write": row.id},
-        dedupe_key=f"mob.cancel:{row.id}",
-        now=now,
-        volunteer_id=row.volunteer_id,
-        commitment_id=commitment.id,
-    )
+__all__ = ["ATTEND", "CANCEL", "enqueue_attendance", "enqueue_cancellation"]
 
 
 def attendance_body(session: Session, volunteer: Volunteer, timeslot_id: int) -> dict[str, object]:

@@ -265,6 +265,25 @@ def drop_commitment(
     return DropOutcome(DropStatus.DROPPED, shift, commitment, was, promoted, sms)
 
 
+def fill_from_waitlist(
+    session: Session, shift: Shift, *, now: datetime, org_name: str
+) -> list[Commitment]:
+    """Seats a shift gained (its capacity raised) go to its waitlist, first in line first, each
+    told as a DROP's promotion is (`promotion_sms`). Returns the promoted commitments."""
+    session.flush()  # the new capacity, before the seats are taken against it
+    promoted: list[Commitment] = []
+    while shift.cancelled_at is None and shift.starts_at > now:
+        first = _first_in_line(session, shift.id)
+        if first is None or not _take_seat(session, shift):
+            break
+        first.status = CommitmentStatus.COMMITTED
+        first.committed_at = now
+        first.waitlist_position = None
+        session.flush()
+        promoted.append(first)
+    return promoted
+
+
 def _first_in_line(session: Session, shift_id: int) -> Commitment | None:
     """The waitlisted commitment with the lowest ticket whose volunteer can still be texted."""
     return session.scalars(

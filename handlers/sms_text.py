@@ -36,6 +36,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "{org}: te suscribiste a nuestros mensajes. Frecuencia variable. Pueden aplicarse "
         "tarifas de msj y datos. AYUDA para ayuda, ALTO para salir.",
     },
+    "form_welcome": {
+        "en": "{org}: You signed up on our form to get our volunteer texts. Msg freq varies. Msg "
+        "& data rates may apply. Reply HELP for help, STOP to opt out.",
+        "es": "{org}: Te inscribiste en nuestro formulario para recibir mensajes. Frecuencia "
+        "variable. Pueden aplicarse tarifas. AYUDA para ayuda, ALTO para salir.",
+    },
     "already_joined": {
         "en": "{org}: you're already signed up. Reply SHIFTS to see shifts, HELP for help, STOP "
         "to opt out.",

@@ -24,7 +24,9 @@ has APScheduler call the job however late, once for however many missed runs, an
 later it records a MISSED broadcast and tells the organizers. See docs/timetable.md.
 
 The Mobilize sync (every 15 minutes) and the drain of Mobilize write-backs (every 10 s, at most
-5 writes a second) run only on the leader, beside the reminder sweep, when Mobilize is on.
+5 writes a second) run only on the leader, beside the reminder sweep, when Mobilize is on; so
+does the drain of Action Network writes (every 10 s, at most 4 requests a second) when
+ACTION_NETWORK_API_KEY is set.
 
 Ballots (member votes) are opened and closed by a sweep every 5 s (`jobs.run_ballot_sweep`); a
 vote is refused from its closing time on whatever the sweep's lag, and each ballot is claimed by a
@@ -58,6 +60,8 @@ from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, select
 
+from handlers.action_network import ActionNetworkApi
+from handlers.action_network_writes import drain_action_network_writes
 from handlers.config import OrgConfig
 from handlers.mobilize import MobilizeApi, sync_mobilize
 from handlers.mobilize_writes import drain_mobilize_writes
@@ -83,6 +87,8 @@ BALLOT_JOB_ID, BALLOT_SWEEP_SECONDS = "muster:ballots", 5
 MOBILIZE_SYNC_JOB_ID, MOBILIZE_WRITES_JOB_ID = "muster:mobilize-sync", "muster:mobilize-writes"
 MOBILIZE_SYNC_MINUTES = 15
 MOBILIZE_WRITES_SECONDS = 10
+ACTION_NETWORK_WRITES_JOB_ID = "muster:action-network-writes"
+ACTION_NETWORK_WRITES_SECONDS = 10
 
 # The timetable that leads in this process: APScheduler's persisted jobs name plain functions
 # (textual references, so they pickle) and reach their database and ports through it.
@@ -134,6 +140,12 @@ def run_mobilize_writes_job() -> None:
         timetable.drain_mobilize()
 
 
+def run_action_network_writes_job() -> None:
+    timetable = _leading
+    if timetable is not None and timetable.leading:
+        timetable.drain_action_network()
+
+
 class Timetable:
     """One clock: seeks leadership, and while it leads runs the APScheduler scheduler."""
 
@@ -151,8 +163,10 @@ class Timetable:
         leadership: AdvisoryLock | LeaseRow | None = None,
         reminder_seconds: float = REMINDER_SWEEP_SECONDS,
         mobilize: MobilizeApi | None = None,
+        action_network: ActionNetworkApi | None = None,
     ):
         self.mobilize = mobilize  # None: Mobilize is off (no MOBILIZE_ORGANIZATION_ID)
+        self.action_network = action_network  # None: no ACTION_NETWORK_API_KEY
         self.database_url = database_url  # the job store's own engine connects here
         self.uow, self.read_uow = uow, read_uow
         self.clock = clock
@@ -263,9 +277,34 @@ class Timetable:
             coalesce=True,
             next_run_time=datetime.now(UTC),
         )
-        if self.mobilize is None:
-            return
-        for job_id, func, name, every in (
+        peers: list[tuple[str, str, str, int]] = []
+        if self.action_network is not None:
+            peers.append(
+                (
+                    ACTION_NETWORK_WRITES_JOB_ID,
+                    "run_action_network_writes_job",
+                    "Action Network writes",
+                    ACTION_NETWORK_WRITES_SECONDS,
+                )
+            )
+        if self.mobilize is not None:
+            peers += self._mobilize_jobs()
+        for job_id, func, name, every in peers:
+            scheduler.add_job(
+                f"scheduler.clock:{func}",
+                trigger=IntervalTrigger(seconds=every),
+                id=job_id,
+                name=name,
+                jobstore=BUILTIN_STORE,
+                replace_existing=True,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
+
+    @staticmethod
+    def _mobilize_jobs() -> list[tuple[str, str, str, int]]:
+        return [
             (
                 MOBILIZE_SYNC_JOB_ID,
                 "run_mobilize_sync_job",
@@ -278,18 +317,7 @@ class Timetable:
                 "Mobilize writes",
                 MOBILIZE_WRITES_SECONDS,
             ),
-        ):
-            scheduler.add_job(
-                f"scheduler.clock:{func}",
-                trigger=IntervalTrigger(seconds=every),
-                id=job_id,
-                name=name,
-                jobstore=BUILTIN_STORE,
-                replace_existing=True,
-                max_instances=1,
-                coalesce=True,
-                next_run_time=datetime.now(UTC),
-            )
+        ]
 
     def _stand_down(self) -> None:
         global _leading
@@ -424,6 +452,13 @@ class Timetable:
             return
         drain_mobilize_writes(
             uow=self.uow(), clock=self.clock, mobilize=self.mobilize, pace=time.sleep
+        )
+
+    def drain_action_network(self) -> None:
+        if self.action_network is None:
+            return
+        drain_action_network_writes(
+            uow=self.uow(), clock=self.clock, api=self.action_network, pace=time.sleep
         )
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:

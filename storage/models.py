@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -228,6 +229,8 @@ class Shift(Base):
     mobilize_event_id: Mapped[int | None] = mapped_column(BigInteger)
     mobilize_timeslot_id: Mapped[int | None] = mapped_column(BigInteger)
     url: Mapped[str | None] = mapped_column(String(500))  # the event's page (Mobilize browser_url)
+    # The Action Network event whose attendances this shift's sign-ups are recorded as (its id).
+    action_network_event_id: Mapped[str | None] = mapped_column(String(80))
     # The district the shift works for (short OCD id, `ma/sldl:10th_bristol`), if any.
     district: Mapped[str | None] = mapped_column(String(120), index=True)
 
@@ -393,19 +396,28 @@ class Delivery(Base):
         UniqueConstraint("broadcast_id", "volunteer_id"),
         Index("ix_deliveries_due", "status", "priority", "send_after"),
         Index("ix_deliveries_to_phone_created", "to_phone", "created_at"),
+        # Only reminders and check-ins name a commitment: the index leaves out the rest (a
+        # broadcast's 100,000 rows), which it would otherwise grow by at every expansion.
+        Index(
+            "ix_deliveries_commitment_id",
+            "commitment_id",
+            postgresql_where=text("commitment_id IS NOT NULL"),
+            sqlite_where=text("commitment_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # (Found by the unique (broadcast_id, volunteer_id), which leads with it: no index of its own.)
     broadcast_id: Mapped[int | None] = mapped_column(
-        ForeignKey("broadcasts.id", ondelete="CASCADE"), index=True
+        ForeignKey("broadcasts.id", ondelete="CASCADE")
     )
     volunteer_id: Mapped[int | None] = mapped_column(
         ForeignKey("volunteers.id", ondelete="SET NULL"), index=True
     )
     # Reminders and check-ins name the commitment they are about (a Y/N answers the latest one).
     commitment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("commitments.id", ondelete="SET NULL"), index=True
+        ForeignKey("commitments.id", ondelete="SET NULL")
     )
     to_phone: Mapped[str] = mapped_column(String(20))
     body: Mapped[str] = mapped_column(Text)

@@ -9,7 +9,10 @@ same transaction as the change.
 
 Each command family has its module in this package, named after what it does (`shifts`, `roster`,
 `find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`,
-`sync`, `members`, `votes`); this module
+`sync`, `districts`, `chapters`); this module
+    ("vote", "add"),
+    ("vote", "close"),
+    ("vote", "remind"),
 only dispatches. A new command is one function in its family's module and one row in `COMMANDS`
 below, with its usage line and help line in `parsing.USAGE` and `parsing.DESCRIPTIONS` (which the
 help lists, in that order). A new button or modal is one function and one row in `ACTIONS`.
@@ -27,6 +30,7 @@ from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer import (
     broadcast_buttons,
     broadcasts,
+    chapters,
     districts,
     exports,
     find,
@@ -34,13 +38,14 @@ from handlers.organizer import (
     members,
     roster,
     schedules,
+    shift_edits,
     shifts,
     stats,
     sync,
     votes,
 )
 from handlers.organizer.parsing import AUDIENCES, COMMAND, DESCRIPTIONS, USAGE
-from handlers.organizer.rights import require_organizer
+from handlers.organizer.rights import LEADER_ACTIONS, LEADER_COMMANDS, require_organizer
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.uow import UnitOfWork
@@ -49,6 +54,11 @@ Handler = Callable[..., Result]  # (message, *, uow, org, clock) -> Result
 
 TWO_WORD = {
     ("shift", "add"),
+    ("shift", "edit"),
+    ("shift", "cancel"),
+    ("target", "add"),
+    ("target", "remove"),
+    ("chapter", "add"),
     ("target", "add"),
     ("target", "remove"),
     ("vote", "add"),
@@ -74,7 +84,10 @@ def split_command(text: str) -> tuple[str, str]:
 
 def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     """Run one `/muster` command for an organizer. Raises a `MusterError` the transport shows."""
-    require_organizer(cmd.user_id, cmd.name or "help", uow=uow, org=org, clock=clock)
+    leaders = cmd.name in LEADER_COMMANDS
+    require_organizer(
+        cmd.user_id, cmd.name or "help", uow=uow, org=org, clock=clock, leaders=leaders
+    )
     handler = COMMANDS.get(cmd.name)
     if handler is None:
         if cmd.name in ("", "shift", "target"):
@@ -86,7 +99,10 @@ def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
 def run_action(action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     """A button, a modal submission or an inbox-thread reply, already reduced to name + values."""
     if action.name not in _CHECKS_ITS_OWN_RIGHTS:
-        require_organizer(action.user_id, action.name, uow=uow, org=org, clock=clock)
+        leaders = action.name in LEADER_ACTIONS
+        require_organizer(
+            action.user_id, action.name, uow=uow, org=org, clock=clock, leaders=leaders
+        )
     handler = ACTIONS.get(action.name)
     if handler is None:
         raise UsageError(f"Unknown action {action.name!r}.")
@@ -122,6 +138,8 @@ def _help(cmd: OrganizerCommand, **_: object) -> Result:
 COMMANDS: dict[str, Handler] = {
     "help": _help,
     "shift add": shifts.add_shift,
+    "shift edit": shift_edits.edit_shift,
+    "shift cancel": shift_edits.cancel_shift,
     "shifts": shifts.list_shifts,
     "roster": roster.show_roster,
     "signup": roster.sign_up,
@@ -136,6 +154,9 @@ COMMANDS: dict[str, Handler] = {
     "target remove": districts.remove_target,
     "targets": districts.list_targets,
     "sync": sync.show_sync,
+    "chapter add": chapters.add_chapter,
+    "chapters": chapters.list_chapters,
+    "chapter": chapters.show_chapter,
     "member": members.set_member,
     "vote add": votes.add_vote,
     "votes": votes.list_votes,

@@ -13,6 +13,7 @@ from handlers.config import OrgConfig
 from handlers.errors import UnknownShift
 from handlers.messages import OrganizerCommand
 from handlers.organizer.parsing import USAGE, one_number, usage_error
+from handlers.organizer.rights import scope_for
 from handlers.ports import Clock
 from handlers.results import Result
 from handlers.votes import UnknownBallot
@@ -24,39 +25,43 @@ from storage.votes import Ballot
 
 def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     words = cmd.args.split()
+    ballot_id = shift_id = None
     if words == ["volunteers"]:
-        kind, number = "volunteers", 0
-    elif len(words) == 2 and words[0] in ("roster", "vote"):
-        kind, number = words[0], one_number(words[1], "export")
+        pass
+    elif len(words) == 2 and words[0] == "roster":
+        shift_id = one_number(words[1], "export")
+    elif len(words) == 2 and words[0] == "vote":
+        ballot_id = one_number(words[1], "export")
     else:
         raise usage_error(USAGE["export"], "say what to export" if not words else None)
     now = clock.now()
     stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
-    if kind == "volunteers":
+    scope = scope_for(cmd.user_id, uow=uow, org=org)  # a chapter leader exports their chapter's
+    if ballot_id is not None:
+        columns, title = exports.VOTE_COLUMNS, f"Votes on ballot #{ballot_id}"
+        filename, target = f"ballot-{ballot_id}-votes-{stamp}.csv", f"ballot:{ballot_id}"
+
+        def rows(session: Session) -> Iterable[dict[str, str]]:
+            ballot = session.get(Ballot, ballot_id)
+            if ballot is None:
+                raise UnknownBallot(ballot_id)
+            return exports.vote_rows(session, ballot, where=scope.volunteers())
+
+    elif shift_id is None:
         columns, title, target = exports.VOLUNTEER_COLUMNS, "Volunteers", "volunteers"
         filename = f"volunteers-{stamp}.csv"
 
         def rows(session: Session) -> Iterable[dict[str, str]]:
-            return exports.volunteer_rows(session)
-
-    elif kind == "roster":
-        columns, title = exports.ROSTER_COLUMNS, f"Roster of shift #{number}"
-        filename, target = f"roster-{number}-{stamp}.csv", f"shift:{number}"
-
-        def rows(session: Session) -> Iterable[dict[str, str]]:
-            if session.get(Shift, number) is None:
-                raise UnknownShift(number)
-            return exports.roster_rows(session, number)
+            return exports.volunteer_rows(session, where=scope.volunteers())
 
     else:
-        columns, title = exports.VOTE_COLUMNS, f"Votes on ballot #{number}"
-        filename, target = f"ballot-{number}-votes-{stamp}.csv", f"ballot:{number}"
+        columns, title = exports.ROSTER_COLUMNS, f"Roster of shift #{shift_id}"
+        filename, target = f"roster-{shift_id}-{stamp}.csv", f"shift:{shift_id}"
 
         def rows(session: Session) -> Iterable[dict[str, str]]:
-            ballot = session.get(Ballot, number)
-            if ballot is None:
-                raise UnknownBallot(number)
-            return exports.vote_rows(session, ballot)
+            if session.get(Shift, shift_id) is None:
+                raise UnknownShift(shift_id)
+            return exports.roster_rows(session, shift_id, where=scope.volunteers())
 
     with uow:
         buffer = io.StringIO()
@@ -71,7 +76,7 @@ def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
             actor=cmd.user_id,
             action="export",
             target=target,
-            detail={"rows": count},
+            detail={"rows": count, **({} if scope.whole else {"chapters": list(scope.slugs)})},
             at=now,
         )
         uow.commit()

@@ -17,21 +17,27 @@ from handlers.schedules import local_to_utc
 COMMAND = "/muster"
 AUDIENCES = (
     "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets, "
-    "members, ballot:N[:voted|:waiting]; "
+    "chapter:SLUG, members, ballot:N[:voted|:waiting]; "
     "join with + for and (targets+tag:canvass)"
 )
 USAGE: dict[str, str] = {
     "help": f"{COMMAND} help",
     "shift add": (
         f'{COMMAND} shift add title="..." start="YYYY-MM-DD HH:MM" end="YYYY-MM-DD HH:MM" '
-        'capacity=N zip=NNNNN location="..." tags=a,b [district=ID]'
+        'capacity=N zip=NNNNN location="..." tags=a,b [district=ID] [action_network_event=ID]'
     ),
+    "shift edit": (
+        f'{COMMAND} shift edit N [title="..."] [start="YYYY-MM-DD HH:MM"] [end="YYYY-MM-DD HH:MM"] '
+        '[capacity=N] [zip=NNNNN] [location="..."] [tags=a,b]'
+    ),
+    "shift cancel": f"{COMMAND} shift cancel N",
     "shifts": f"{COMMAND} shifts",
     "roster": f"{COMMAND} roster N",
     "signup": f"{COMMAND} signup N PHONE",
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
-        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
+        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] '
+        '[deadline="YYYY-MM-DD HH:MM" | valid=2h] [quiet_hours=override] message="..."'
     ),
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
@@ -42,6 +48,11 @@ USAGE: dict[str, str] = {
     "target remove": f"{COMMAND} target remove DISTRICT",
     "targets": f"{COMMAND} targets",
     "sync": f"{COMMAND} sync",
+    "chapter add": (
+        f'{COMMAND} chapter add SLUG name="..." zips=02492,02494 [leaders=U123,U456] [channel=C123]'
+    ),
+    "chapters": f"{COMMAND} chapters",
+    "chapter": f"{COMMAND} chapter SLUG [move=PHONE,PHONE]",
     "member": f"{COMMAND} member PHONE since=YYYY-MM-DD|none",
     "vote add": (
         f'{COMMAND} vote add question="..." options="A|B|No endorsement" [to=AUDIENCE] '
@@ -56,6 +67,8 @@ USAGE: dict[str, str] = {
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
     "shift add": "add a shift (a form; or everything inline as shown)",
+    "shift edit": "change shift N (its volunteers are told of a new time or place)",
+    "shift cancel": "cancel shift N (its volunteers are told)",
     "shifts": "upcoming shifts and how full they are",
     "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
     "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
@@ -70,6 +83,9 @@ DESCRIPTIONS: dict[str, str] = {
     "target remove": "a district is no longer a target",
     "targets": "the target districts and their gap to goal",
     "sync": "when Mobilize and Action Network last synced, what changed, the last error",
+    "chapter add": "add a chapter (or change one): its ZIPs, its leaders, its own channel",
+    "chapters": "the chapters, their volunteers and leaders",
+    "chapter": "one chapter; move= places volunteers in it by hand",
     "member": "make a volunteer a member (who may vote) from a day, or none to end it",
     "vote add": "a member vote by text (an option named Abstain is an abstention), previewed",
     "votes": "open and recent ballots, with turnout",

@@ -8,12 +8,13 @@ from collections.abc import Callable
 
 from sqlalchemy import func, select
 
-from handlers import shifts, sms_text, views
+from handlers import mobilize_writes, shifts, sms_text, views
 from handlers.config import OrgConfig
 from handlers.errors import MusterError, UnknownShift, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer.display import volunteer_name
 from handlers.organizer.parsing import USAGE, one_number, usage_error
+from handlers.organizer.rights import scope_for
 from handlers.organizer.shifts import shift_lines
 from handlers.phones import display, masked, to_e164
 from handlers.ports import Clock
@@ -21,7 +22,14 @@ from handlers.results import OutboundSms, Result
 from handlers.sending import record_effects
 from handlers.shifts import CommitStatus, record_check_in
 from storage.audit import audit
-from storage.models import Commitment, CommitmentStatus, Shift, Volunteer, VolunteerStatus
+from storage.models import (
+    Commitment,
+    CommitmentStatus,
+    Shift,
+    ShiftSource,
+    Volunteer,
+    VolunteerStatus,
+)
 from storage.uow import UnitOfWork
 
 ROSTER_LIMIT = 40  # Block Kit allows 50 blocks a message; the rest is in the export
@@ -36,6 +44,7 @@ _COMING = (
 
 def show_roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     shift_id = one_number(cmd.args, "roster")
+    scope = scope_for(cmd.user_id, uow=uow, org=org)  # a chapter leader sees their chapter's
     with uow:
         shift = uow.session.get(Shift, shift_id)
         if shift is None:
@@ -44,7 +53,8 @@ def show_roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
             str(status): n
             for status, n in uow.session.execute(
                 select(Commitment.status, func.count())
-                .where(Commitment.shift_id == shift_id)
+                .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
+                .where(Commitment.shift_id == shift_id, scope.volunteers())
                 .group_by(Commitment.status)
             )
         }
@@ -57,7 +67,11 @@ def show_roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
         rows = uow.session.execute(
             select(Commitment.id, Commitment.status, shifts.place_in_line(), Volunteer)
             .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
-            .where(Commitment.shift_id == shift_id, Commitment.status != CommitmentStatus.DROPPED)
+            .where(
+                Commitment.shift_id == shift_id,
+                Commitment.status != CommitmentStatus.DROPPED,
+                scope.volunteers(),
+            )
             .order_by(*order)
             .limit(ROSTER_LIMIT)
         ).all()
@@ -176,6 +190,21 @@ def sign_up(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Cl
             text += " and will get a text."
         else:
             text += f"; they are {str(volunteer.status).replace('_', ' ')}, so no text was sent."
+        if out.status == CommitStatus.COMMITTED and out.shift.source == ShiftSource.MOBILIZE:
+            # The seat goes back to Mobilize as an attendance, through the same outbox as a
+            # volunteer's YES (with no email on file, the volunteer is asked once for one).
+            asked = mobilize_writes.enqueue_attendance(
+                uow.session,
+                volunteer=volunteer,
+                shift=out.shift,
+                commitment=out.commitment,
+                now=now,
+            )
+            if volunteer.status == VolunteerStatus.ACTIVE:
+                sms += asked
+            text += " It is also sent to Mobilize" + (
+                ", once they reply with their email." if not volunteer.email else "."
+            )
         audit(
             uow.session,
             actor=cmd.user_id,

@@ -21,12 +21,15 @@ from handlers.organizer.parsing import USAGE, no_args, parse_local_time, parse_p
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.audit import audit
-from storage.models import Commitment, CommitmentStatus, Shift
+from storage.models import Commitment, CommitmentStatus, Shift, ShiftSource
 from storage.uow import UnitOfWork
 
 LIST_LIMIT = 20  # shifts listed by `shifts`
 MAX_CAPACITY = 10_000
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+SHIFT_FIELDS = ("title", "start", "end", "capacity", "zip", "location", "tags", "district",
+                "action_network_event")  # fmt: skip
+_AN_ID = re.compile(r"[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,8 @@ class NewShift:
     location: str | None
     tags: tuple[str, ...]
     district: str | None = None  # the district the shift works for (short OCD id)
+    # The Action Network event its sign-ups are recorded on (an id, or the event's API URL).
+    action_network_event: str | None = None
 
 
 def shift_from_fields(
@@ -92,10 +97,23 @@ def shift_from_fields(
             district = parse_district(values["district"]).id
         except UnknownDistrict as exc:
             errors["district"] = exc.message
+    an_event = _action_network_event(values.get("action_network_event", ""), errors)
     if errors:
         raise InvalidInput(errors)
     assert starts_at is not None and ends_at is not None
-    return NewShift(title, starts_at, ends_at, capacity, zip5, location, tags, district)
+    return NewShift(title, starts_at, ends_at, capacity, zip5, location, tags, district, an_event)
+
+
+def _action_network_event(raw: str, errors: dict[str, str]) -> str | None:
+    """An Action Network event id (its uuid), also taken from the event's API URL."""
+    text = raw.strip().rstrip("/")
+    if not text:
+        return None
+    event_id = text.rsplit("/", 1)[-1].removeprefix("action_network:")
+    if not _AN_ID.fullmatch(event_id):
+        errors["action_network_event"] = "the event's id on Action Network (its uuid)"
+        return None
+    return event_id.lower()
 
 
 def shift_from_form(values: dict[str, str], *, org: OrgConfig, now: datetime) -> NewShift:
@@ -125,7 +143,7 @@ def add_shift(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: 
     values = parse_pairs(
         cmd.args,
         usage_of="shift add",
-        allowed=("title", "start", "end", "capacity", "zip", "location", "tags", "district"),
+        allowed=SHIFT_FIELDS,
         required=("title", "start", "end", "capacity"),
     )
     try:
@@ -158,6 +176,7 @@ def create_shift(
             committed_count=0,
             tags=list(new.tags),
             district=new.district,
+            action_network_event_id=new.action_network_event,
             created_by=user_id,
             created_at=clock.now(),
         )
@@ -201,6 +220,8 @@ def shift_lines(session: Session, shifts: list[Shift], org: OrgConfig) -> list[v
             filled=s.committed_count,
             waitlisted=waiting.get(s.id, 0),
             tags=tuple(s.tags or ()),
+            mobilize_url=s.url if s.source == ShiftSource.MOBILIZE else None,
+            from_mobilize=s.source == ShiftSource.MOBILIZE,
         )
         for s in shifts
     ]

@@ -1,8 +1,12 @@
 """`/muster sync`: for each integration, when it last ran, what changed, and its last error in
-words; and how the write-backs to it stand (waiting, due, failed)."""
+words; how the write-backs to it stand (waiting, due, failed) and the last one's error; and for
+Action Network, when its last webhook batch came."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers import views
@@ -11,7 +15,14 @@ from handlers.messages import OrganizerCommand
 from handlers.organizer.parsing import no_args
 from handlers.ports import Clock
 from handlers.results import Result
-from storage.integrations import Integration, latest_runs, outbox_counts
+from storage.integrations import (
+    Integration,
+    IntegrationWrite,
+    WriteStatus,
+    latest_runs,
+    outbox_counts,
+)
+from storage.models import ProcessedEvent
 from storage.uow import UnitOfWork
 
 NAMES = {Integration.MOBILIZE: "Mobilize", Integration.ACTION_NETWORK: "Action Network"}
@@ -32,8 +43,7 @@ def _lines(session: Session, org: OrgConfig) -> str:
         if run is None:
             lines.append(f"*{name}*: never ran")
         else:
-            when = run.started_at.astimezone(org.zone)
-            stamp = f"{when:%a %b} {when.day}, {when:%H:%M} {when.tzname()}"
+            stamp = _stamp(run.started_at, org)
             if run.ok:
                 lines.append(f"*{name}*: last ran {stamp}: {run.summary or 'no changes'}")
             else:
@@ -42,4 +52,32 @@ def _lines(session: Session, org: OrgConfig) -> str:
         owed = ", ".join(f"{n} {s}" for s, n in sorted(writes.items()) if s != "done" and n)
         if owed:
             lines.append(f"  write-backs: {owed}")
+        error = _last_write_error(session, integration)
+        if error:
+            lines.append(f"  last write-back error: {error}")
+        if integration == Integration.ACTION_NETWORK:
+            heard = session.scalar(
+                select(func.max(ProcessedEvent.at)).where(ProcessedEvent.key.like("an.webhook:%"))
+            )
+            if heard is not None:
+                lines.append(f"  last webhook: {_stamp(heard, org)}")
     return "\n".join(lines)
+
+
+def _stamp(at: datetime, org: OrgConfig) -> str:
+    when = at.astimezone(org.zone)
+    return f"{when:%a %b} {when.day}, {when:%H:%M} {when.tzname()}"
+
+
+def _last_write_error(session: Session, integration: Integration) -> str | None:
+    """The error of the latest write not yet done (retrying or failed for good)."""
+    return session.scalars(
+        select(IntegrationWrite.last_error)
+        .where(
+            IntegrationWrite.integration == integration,
+            IntegrationWrite.status.in_((WriteStatus.PENDING, WriteStatus.FAILED)),
+            IntegrationWrite.last_error.is_not(None),
+        )
+        .order_by(IntegrationWrite.id.desc())
+        .limit(1)
+    ).first()

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from handlers import broadcasts, views, votes
 from handlers.config import OrgConfig
 from handlers.districts import district_label
-from handlers.errors import InvalidInput, UsageError
+from handlers.errors import InvalidInput, NotAnOrganizer, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer.display import local_when
 from handlers.organizer.parsing import USAGE, one_number, parse_local_time, parse_pairs, usage_error
@@ -27,6 +27,7 @@ from handlers.quiet_hours import in_quiet_hours
 from handlers.results import Result
 from handlers.segments import count_segments
 from storage.audit import audit
+from storage.chapters import Chapter, VolunteerChapter
 from storage.districts import VolunteerDistrict
 from storage.models import Volunteer
 from storage.uow import UnitOfWork
@@ -104,6 +105,13 @@ def add_vote(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: C
     return Result(view=view, intent="vote.preview")
 
 
+def _organizers_only(action: OrganizerAction, org: OrgConfig) -> None:
+    """A chapter leader may press a broadcast's buttons, not a ballot's (votes are the whole
+    organization's)."""
+    if not org.is_organizer(action.user_id):
+        raise NotAnOrganizer(action.user_id)
+
+
 def _ballot_of(token: str) -> int:
     if token.startswith("v:") and token[2:].isdigit():
         return int(token[2:])
@@ -113,6 +121,7 @@ def _ballot_of(token: str) -> int:
 def confirm_ballot(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
+    _organizers_only(action, org)
     ballot_id, now = _ballot_of(action.values.get("token", "")), clock.now()
     with uow:
         ballot = _ballot(uow.session, ballot_id)
@@ -136,6 +145,7 @@ def confirm_ballot(
 def cancel_ballot(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
+    _organizers_only(action, org)
     ballot_id, now = _ballot_of(action.values.get("token", "")), clock.now()
     with uow:
         cancelled = claim(
@@ -238,6 +248,7 @@ def ballot_view(session: Session, ballot: Ballot, *, org: OrgConfig) -> views.Ba
         options=options,
         verdict=verdict,
         by_district=tuple(_by_district(session, ballot.id)),
+        by_chapter=tuple(_by_chapter(session, ballot.id)),
     )
 
 
@@ -255,6 +266,23 @@ def _by_district(session: Session, ballot_id: int) -> list[views.BallotGroupLine
         .limit(BY_DISTRICT)
     ).all()
     return [views.BallotGroupLine(district_label(d), n, v) for d, n, v in rows]
+
+
+def _by_chapter(session: Session, ballot_id: int) -> list[views.BallotGroupLine]:
+    """Eligible members and voters per chapter ("the results in your chapter")."""
+    voted = latest_votes(ballot_id)
+    rows = session.execute(
+        select(Chapter.name, func.count(), func.count(voted.c.volunteer_id))
+        .select_from(BallotEligibility)
+        .join(VolunteerChapter, VolunteerChapter.volunteer_id == BallotEligibility.volunteer_id)
+        .join(Chapter, Chapter.id == VolunteerChapter.chapter_id)
+        .outerjoin(voted, voted.c.volunteer_id == BallotEligibility.volunteer_id)
+        .where(BallotEligibility.ballot_id == ballot_id)
+        .group_by(Chapter.name)
+        .order_by(func.count().desc(), Chapter.name)
+        .limit(BY_DISTRICT)
+    ).all()
+    return [views.BallotGroupLine(name, n, v) for name, n, v in rows]
 
 
 # --- vote close, vote remind -------------------------------------------------------------------

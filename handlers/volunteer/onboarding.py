@@ -4,6 +4,8 @@ answers to them. A keyword in the middle of onboarding is obeyed, not taken as a
 from __future__ import annotations
 
 from handlers import geo
+from handlers.action_network_writes import volunteer_joined
+from handlers.chapters import follow_zip
 from handlers.district_crosswalk import ZipDistricts, apply_zip
 from handlers.keywords import Intent, parse_interests, parse_name
 from handlers.volunteer.districts import address_question, answer_address, awaiting_address
@@ -99,6 +101,7 @@ def set_zip(t: Turn, info: geo.ZipInfo) -> ZipDistricts:
         timezone=info.timezone or v.timezone,
         zip_attempts=0,
     )
+    follow_zip(t.session, v.id, info.zip, now=t.now)
     return apply_zip(t.session, v.id, info.zip, now=t.now)
 
 
@@ -109,6 +112,7 @@ def _finish(t: Turn) -> None:
     where = place(v.zip) if v.zip else "no ZIP"
     interests = ", ".join(v.tag_names) or "no interests given"
     t.post("signup", f"finished sign-up: {where}; {interests}")
+    volunteer_joined(t.session, org=t.org, volunteer=v, now=t.now)
 
 
 def _set_tags(t: Turn, tags: list[str]) -> None:

@@ -3,7 +3,7 @@ waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked abou
 
 from __future__ import annotations
 
-from handlers import mobilize_writes, shifts, sms_text
+from handlers import action_network_writes, mobilize_writes, shifts, sms_text
 from handlers.districts import districts_of
 from handlers.shifts import CommitStatus, DropStatus
 from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn, who
@@ -63,8 +63,15 @@ def commit(t: Turn) -> Answer:
 
 def _attend(t: Turn, shift: Shift, commitment: Commitment | None, volunteer: Volunteer) -> None:
     """A seat on a Mobilize shift is written back to Mobilize (by the clock, later); a volunteer
-    without an email is asked once for one."""
-    if commitment is None or shift.source != ShiftSource.MOBILIZE:
+    without an email is asked once for one. A seat on a shift tied to an Action Network event is
+    recorded there as an attendance."""
+    if commitment is None:
+        return
+    if shift.action_network_event_id:
+        action_network_writes.enqueue_attendance(
+            t.session, volunteer=volunteer, shift=shift, commitment=commitment, now=t.now
+        )
+    if shift.source != ShiftSource.MOBILIZE:
         return
     t.sms.extend(
         mobilize_writes.enqueue_attendance(
@@ -91,6 +98,8 @@ def drop(t: Turn) -> Answer:
     assert out.shift is not None and out.commitment is not None
     if out.shift.source == ShiftSource.MOBILIZE:
         mobilize_writes.enqueue_cancellation(t.session, commitment=out.commitment, now=t.now)
+    if out.shift.action_network_event_id:
+        action_network_writes.drop_attendance(t.session, commitment=out.commitment)
     if out.promoted is not None:
         _attend(t, out.shift, out.promoted, out.promoted.volunteer)
     if out.was in shifts.SEATED and out.promoted is None:

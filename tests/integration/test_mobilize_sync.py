@@ -210,3 +210,110 @@ def test_a_failed_sync_changes_nothing_and_says_why(
         assert uow.session.scalar(select(func.count()).select_from(Shift)) == 0
         run = latest_runs(uow.session)[Integration.MOBILIZE]
         assert not run.ok and run.error == report.error
+
+
+def test_changes_and_deletions_over_three_pages_each_are_applied_and_told_once(
+    fake: FakeMobilize, api: MobilizeHttpApi, uow: SqlAlchemyUnitOfWork, clock: FixedClock
+) -> None:
+    """Issue 18's sync set, the incremental run: eight events (4 pages of 2); then five change
+    (one only in Mobilize's modified date) and three are deleted, so the run with
+    `updated_since` pages through 3 pages of `next` for the changes and 2 of `/events/deleted`.
+    A moved shift's seated and waitlisted volunteers are told once; a renamed or resized one
+    tells no one; each deleted one's volunteers are told once, even though Mobilize lists the
+    same changes and deletions again on the next run."""
+    events = [
+        fake.add_event(
+            title=f"Canvass {n}",
+            timeslots=[(NOW + DAY * (n + 1), NOW + DAY * (n + 1) + HOURS_2)],
+            max_attendees=1,
+        )
+        for n in range(8)
+    ]
+    assert sync_mobilize(uow=uow, org=ORG, clock=clock, mobilize=api).created == 8
+    with uow:
+        s = uow.session
+        ids = [_shift(s, e).id for e in events]
+        people = {}
+        for n in (0, 3, 4, 5):  # a seat, and one waiting for it, on four of them
+            seated, waiting = make_volunteer(s), make_volunteer(s)
+            for v in (seated, waiting):
+                commit_to_shift(s, volunteer=v, shift_id=ids[n], now=T0, channel="sms")
+            people[n] = (seated.phone, waiting.phone)
+        uow.commit()
+    before = len(fake.requests)
+
+    fake.move_timeslot(events[0]["id"], 0, start=NOW + 9 * DAY, end=NOW + 9 * DAY + HOURS_2)
+    fake.update_event(events[1]["id"], title="Canvass 1, now with pizza")
+    slot = {**events[2]["timeslots"][0], "max_attendees": 25}
+    fake.update_event(events[2]["id"], timeslots=[slot])
+    fake.update_event(events[6]["id"], title="Canvass 6 (renamed)")
+    fake.update_event(events[7]["id"], title="Canvass 7")  # modified, but nothing Muster keeps
+    for n in (3, 4, 5):
+        fake.delete_event(events[n]["id"])
+    clock.advance(timedelta(minutes=15))
+
+    second = sync_mobilize(uow=uow, org=ORG, clock=clock, mobilize=api)
+
+    reads = fake.requests[before:]
+    changed_pages = [r for r in reads if r.path.endswith("/events")]
+    deleted_pages = [r for r in reads if r.path.endswith("/events/deleted")]
+    assert len(changed_pages) == 3 and len(deleted_pages) == 2
+    assert all("updated_since" in r.query for r in changed_pages + deleted_pages)
+    assert (second.created, second.updated, second.cancelled) == (0, 4, 3)
+    assert second.told == 2 + 2 * 3  # the moved shift's two; the deleted shifts' two each
+    with uow:
+        s = uow.session
+        assert s.get(Shift, ids[0]).starts_at == T0 + timedelta(days=9)
+        assert s.get(Shift, ids[1]).title == "Canvass 1, now with pizza"
+        assert s.get(Shift, ids[2]).capacity == 25
+        assert s.get(Shift, ids[6]).title == "Canvass 6 (renamed)"
+        assert all(s.get(Shift, ids[n]).cancelled_at is not None for n in (3, 4, 5))
+        texts = _texts(s)
+        by_phone: dict[str, list[str]] = {}
+        for t in texts:
+            by_phone.setdefault(t.to_phone, []).append(t.body)
+        assert sorted(by_phone) == sorted(p for pair in people.values() for p in pair)
+        assert all(len(bodies) == 1 for bodies in by_phone.values())  # each told once
+        assert all("has changed" in by_phone[p][0] for p in people[0])
+        assert all("cancelled" in by_phone[p][0] for n in (3, 4, 5) for p in people[n])
+
+    fake.update_event(events[2]["id"], timeslots=[slot])  # listed again, the same as before
+    clock.advance(timedelta(minutes=15))
+    third = sync_mobilize(uow=uow, org=ORG, clock=clock, mobilize=api)
+    assert (third.created, third.updated, third.cancelled, third.told) == (0, 0, 0, 0)
+    with uow:
+        assert len(_texts(uow.session)) == len(texts)
+
+
+def test_seats_mobilize_adds_go_to_the_waitlist_and_back_to_mobilize(
+    fake: FakeMobilize, api: MobilizeHttpApi, uow: SqlAlchemyUnitOfWork, clock: FixedClock
+) -> None:
+    from storage.integrations import IntegrationWrite, WriteStatus
+
+    event = fake.add_event(
+        title="Phonebank", timeslots=[(NOW + DAY, NOW + DAY + HOURS_2)], max_attendees=1
+    )
+    sync_mobilize(uow=uow, org=ORG, clock=clock, mobilize=api)
+    with uow:
+        s = uow.session
+        shift_id = _shift(s, event).id
+        seated = make_volunteer(s, email="ana@example.org")
+        waiting = make_volunteer(s, email="ben@example.org")
+        for v in (seated, waiting):
+            commit_to_shift(s, volunteer=v, shift_id=shift_id, now=T0, channel="sms")
+        uow.commit()
+        waiting_phone = waiting.phone
+    fake.update_event(event["id"], timeslots=[{**event["timeslots"][0], "max_attendees": 5}])
+
+    report = sync_mobilize(uow=uow, org=ORG, clock=clock, mobilize=api)
+
+    assert (report.updated, report.promoted, report.told) == (1, 1, 0)
+    assert report.summary == "1 shift updated; 1 moved up from the waitlist"
+    with uow:
+        s = uow.session
+        assert s.get(Shift, shift_id).committed_count == 2
+        (promotion,) = _texts(s)
+        assert promotion.to_phone == waiting_phone and promotion.kind == "promotion"
+        (write,) = s.scalars(select(IntegrationWrite)).all()
+        assert write.status == WriteStatus.PENDING and write.payload["event_id"] == event["id"]
+    assert sync_mobilize(uow=uow, org=ORG, clock=clock, mobilize=api).promoted == 0

@@ -131,6 +131,7 @@ SAMPLES = [
         ),
         verdict="Passing so far: Endorse",
         by_district=(views.BallotGroupLine("MA House 10th Bristol", 10, 4),),
+        by_chapter=(views.BallotGroupLine("Needham", 8, 3),),
     ),
     views.BallotListView(
         (views.BallotLine(3, "Endorse?", "open", "closes Wed Nov 18, 10:00 EST", 40, 12),)
@@ -143,6 +144,15 @@ SAMPLES = [
             ),
             views.DistrictLine("ma/cd:4", "US House MA-4", False, 80, 20, 0, None, None, None),
         ),
+    ),
+    views.ChaptersView(
+        rows=(
+            views.ChapterLine(
+                "needham", "Progressive Needham", ("02492", "02494"), ("U1",), "C1", 40, 12
+            ),
+        ),
+        detail=True,
+        note="Added chapter Progressive Needham (`chapter:needham`).",
     ),
 ]
 

@@ -2,7 +2,7 @@
 votes append-only, enforced by triggers as the consent ledger is).
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0021
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | Sequence[str] | None = "0015"
+down_revision: str | Sequence[str] | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
