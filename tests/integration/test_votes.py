@@ -247,3 +247,28 @@ def test_a_ballot_opens_on_the_clock_once(container: Container) -> None:
         assert ballot.eligible_count == 2
         sent = s.scalar(select(func.count()).where(Delivery.broadcast_id == ballot.broadcast_id))
         assert sent == 2
+
+
+def test_500_members_voting_at_once_are_each_counted_once(container: Container) -> None:
+    phones = members(container, 500)
+    n = open_ballot(container)
+    choices = {phone: 1 + i % 3 for i, phone in enumerate(phones)}
+    at = T0 + timedelta(minutes=5)
+
+    def voters(part: list[str]) -> None:
+        msgs = [InboundText(Channel.SMS, p, str(choices[p]), at, new_sid()) for p in part]
+        for i in range(0, len(msgs), 25):  # the desk's batches, and texts one at a time
+            receive_texts(msgs[i : i + 25], uow=container.uow(), org=container.org,
+                          clock=container.clock)  # fmt: skip
+
+    threads = [threading.Thread(target=voters, args=(phones[k::4],)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with container.session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Vote)) == 500
+        ballot = s.get(Ballot, n)
+        outcome = votes.outcome_of(s, ballot)
+    expected = {o: list(choices.values()).count(o) for o in (1, 2, 3)}
+    assert outcome.counts == expected and outcome.voted == 500
