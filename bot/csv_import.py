@@ -115,6 +115,7 @@ def _on_file(session: Session, phones: list[str]) -> dict[str, Any]:
         Volunteer.opted_in_at,
         Volunteer.address,
         Volunteer.email,
+        Volunteer.member_since,
     ).where(Volunteer.phone.in_(phones))
     found = {r.phone: r for r in session.execute(stmt)}
     tags: dict[int, set[str]] = {r.id: set() for r in found.values()}
@@ -150,6 +151,7 @@ def _would_change(
         or (row.zip and not current.zip)
         or (row.timezone and not current.timezone)
         or (row.email and not current.email)
+        or (row.member_since and not current.member_since)
         or set(row.tags) - tags
         or _opts_out_now(row, last)
         or (never_subscribed and row.opted_in_at and not row.opted_out)
@@ -266,6 +268,7 @@ def _insert_new(
             "phone": r.phone,
             "first_name": r.name,
             "email": r.email,
+            "member_since": r.member_since,
             "zip": r.zip,
             "state": r.state,
             "timezone": r.timezone,
@@ -389,6 +392,8 @@ def _update_existing(
             changed = True
     if not volunteer.email and row.email:
         volunteer.email, changed = row.email, True
+    if not volunteer.member_since and row.member_since:
+        volunteer.member_since, changed = row.member_since, True
     if chapter_id is not None:
         changed = _set_chapter(session, volunteer.id, chapter_id, now=now) or changed
     have = set(volunteer.tag_names)

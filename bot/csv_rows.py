@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
@@ -99,6 +99,7 @@ class ImportRow:
     opted_out: bool = False  # the file says they opted out: never subscribed
     opted_out_at: datetime | None = None
     email: str | None = None  # checked by email-validator; Mobilize needs it for sign-ups
+    member_since: date | None = None  # a member from this day (who may vote); None: not one
     # The file marks the row `unreachable` but gives an `opted_in_at`: the status wins, the
     # opt-in is not taken as consent evidence, and the summary counts it.
     unreachable_over_opt_in: bool = False
@@ -190,6 +191,7 @@ def validate_row(
         address=_clean_address(raw.get("address")),
         districts=_clean_districts(raw, state),
         email=_clean_email(raw.get("email")),
+        member_since=_clean_member_since(raw.get("member_since"), now=now),
         chapter=_clean_chapter(raw.get("chapter")),
     )
 
@@ -224,6 +226,21 @@ def _clean_districts(raw: dict[str, str], state: str | None) -> tuple[tuple[str,
             raise RowError(f"{column}: {exc.message}{hint}") from None
         found.append((chamber, district.id))
     return tuple(found)
+
+
+def _clean_member_since(value: str | None, *, now: datetime) -> date | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text) if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text) else None
+    except ValueError:
+        day = None
+    if day is None:
+        raise RowError(f"member_since: {text!r} is not a date (YYYY-MM-DD)")
+    if day > now.date() + timedelta(days=366):
+        raise RowError(f"member_since: {text} is more than a year ahead")
+    return day
 
 
 def _clean_email(value: str | None) -> str | None:

@@ -26,6 +26,7 @@ from handlers.errors import InvalidInput, MusterError
 from handlers.messages import Channel, OrganizerAction, OrganizerCommand
 from handlers.organizer import commands
 from handlers.organizer.stats import dashboard
+from handlers.organizer.votes import open_ballots
 from handlers.results import Result
 
 log = logging.getLogger(__name__)
@@ -259,7 +260,10 @@ class SlackListeners:
         stats = await asyncio.to_thread(
             dashboard, event["user"], uow=c.read_uow(), org=c.org, clock=c.clock
         )
-        await client.views_publish(user_id=event["user"], view=render.home_view(stats))
+        ballots = ()
+        if stats is not None:
+            ballots = await asyncio.to_thread(open_ballots, uow=c.read_uow(), org=c.org)
+        await client.views_publish(user_id=event["user"], view=render.home_view(stats, ballots))
 
     async def on_message(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient

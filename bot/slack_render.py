@@ -11,6 +11,7 @@ import re
 from functools import singledispatch
 from typing import Any
 
+from bot import slack_votes
 from handlers import views
 from handlers.organizer.parsing import COMMAND
 
@@ -365,6 +366,10 @@ def _(view: views.ExportView) -> tuple[str, list[Block]]:
     return text, [_section(_escape(text))]
 
 
+blocks.register(views.BallotView)(slack_votes.ballot_blocks)
+blocks.register(views.BallotListView)(slack_votes.ballot_list_blocks)
+
+
 def stats_blocks(view: views.StatsView) -> list[Block]:
     out: list[Block] = [
         _header("The drive at a glance"),
@@ -418,8 +423,11 @@ def _target_bar(r: views.DistrictLine) -> str:
     return f"*{_escape(r.label)}* {r.living:,} living there (no goal set)"
 
 
-def home_view(view: views.StatsView | None) -> dict[str, Any]:
-    """The App Home tab; someone who is not an organizer sees no numbers."""
+def home_view(
+    view: views.StatsView | None, ballots: tuple[views.BallotLine, ...] = ()
+) -> dict[str, Any]:
+    """The App Home tab (with the open ballots); someone who is not an organizer sees no
+    numbers."""
     if view is None:
         body = [
             _section(
@@ -429,6 +437,8 @@ def home_view(view: views.StatsView | None) -> dict[str, Any]:
         ]
     else:
         body = stats_blocks(view)
+        if ballots:
+            body = [_header("Open ballots"), *slack_votes.ballot_lines_blocks(ballots)[:10], *body]
     return {"type": "home", "blocks": body[:100]}
 
 

@@ -224,3 +224,31 @@ def _(view: views.ChaptersView) -> str:
 @text.register
 def _(view: views.ExportView) -> str:
     return f"{view.title}: {view.rows:,} rows ({view.filename})."
+
+
+@text.register
+def _(view: views.BallotView) -> str:
+    lines = [f"Ballot #{view.id} ({view.status}): {view.question}"]
+    for o in view.options:
+        share = f" ({o.share})" if o.share else ""
+        lines.append(
+            f"  {o.number}. {o.text}: {o.votes:,}{share}" + (" [passed]" if o.winner else "")
+        )
+    lines.append(
+        f"Turnout [{bar(view.voted, view.eligible, 20)}] {view.voted:,} of {view.eligible:,}"
+    )
+    lines.append(view.verdict)
+    lines.append(f"Opens {view.opens}, closes {view.closes}; passes with {view.rule}")
+    lines += [f"  {g.label}: {g.voted:,}/{g.eligible:,}" for g in view.by_district]
+    lines += [f"  {g.label} chapter: {g.voted:,}/{g.eligible:,}" for g in view.by_chapter]
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.BallotListView) -> str:
+    if not view.ballots:
+        return "No ballots yet: vote add makes one."
+    return "\n".join(
+        f"#{b.id} {b.question} ({b.status}, {b.when}): {b.voted:,}/{b.eligible:,} voted"
+        for b in view.ballots
+    )

@@ -12,6 +12,9 @@
                      id is accepted too)
     targets          volunteers living in any target district (`/muster target add`)
     chapter:SLUG     the volunteers of a chapter (chapter:needham; `/muster chapter add`)
+    members          volunteers with a `member_since` day (who may vote)
+    ballot:N         the members who may vote on ballot N (its list, fixed when it opened);
+                     ballot:N:voted those who voted, ballot:N:waiting those who have not yet
 
 Terms combine with `+` for "and": `targets+tag:canvass` is the canvassers who live in a target
 district. Each term is one entry of `TERMS` (its parser, its SQL condition, its check), so a new
@@ -44,6 +47,7 @@ from storage.models import (
     VolunteerStatus,
     VolunteerTag,
 )
+from storage.votes import Ballot, BallotEligibility, Vote
 
 MAX_NEAR_MILES = 250
 MAX_TERMS = 5
@@ -135,6 +139,14 @@ def _parse_district(name: str, rest: str) -> Audience | None:
     return Audience(name, parse_district(rest).id) if rest else None  # UnknownDistrict: nearest
 
 
+def _parse_ballot(name: str, rest: str) -> Audience | None:
+    match = re.fullmatch(r"#?(\d{1,9})(?::(voted|waiting))?", rest.lower())
+    if match is None:
+        return None
+    number = str(int(match.group(1)))
+    return Audience(name, f"{number}:{match.group(2)}" if match.group(2) else number)
+
+
 def _all(_: Audience) -> ColumnElement[bool]:
     return true()
 
@@ -205,6 +217,28 @@ def _check_chapter(session: Session, audience: Audience) -> None:
         )
 
 
+def _members(_: Audience) -> ColumnElement[bool]:
+    return Volunteer.member_since.is_not(None)
+
+
+def _ballot(audience: Audience) -> ColumnElement[bool]:
+    number, _, which = audience.value.partition(":")
+    eligible = exists().where(
+        BallotEligibility.volunteer_id == Volunteer.id,
+        BallotEligibility.ballot_id == int(number),
+    )
+    if not which:
+        return eligible
+    voted = exists().where(Vote.volunteer_id == Volunteer.id, Vote.ballot_id == int(number))
+    return and_(eligible, voted if which == "voted" else ~voted)
+
+
+def _check_ballot(session: Session, audience: Audience) -> None:
+    number = int(audience.value.partition(":")[0])
+    if session.get(Ballot, number) is None:
+        raise UsageError(f"There is no ballot {number}: `votes` lists them.")
+
+
 def _check_shift(session: Session, audience: Audience) -> None:
     if session.get(Shift, audience.shift_id) is None:
         raise UnknownShift(audience.value)
@@ -235,11 +269,14 @@ TERMS: dict[str, Term] = {
     "district": Term(_parse_district, _district, "district:ma/sldl:10th_bristol"),
     "targets": Term(_bare, _targets, "targets", _check_targets),
     "chapter": Term(_parse_chapter, _chapter, "chapter:needham", _check_chapter),
+    "members": Term(_bare, _members, "members"),
+    "ballot": Term(_parse_ballot, _ballot, "ballot:3:waiting", _check_ballot),
 }
 
 AUDIENCE_USAGE = (
     "Audience must be one of: all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, "
-    'district:ID, targets, chapter:SLUG, or several joined by + for "and" (for example '
+    "district:ID, targets, chapter:SLUG, members, ballot:N[:voted|:waiting], or several "
+    'joined by + for "and" (for example '
     + ", ".join(t.example for t in TERMS.values() if t.example and t.example != "all")
     + ", targets+tag:canvass)."
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, select, true
+from sqlalchemy import ColumnElement, and_, case, func, select, true
 from sqlalchemy.orm import Session, aliased, lazyload
 
 from handlers.districts import COLUMNS
@@ -24,6 +24,7 @@ from handlers.shifts import place_in_line
 from storage.chapters import Chapter, VolunteerChapter
 from storage.districts import VolunteerDistrict
 from storage.models import Commitment, CommitmentStatus, Shift, Volunteer
+from storage.votes import Ballot, Vote
 
 # The district columns, by chamber: the import's own (handlers.districts.COLUMNS), turned round.
 DISTRICT_COLUMNS = {chamber: column for column, chamber in COLUMNS.items()}
@@ -46,6 +47,7 @@ VOLUNTEER_COLUMNS: tuple[str, ...] = (
     "volunteer_id",
     "created_at",
     "email",
+    "member_since",
 )
 
 ROSTER_COLUMNS: tuple[str, ...] = (
@@ -63,6 +65,20 @@ ROSTER_COLUMNS: tuple[str, ...] = (
     "dropped_at",
     "channel",
     "volunteer_id",
+)
+
+VOTE_COLUMNS: tuple[str, ...] = (
+    "ballot_id",
+    "vote_id",
+    "volunteer_id",
+    "phone",
+    "name",
+    "option",
+    "option_text",
+    "cast_at",
+    "message_sid",
+    "channel",
+    "counted",
 )
 
 # Roster order: who is coming first, then the waitlist in its order, then who dropped out.
@@ -124,6 +140,7 @@ def volunteer_rows(
             "volunteer_id": str(volunteer.id),
             "created_at": iso(volunteer.created_at),
             "email": safe_text(volunteer.email),
+            "member_since": volunteer.member_since.isoformat() if volunteer.member_since else "",
         }
 
 
@@ -182,3 +199,38 @@ def _attended(status: CommitmentStatus) -> str:
     if status == CommitmentStatus.NO_SHOW:
         return "false"
     return ""
+
+
+def vote_rows(
+    session: Session, ballot: Ballot, *, where: ColumnElement[bool] | None = None
+) -> Iterator[dict[str, str]]:
+    """Every vote and change of vote on the ballot, in the order they came (the ledger), each
+    marked `counted` when it is the voter's last one (the one the tally counts)."""
+    last = (
+        select(func.max(Vote.id).label("vote_id"))
+        .where(Vote.ballot_id == ballot.id)
+        .group_by(Vote.volunteer_id)
+        .subquery()
+    )
+    stmt = (
+        select(Vote, Volunteer.phone, Volunteer.first_name, last.c.vote_id)
+        .join(Volunteer, Volunteer.id == Vote.volunteer_id)
+        .outerjoin(last, last.c.vote_id == Vote.id)
+        .where(Vote.ballot_id == ballot.id, true() if where is None else where)
+        .order_by(Vote.id)
+        .execution_options(yield_per=1000)
+    )
+    for vote, phone, name, last_id in session.execute(stmt):
+        yield {
+            "ballot_id": str(ballot.id),
+            "vote_id": str(vote.id),
+            "volunteer_id": str(vote.volunteer_id),
+            "phone": phone or "",
+            "name": safe_text(name),
+            "option": str(vote.option),
+            "option_text": safe_text(ballot.options[vote.option - 1]),
+            "cast_at": iso(vote.cast_at),
+            "message_sid": vote.message_sid or "",
+            "channel": vote.channel,
+            "counted": "true" if last_id is not None else "false",
+        }

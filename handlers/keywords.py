@@ -43,6 +43,8 @@ class Intent(StrEnum):
     YES = "yes"  # bare: answers a call to action or a check-in
     NO = "no"
     SKIP = "skip"  # onboarding: skip this question
+    NUMBER = "number"  # a bare 1-9: a vote on the ballot awaiting this volunteer, else as OTHER
+    VOTE = "vote"  # VOTE N 2: a vote on ballot N (VOTE 2: on the ballot awaiting)
     OTHER = "other"
 
 
@@ -372,6 +374,12 @@ def parse(text: str) -> Parsed:
         return Parsed(intent, keyword=folded.upper(), language=lang, normalized=folded)
 
     words = folded.split()
+    if re.fullmatch(r"[1-9]", folded):  # "2", "#2", "2."; onboarding may still read it
+        return Parsed(Intent.NUMBER, None, folded, None, folded)
+    m = re.fullmatch(r"(vote|votar|voto) ?([0-9]{1,9})?(?: ([0-9]{1,9}))?", folded)
+    if m:
+        arg = " ".join(g for g in m.groups()[1:] if g) or None
+        return Parsed(Intent.VOTE, "VOTE", arg, "es" if m.group(1) != "vote" else None, folded)
     # YES 12 / Y 12 / SIGNUP 12 / SI 12 (also "YES #12", "yes12")
     m = re.fullmatch(r"(yes|y|signup|sign up|si) ?([0-9]+)", folded)
     if m:

@@ -252,6 +252,59 @@ class ChaptersView:
 
 
 @dataclass(frozen=True, slots=True)
+class BallotOptionLine:
+    number: int
+    text: str
+    votes: int
+    share: str  # "75%", or "" for abstentions that the rule does not count
+    winner: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class BallotGroupLine:
+    """Turnout in one district (or chapter): eligible members there, and how many voted."""
+
+    label: str
+    eligible: int
+    voted: int
+
+
+@dataclass(frozen=True, slots=True)
+class BallotView:
+    """`/muster vote N`: the live tally (or the result), turnout, by district."""
+
+    id: int
+    question: str
+    status: str  # draft, scheduled, open, closed, cancelled
+    opens: str
+    closes: str
+    rule: str
+    eligible: int
+    voted: int
+    options: tuple[BallotOptionLine, ...]
+    verdict: str  # "Leading: ..." while open, "PASSED: ..." / "NOT PASSED: ..." once closed
+    by_district: tuple[BallotGroupLine, ...] = ()
+    by_chapter: tuple[BallotGroupLine, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BallotLine:
+    id: int
+    question: str
+    status: str
+    when: str  # "closes Wed Nov 18, 10:00 EST"
+    eligible: int
+    voted: int
+
+
+@dataclass(frozen=True, slots=True)
+class BallotListView:
+    """`/muster votes`: open and recent ballots (also on the App Home)."""
+
+    ballots: tuple[BallotLine, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ExportView:
     """A CSV for the organizer who asked (a DM in Slack, a download in the console)."""
 

@@ -28,6 +28,10 @@ The Mobilize sync (every 15 minutes) and the drain of Mobilize write-backs (ever
 does the drain of Action Network writes (every 10 s, at most 4 requests a second) when
 ACTION_NETWORK_API_KEY is set.
 
+Ballots (member votes) are opened and closed by a sweep every 5 s (`jobs.run_ballot_sweep`); a
+vote is refused from its closing time on whatever the sweep's lag, and each ballot is claimed by a
+conditional UPDATE, so it opens, closes and posts its result once whichever clock leads.
+
 The reminder sweep (every 30 s) lives in an in-memory job store: it is self-correcting (it
 looks at the database, not at what it did last), so persisting it would only write a row every
 30 s for nothing.
@@ -79,6 +83,7 @@ RETRY_SECONDS = 30.0  # after a failed firing
 SCHEDULE_STORE, BUILTIN_STORE = "default", "builtin"
 SCHEDULE_JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 REMINDER_JOB_ID = "muster:reminders"
+BALLOT_JOB_ID, BALLOT_SWEEP_SECONDS = "muster:ballots", 5
 MOBILIZE_SYNC_JOB_ID, MOBILIZE_WRITES_JOB_ID = "muster:mobilize-sync", "muster:mobilize-writes"
 MOBILIZE_SYNC_MINUTES = 15
 MOBILIZE_WRITES_SECONDS = 10
@@ -115,6 +120,12 @@ def run_reminder_job() -> None:
     timetable = _leading
     if timetable is not None and timetable.leading:
         timetable.sweep_reminders()
+
+
+def run_ballot_job() -> None:
+    timetable = _leading
+    if timetable is not None and timetable.leading:
+        timetable.sweep_ballots()
 
 
 def run_mobilize_sync_job() -> None:
@@ -253,6 +264,17 @@ class Timetable:
             name="reminder sweep",
             jobstore=BUILTIN_STORE,
             replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(
+            "scheduler.clock:run_ballot_job",
+            trigger=IntervalTrigger(seconds=BALLOT_SWEEP_SECONDS),
+            id=BALLOT_JOB_ID,
+            name="ballots open and close",
+            jobstore=BUILTIN_STORE,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
             next_run_time=datetime.now(UTC),
         )
         peers: list[tuple[str, str, str, int]] = []
@@ -413,6 +435,9 @@ class Timetable:
 
     def sweep_reminders(self) -> None:
         jobs.run_reminder_sweep(self.uow(), self.clock, org=self.org)
+
+    def sweep_ballots(self) -> None:
+        jobs.run_ballot_sweep(self.uow(), self.clock, org=self.org)
 
     def sync_mobilize(self) -> None:
         if self.mobilize is None:

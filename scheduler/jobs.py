@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers import votes
 from handlers.broadcasts import create_draft, expand_broadcast
 from handlers.config import OrgConfig
 from handlers.errors import MusterError
@@ -336,3 +337,35 @@ def run_reminder_sweep(uow: UnitOfWork, clock: Clock, *, org: OrgConfig) -> Swee
             result.unconfirmed_posts,
         )
     return result
+
+
+# --- Member votes ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BallotSweep:
+    opened: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+
+
+def run_ballot_sweep(uow: UnitOfWork, clock: Clock, *, org: OrgConfig) -> BallotSweep:
+    """Open the ballots whose time has come and close those whose time is up, each in its own
+    transaction. Each is claimed by a conditional UPDATE, so two clocks sweeping at once open,
+    close and post every ballot exactly once."""
+    now = clock.now()
+    with uow:
+        to_open, to_close = votes.due_ballots(uow.session, now=now)
+    sweep = BallotSweep()
+    for ballot_id in to_open:
+        with uow:
+            if votes.open_ballot(uow.session, ballot_id, now=now, org=org):
+                sweep.opened.append(ballot_id)
+            uow.commit()
+    for ballot_id in to_close:
+        with uow:
+            if votes.close_ballot(uow.session, ballot_id, now=now, org=org) is not None:
+                sweep.closed.append(ballot_id)
+            uow.commit()
+    if sweep.opened or sweep.closed:
+        log.info("ballots opened %s, closed %s", sweep.opened, sweep.closed)
+    return sweep

@@ -9,7 +9,7 @@ shift, one delivery per broadcast and volunteer, one inbound row per Twilio Mess
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -116,6 +117,8 @@ class Volunteer(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     # When onboarding asked for the street address (a split ZIP): asked once, never again.
     address_asked_at: Mapped[datetime | None]
+    # A member of the organization since this day (None: not a member); who may vote.
+    member_since: Mapped[date | None] = mapped_column(Date, index=True)
     zip: Mapped[str | None] = mapped_column(String(5), index=True)
     state: Mapped[str | None] = mapped_column(String(2), index=True)
     timezone: Mapped[str | None] = mapped_column(String(64))

@@ -11,7 +11,8 @@ from sqlalchemy import MetaData
 
 import storage.chapters  # chapters, chapter_zips, chapter_leaders, volunteer_chapters
 import storage.districts  # volunteer_districts, target_districts, zip_districts, address_lookups
-import storage.integrations  # noqa: F401  (integration_outbox, sync_runs)
+import storage.integrations  # integration_outbox, sync_runs
+import storage.votes  # noqa: F401  (ballots, ballot_eligibility, votes)
 from storage.models import Base
 
 metadata: MetaData = Base.metadata

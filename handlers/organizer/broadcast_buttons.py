@@ -12,6 +12,7 @@ from handlers.audiences import parse_audience
 from handlers.config import OrgConfig
 from handlers.errors import UsageError
 from handlers.messages import OrganizerAction
+from handlers.organizer import votes
 from handlers.organizer.parsing import USAGE
 from handlers.organizer.rights import OutsideChapter, refuse, scope_for
 from handlers.ports import Clock
@@ -90,6 +91,8 @@ def confirm_broadcast(
 ) -> Result:
     _require_in_scope(action, uow=uow, org=org, clock=clock)
     token = action.values.get("token", "")
+    if token.startswith("v:"):  # a ballot's preview (`vote add`)
+        return votes.confirm_ballot(action, uow=uow, org=org, clock=clock)
     if token.startswith("s:"):
         return _confirm_schedule(token, action=action, uow=uow, org=org, clock=clock)
     broadcast_id, now = _broadcast_of(token), clock.now()
@@ -161,6 +164,8 @@ def cancel_broadcast(
     """The preview's Cancel: a draft is cancelled (a late Confirm then sends nothing)."""
     _require_in_scope(action, uow=uow, org=org, clock=clock)
     token = action.values.get("token", "")
+    if token.startswith("v:"):
+        return votes.cancel_ballot(action, uow=uow, org=org, clock=clock)
     if not token.startswith("s:"):
         return _stop(_broadcast_of(token), user_id=action.user_id, uow=uow, clock=clock)
     nothing = views.BroadcastDoneView("cancelled", "Cancelled: nothing was scheduled or sent.")

@@ -10,6 +10,9 @@ same transaction as the change.
 Each command family has its module in this package, named after what it does (`shifts`, `roster`,
 `find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`,
 `sync`, `districts`, `chapters`); this module
+    ("vote", "add"),
+    ("vote", "close"),
+    ("vote", "remind"),
 only dispatches. A new command is one function in its family's module and one row in `COMMANDS`
 below, with its usage line and help line in `parsing.USAGE` and `parsing.DESCRIPTIONS` (which the
 help lists, in that order). A new button or modal is one function and one row in `ACTIONS`.
@@ -32,12 +35,14 @@ from handlers.organizer import (
     exports,
     find,
     inbox,
+    members,
     roster,
     schedules,
     shift_edits,
     shifts,
     stats,
     sync,
+    votes,
 )
 from handlers.organizer.parsing import AUDIENCES, COMMAND, DESCRIPTIONS, USAGE
 from handlers.organizer.rights import LEADER_ACTIONS, LEADER_COMMANDS, require_organizer
@@ -54,6 +59,11 @@ TWO_WORD = {
     ("target", "add"),
     ("target", "remove"),
     ("chapter", "add"),
+    ("target", "add"),
+    ("target", "remove"),
+    ("vote", "add"),
+    ("vote", "close"),
+    ("vote", "remind"),
 }
 
 
@@ -147,6 +157,12 @@ COMMANDS: dict[str, Handler] = {
     "chapter add": chapters.add_chapter,
     "chapters": chapters.list_chapters,
     "chapter": chapters.show_chapter,
+    "member": members.set_member,
+    "vote add": votes.add_vote,
+    "votes": votes.list_votes,
+    "vote": votes.show_vote,
+    "vote close": votes.close_vote,
+    "vote remind": votes.remind_vote,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

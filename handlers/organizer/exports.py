@@ -1,4 +1,4 @@
-"""`/muster export volunteers|roster N`: a CSV for the organizer's direct messages."""
+"""`/muster export volunteers|roster N|vote N`: a CSV for the organizer's direct messages."""
 
 from __future__ import annotations
 
@@ -16,23 +16,38 @@ from handlers.organizer.parsing import USAGE, one_number, usage_error
 from handlers.organizer.rights import scope_for
 from handlers.ports import Clock
 from handlers.results import Result
+from handlers.votes import UnknownBallot
 from storage.audit import audit
 from storage.models import Shift
 from storage.uow import UnitOfWork
+from storage.votes import Ballot
 
 
 def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     words = cmd.args.split()
+    ballot_id = shift_id = None
     if words == ["volunteers"]:
-        shift_id = None
+        pass
     elif len(words) == 2 and words[0] == "roster":
         shift_id = one_number(words[1], "export")
+    elif len(words) == 2 and words[0] == "vote":
+        ballot_id = one_number(words[1], "export")
     else:
         raise usage_error(USAGE["export"], "say what to export" if not words else None)
     now = clock.now()
     stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
     scope = scope_for(cmd.user_id, uow=uow, org=org)  # a chapter leader exports their chapter's
-    if shift_id is None:
+    if ballot_id is not None:
+        columns, title = exports.VOTE_COLUMNS, f"Votes on ballot #{ballot_id}"
+        filename, target = f"ballot-{ballot_id}-votes-{stamp}.csv", f"ballot:{ballot_id}"
+
+        def rows(session: Session) -> Iterable[dict[str, str]]:
+            ballot = session.get(Ballot, ballot_id)
+            if ballot is None:
+                raise UnknownBallot(ballot_id)
+            return exports.vote_rows(session, ballot, where=scope.volunteers())
+
+    elif shift_id is None:
         columns, title, target = exports.VOLUNTEER_COLUMNS, "Volunteers", "volunteers"
         filename = f"volunteers-{stamp}.csv"
 

@@ -17,7 +17,8 @@ from handlers.schedules import local_to_utc
 COMMAND = "/muster"
 AUDIENCES = (
     "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets, "
-    "chapter:SLUG; join with + for and (targets+tag:canvass)"
+    "chapter:SLUG, members, ballot:N[:voted|:waiting]; "
+    "join with + for and (targets+tag:canvass)"
 )
 USAGE: dict[str, str] = {
     "help": f"{COMMAND} help",
@@ -41,7 +42,7 @@ USAGE: dict[str, str] = {
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
     "stats": f"{COMMAND} stats",
-    "export": f"{COMMAND} export volunteers|roster N",
+    "export": f"{COMMAND} export volunteers|roster N|vote N",
     "districts": f"{COMMAND} districts [STATE]",
     "target add": f'{COMMAND} target add DISTRICT [goal=N] [reason="..."]',
     "target remove": f"{COMMAND} target remove DISTRICT",
@@ -52,6 +53,16 @@ USAGE: dict[str, str] = {
     ),
     "chapters": f"{COMMAND} chapters",
     "chapter": f"{COMMAND} chapter SLUG [move=PHONE,PHONE]",
+    "member": f"{COMMAND} member PHONE since=YYYY-MM-DD|none",
+    "vote add": (
+        f'{COMMAND} vote add question="..." options="A|B|No endorsement" [to=AUDIENCE] '
+        '[opens="YYYY-MM-DD HH:MM"] closes="YYYY-MM-DD HH:MM" [threshold=2/3] [quorum=25%] '
+        "[abstentions=counted]"
+    ),
+    "votes": f"{COMMAND} votes",
+    "vote": f"{COMMAND} vote N",
+    "vote close": f"{COMMAND} vote close N",
+    "vote remind": f"{COMMAND} vote remind N",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -75,6 +86,12 @@ DESCRIPTIONS: dict[str, str] = {
     "chapter add": "add a chapter (or change one): its ZIPs, its leaders, its own channel",
     "chapters": "the chapters, their volunteers and leaders",
     "chapter": "one chapter; move= places volunteers in it by hand",
+    "member": "make a volunteer a member (who may vote) from a day, or none to end it",
+    "vote add": "a member vote by text (an option named Abstain is an abstention), previewed",
+    "votes": "open and recent ballots, with turnout",
+    "vote": "ballot N's live tally, turnout and turnout by district",
+    "vote close": "close ballot N now and post its result",
+    "vote remind": "text the eligible members who have not voted on N (previewed)",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"

@@ -22,6 +22,7 @@ from handlers.volunteer import (
     onboarding,
     profile,
     shift_keywords,
+    voting,
 )
 from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn
 from storage.models import OnboardingStep, VolunteerStatus
@@ -41,6 +42,8 @@ KEYWORDS: dict[Intent, Callable[[Turn], Answer | None]] = {
     Intent.YES: calls_to_action.answer_yes_no,
     Intent.NO: calls_to_action.answer_yes_no,
     Intent.MAYBE_OPT_OUT: consent.maybe_opt_out,
+    Intent.NUMBER: voting.vote_bare,
+    Intent.VOTE: voting.vote_named,
 }
 
 

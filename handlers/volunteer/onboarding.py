@@ -33,7 +33,7 @@ def answer_question(t: Turn) -> Answer | None:
     not an answer (then it is handled as any other text)."""
     v, p = t.volunteer, t.parsed
     assert v is not None
-    if p.intent not in (Intent.OTHER, Intent.SKIP):
+    if p.intent not in (Intent.OTHER, Intent.SKIP, Intent.NUMBER):  # a bare 3 answers it too
         return None  # a keyword in the middle of onboarding is obeyed, not taken as a name
     skip = p.intent == Intent.SKIP
     if v.onboarding_step == OnboardingStep.NAME:

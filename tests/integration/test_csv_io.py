@@ -562,3 +562,34 @@ def test_an_email_column_is_imported_checked_and_exported() -> None:
     with pytest.raises(RowError, match="email"):
         clean_row(3, {"phone": "(617) 555-0143", "email": "not-an-email"}, now=T0, zone=zone)
     assert "email" in VOLUNTEER_COLUMNS
+
+
+def test_a_member_since_column_makes_members_and_comes_back_out(
+    container: Container, tmp_path: Path
+) -> None:
+    text = (
+        "phone,name,zip,opted_in_at,member_since\n"
+        "+16175550181,Ana,02124,2025-01-05,2024-03-01\n"
+        "+16175550182,Ben,02124,2025-01-05,\n"
+        "+16175550183,Cy,02124,2025-01-05,March 2024\n"
+    )
+    report, rejected = run_import(container, text)
+    assert report.created == 2
+    assert [r["reason"] for r in rejected] == [
+        "member_since: 'March 2024' is not a date (YYYY-MM-DD)"
+    ]
+    with container.read_uow() as uow:
+        people = volunteers(uow.session)
+        assert str(people["+16175550181"].member_since) == "2024-03-01"
+        assert people["+16175550182"].member_since is None
+    # a later file fills the gap on Ben, never rewrites Ana's day
+    report, _ = run_import(
+        container,
+        "phone,member_since\n+16175550181,2025-06-01\n+16175550182,2025-06-01\n",
+    )
+    assert report.updated == 1
+    out = tmp_path / "out.csv"
+    assert export(container, "volunteers", output=str(out)) == 0
+    rows = {r["phone"]: r for r in csv.DictReader(out.open())}
+    assert rows["+16175550181"]["member_since"] == "2024-03-01"
+    assert rows["+16175550182"]["member_since"] == "2025-06-01"

@@ -95,6 +95,14 @@ ROWS = [
     ("wrong number", Intent.MAYBE_OPT_OUT, None, None),
     ("When is the rally?", Intent.OTHER, None, None),
     ("12", Intent.OTHER, None, None),
+    ("2", Intent.NUMBER, "2", None),  # a vote when a ballot awaits; else as before
+    ("#3.", Intent.NUMBER, "3", None),
+    ("0", Intent.OTHER, None, None),
+    ("1 3", Intent.OTHER, None, None),  # onboarding's interests, as before
+    ("VOTE 7 2", Intent.VOTE, "7 2", None),
+    ("vote 2", Intent.VOTE, "2", None),
+    ("votar 7 1", Intent.VOTE, "7 1", "es"),
+    ("vote", Intent.VOTE, None, None),
     ("", Intent.OTHER, None, None),
     ("🙂", Intent.OTHER, None, None),
 ]

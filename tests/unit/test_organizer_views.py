@@ -115,6 +115,27 @@ SAMPLES = [
         as_of="Mon Nov 16, 10:00 EST",
     ),
     views.ExportView("volunteers.csv", "Volunteers", b"phone\n", 1),
+    views.BallotView(
+        id=3,
+        question="Endorse <b> Ed Markey?",
+        status="open",
+        opens="Mon Nov 16, 10:00 EST",
+        closes="Wed Nov 18, 10:00 EST",
+        rule="at least 2/3 of the votes",
+        eligible=40,
+        voted=12,
+        options=(
+            views.BallotOptionLine(1, "Endorse <!channel>", 9, "75%", True),
+            views.BallotOptionLine(2, "No endorsement", 3, "25%"),
+            views.BallotOptionLine(3, "Abstain", 0, ""),
+        ),
+        verdict="Passing so far: Endorse",
+        by_district=(views.BallotGroupLine("MA House 10th Bristol", 10, 4),),
+        by_chapter=(views.BallotGroupLine("Needham", 8, 3),),
+    ),
+    views.BallotListView(
+        (views.BallotLine(3, "Endorse?", "open", "closes Wed Nov 18, 10:00 EST", 40, 12),)
+    ),
     views.DistrictsView(
         state="MA",
         rows=(
