@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import storage.districts  # volunteer_districts, target_districts, zip_districts, address_lookups
-import storage.integrations  # noqa: F401  (integration_outbox, sync_runs)
+import storage.integrations  # (integration_outbox, sync_runs)
+import storage.legislators  # noqa: F401  (legislators, call_reports)
 from storage.models import Base
 
 metadata: MetaData = Base.metadata
