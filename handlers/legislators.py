@@ -29,7 +29,12 @@ from sqlalchemy.orm import Session
 from handlers.district_names import UnknownDistrict, parse_district
 from handlers.errors import MusterError
 from handlers.phones import to_e164
-from storage.legislators import legislators_in, replace_legislators
+from storage.legislators import (
+    Legislator,
+    all_legislators,
+    legislators_in,
+    replace_legislators,
+)
 
 REQUIRED = ("name", "current_district", "current_chamber")
 STATE_CHAMBERS = {"upper": "sldu", "lower": "sldl", "legislature": "sldu"}
@@ -84,19 +89,17 @@ class StoredLegislators:
         self.session = session
 
     def legislators_of(self, districts: Sequence[str]) -> list[LegislatorInfo]:
-        return [
-            LegislatorInfo(
-                r.district,
-                r.chamber,
-                r.name,
-                r.party,
-                r.capitol_phone,
-                r.district_phone,
-                r.email,
-                r.source,
-            )
-            for r in legislators_in(self.session, districts)
-        ]
+        return [_info(r) for r in legislators_in(self.session, districts)]
+
+    def all(self) -> list[LegislatorInfo]:
+        return [_info(r) for r in all_legislators(self.session)]
+
+
+def _info(r: Legislator) -> LegislatorInfo:
+    return LegislatorInfo(
+        r.district, r.chamber, r.name, r.party, r.capitol_phone, r.district_phone, r.email,
+        r.source,
+    )  # fmt: skip
 
 
 def by_district(found: Iterable[LegislatorInfo]) -> dict[str, LegislatorInfo]:

@@ -128,6 +128,23 @@ class BroadcastPreviewView:
     first_names: tuple[str, ...]
     when: str | None = None  # "now", or the schedule in words
     broadcast_id: int | None = None
+    # A message with fields: three texts as rendered (segments: the longest's), and how many
+    # recipients are left out for lacking a field without fallback (field -> how many lack it).
+    samples: tuple[str, ...] = ()
+    left_out: int = 0
+    left_out_fields: tuple[tuple[str, int], ...] = ()
+    on_yes: str | None = None
+    on_no: str | None = None
+
+    @property
+    def left_out_text(self) -> str:
+        if not self.left_out:
+            return ""
+        lacking = ", ".join(f"{{{name}}} {n:,}" for name, n in self.left_out_fields)
+        return (
+            f"{self.left_out:,} left out: they lack a field that has no fallback ({lacking}). "
+            "Add one, e.g. {first_name|friend}, to reach them."
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,6 +114,8 @@ def _confirm_schedule(
             run_at=draft.run_at,
             cron=every,
             timezone=org.default_timezone,
+            on_yes=draft.on_yes,
+            on_no=draft.on_no,
         )
         draft.confirmed_by, draft.confirmed_at = action.user_id, now
         uow.commit()

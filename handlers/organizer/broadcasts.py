@@ -8,7 +8,7 @@ from datetime import datetime
 
 from handlers import broadcasts, schedules, views
 from handlers.audiences import parse_audience
-from handlers.broadcasts import check_body
+from handlers.broadcasts import check_body, check_follow_up
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
@@ -27,6 +27,8 @@ class BroadcastRequest:
     body: str
     run_at: datetime | None = None
     cron: str | None = None
+    on_yes: str | None = None  # follow-ups texted once in answer to a bare YES / NO
+    on_no: str | None = None
 
 
 def broadcast_request(
@@ -44,6 +46,12 @@ def broadcast_request(
         body = check_body(body)
     except InvalidInput as exc:
         errors.update(exc.errors)
+    follow_ups: dict[str, str | None] = {}
+    for key in ("on_yes", "on_no"):
+        try:
+            follow_ups[key] = check_follow_up(values.get(key), key=key)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     run_at = None
     if values.get("at", "").strip():
         try:
@@ -67,7 +75,14 @@ def broadcast_request(
                     errors["every"] = f"keep the repeat under {MAX_CRON_CHARS} characters"
     if errors:
         raise InvalidInput(errors)
-    return BroadcastRequest(audience=audience, body=body, run_at=run_at, cron=cron)
+    return BroadcastRequest(
+        audience=audience,
+        body=body,
+        run_at=run_at,
+        cron=cron,
+        on_yes=follow_ups.get("on_yes"),
+        on_no=follow_ups.get("on_no"),
+    )
 
 
 def broadcast_request_from_form(
@@ -100,7 +115,7 @@ def start_broadcast(
     values = parse_pairs(
         cmd.args,
         usage_of="broadcast",
-        allowed=("to", "at", "every", "message"),
+        allowed=("to", "at", "every", "message", "on_yes", "on_no"),
         required=("to", "message"),
     )
     try:
@@ -140,6 +155,8 @@ def preview(
             created_by=user_id,
             now=now,
             run_at=request.run_at,
+            on_yes=request.on_yes,
+            on_no=request.on_no,
         )
         if request.run_at is None and request.cron is None:
             token, when = f"b:{draft.id}", "now"
@@ -165,5 +182,10 @@ def preview(
         first_names=tuple(p.first_names),
         when=when,
         broadcast_id=draft.id,
+        samples=tuple(p.samples),
+        left_out=p.left_out,
+        left_out_fields=tuple(sorted(p.left_out_fields.items())),
+        on_yes=request.on_yes,
+        on_no=request.on_no,
     )
     return Result(view=view, intent="broadcast.preview")

@@ -30,7 +30,8 @@ USAGE: dict[str, str] = {
     "signup": f"{COMMAND} signup N PHONE",
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
-        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..."'
+        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..." '
+        '[on_yes="..."] [on_no="..."]  (fields: {first_name|friend}, {rep}, {rep_phone} ...)'
     ),
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
