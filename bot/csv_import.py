@@ -59,6 +59,14 @@ from bot.csv_rows import (
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.districts import districts_of, put_districts
 from handlers.errors import MusterError
+from storage.chapters import (
+    ChapterSource,
+    VolunteerChapter,
+    all_chapters,
+    join_by_zip,
+    membership,
+    put_membership,
+)
 from storage.districts import DistrictSource, VolunteerDistrict, enqueue_lookup
 from storage.models import (
     ConsentAction,
@@ -137,6 +145,7 @@ def _would_change(
     return bool(
         (row.address and not current.address)
         or bool(row.districts)  # compared with what is on file by put_districts
+        or bool(row.chapter)  # compared with the volunteer's chapter by _set_chapter
         or (row.name and not current.first_name)
         or (row.zip and not current.zip)
         or (row.timezone and not current.timezone)
@@ -193,6 +202,8 @@ def import_batch(
     """Write one batch of valid, in-file-unique rows inside the caller's transaction; with
     `geocode` (GEOCODER on), a row's street address without all three district columns is
     queued for the geocoder (its districts come later; nobody is texted)."""
+    chapter_ids = {c.slug: c.id for c in all_chapters(session)}
+    rows = _known_chapters(rows, chapter_ids, reject)
     phones = [r.phone for r in rows]
     existing = _on_file(session, phones)
     latest = _latest_consent(session, phones)
@@ -218,11 +229,38 @@ def import_batch(
             assert volunteer is not None
             _update_existing(
                 session, volunteer, row, last=last, now=now, detail=detail, report=report,
-                geocode=geocode,
+                geocode=geocode, chapter_id=chapter_ids.get(row.chapter or ""),
             )  # fmt: skip
 
-    if not new_rows:
-        return
+    if new_rows:
+        _insert_new(session, new_rows, now=now, detail=detail, report=report, geocode=geocode,
+                    chapter_ids=chapter_ids)  # fmt: skip
+    if chapter_ids:  # the others join their ZIP's chapter, as a volunteer who texts their ZIP
+        join_by_zip(session, now=now)
+
+
+def _known_chapters(rows: list[ImportRow], chapter_ids: dict[str, int], reject: Any) -> list:
+    """A row naming a chapter that does not exist is rejected, with the chapters there are."""
+    known = []
+    for row in rows:
+        if row.chapter and row.chapter not in chapter_ids:
+            there = ", ".join(sorted(chapter_ids)) or "none yet"
+            reject(row, f"chapter: no chapter {row.chapter!r} (chapters: {there})")
+        else:
+            known.append(row)
+    return known
+
+
+def _insert_new(
+    session: Session,
+    new_rows: list[ImportRow],
+    *,
+    now: datetime,
+    detail: str,
+    report: ImportReport,
+    geocode: bool,
+    chapter_ids: dict[str, int],
+) -> None:
     values = [
         {
             "phone": r.phone,
@@ -252,7 +290,7 @@ def import_batch(
             session, Volunteer, values, Volunteer.id, Volunteer.phone
         )
     )
-    tags, ledger, stopped, districts = [], [], [], []
+    tags, ledger, stopped, districts, placed = [], [], [], [], []
     for row in new_rows:
         vid = ids.get(row.phone)
         if vid is None:  # someone texted JOIN from this number a moment ago: theirs stands
@@ -273,6 +311,15 @@ def import_batch(
             }
             for chamber, district in row.districts
         ]
+        if row.chapter:
+            placed.append(
+                {
+                    "volunteer_id": vid,
+                    "chapter_id": chapter_ids[row.chapter],
+                    "source": ChapterSource.IMPORT,
+                    "set_at": now,
+                }
+            )
         if row.opted_out:
             when = row.opted_out_at or now
             ledger.append(
@@ -294,6 +341,8 @@ def import_batch(
         session.execute(insert(VolunteerTag), tags)
     if districts:
         session.execute(insert(VolunteerDistrict), districts)
+    if placed:
+        session.execute(insert(VolunteerChapter), placed)
     if ledger:
         session.execute(insert(ConsentEvent), ledger)
     if stopped:  # as `record_opt_out` does: nothing still queued for these numbers goes out
@@ -315,6 +364,7 @@ def _update_existing(
     now: datetime,
     detail: str,
     report: ImportReport,
+    chapter_id: int | None = None,
 ) -> None:
     """A number already on file keeps what it has; the row fills gaps, may subscribe it, and
     opts it out when the row says so (unless they opted in again after that)."""
@@ -339,6 +389,8 @@ def _update_existing(
             changed = True
     if not volunteer.email and row.email:
         volunteer.email, changed = row.email, True
+    if chapter_id is not None:
+        changed = _set_chapter(session, volunteer.id, chapter_id, now=now) or changed
     have = set(volunteer.tag_names)
     for tag in row.tags:
         if tag not in have:
@@ -374,6 +426,25 @@ def _update_existing(
         report.updated += 1
     else:
         report.unchanged += 1
+
+
+def _set_chapter(session: Session, volunteer_id: int, chapter_id: int, *, now: datetime) -> bool:
+    """The file's chapter for a volunteer on file: it fills a gap, and outranks a chapter their
+    ZIP gave; an organizer's placement stands."""
+    current = membership(session, volunteer_id)
+    if current is not None and (
+        current.chapter_id == chapter_id or current.source == ChapterSource.ORGANIZER
+    ):
+        return False
+    put_membership(
+        session,
+        volunteer_id=volunteer_id,
+        chapter_id=chapter_id,
+        source=ChapterSource.IMPORT,
+        set_by=None,
+        now=now,
+    )
+    return True
 
 
 # --- The commands -----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from handlers.chapters import SLUG
 from handlers.district_names import UnknownDistrict, parse_district
 from handlers.districts import COLUMNS as DISTRICT_COLUMNS
 from handlers.emails import normalized_email
@@ -38,6 +39,7 @@ IMPORT_COLUMNS: tuple[str, ...] = (
     "source",
     "address",
     *DISTRICT_COLUMNS,
+    "chapter",
 )
 # Header names other tools use for the same thing (Action Network, spreadsheets).
 COLUMN_ALIASES = {
@@ -102,6 +104,7 @@ class ImportRow:
     unreachable_over_opt_in: bool = False
     address: str | None = None  # the street line (personal data)
     districts: tuple[tuple[str, str], ...] = ()  # (chamber, short OCD id)
+    chapter: str | None = None  # a chapter's slug (checked against the chapters in the batch)
 
 
 @dataclass
@@ -187,7 +190,15 @@ def validate_row(
         address=_clean_address(raw.get("address")),
         districts=_clean_districts(raw, state),
         email=_clean_email(raw.get("email")),
+        chapter=_clean_chapter(raw.get("chapter")),
     )
+
+
+def _clean_chapter(value: str | None) -> str | None:
+    text = (value or "").strip().lower()
+    if text and not SLUG.match(text):
+        raise RowError(f"chapter: {value.strip()!r} is not a chapter slug (e.g. needham)")
+    return text or None
 
 
 def _clean_address(value: str | None) -> str | None:

@@ -14,8 +14,9 @@ log = logging.getLogger(__name__)
 
 
 def forget(container: Container, phone: str) -> int:
-    """Erase the volunteer's personal data; exit 0 when something was erased, 1 when nothing was
-    held for that number, 2 when it is not a phone number."""
+    """Erase the volunteer's personal data; exit 0 when something was erased (or the number's
+    opt-out recorded now), 1 when nothing was held for that number and its opt-out was on record
+    already, 2 when it is not a phone number."""
     e164 = to_e164(phone)
     if e164 is None:
         print("muster forget: not a valid phone number (e.g. +16175551234)", file=sys.stderr)
@@ -32,4 +33,4 @@ def forget(container: Container, phone: str) -> int:
         uow.commit()
     log.info("forgot %s: %s", masked(e164), outcome.as_detail())
     print(outcome.summary())
-    return 0 if outcome.anything_erased else 1
+    return 0 if outcome.anything_done else 1

@@ -212,17 +212,14 @@ def _(view: views.FindView) -> tuple[str, list[Block]]:
 @blocks.register
 def _(view: views.BroadcastPreviewView) -> tuple[str, list[Block]]:
     names = ", ".join(view.first_names) or "-"
-    quiet = (
-        f"\n:crescent_moon: {view.in_quiet_hours:,} are in quiet hours now: "
-        "theirs wait until morning."
-        if view.in_quiet_hours
-        else ""
-    )
+    quiet = f"\n{quiet_words(view, ':crescent_moon: ', ':rotating_light: ')}"
+    quiet = "" if quiet == "\n" else quiet
     when = "" if view.when in (None, "now") else f"\n*When:* {view.when}"
+    deadline = f"\n*Deadline:* {_escape(view.deadline)}" if view.deadline else ""
     longest = " for the longest" if view.samples else ""
     text = (
         f"*Preview: nothing is sent until you confirm.*\n*To:* `{_escape(view.audience)}`: "
-        f"{view.recipients:,} volunteers{when}\n"
+        f"{view.recipients:,} volunteers{when}{deadline}\n"
         f"*Message* ({view.segments} segment(s){longest}, {view.encoding}, "
         f"about {view.estimated_cost}):\n>{_escape(view.body).replace(chr(10), chr(10) + '>')}"
         f"{quiet}\n*First recipients:* {_escape(names)}"
@@ -238,7 +235,10 @@ def _(view: views.BroadcastPreviewView) -> tuple[str, list[Block]]:
     confirm = _button(label, CONFIRM, view.token, "primary")
     confirm["confirm"] = {
         "title": _plain("Send this broadcast?" if not when else "Schedule this broadcast?"),
-        "text": _plain(f"{view.recipients:,} volunteers will get it."),
+        "text": _plain(
+            f"{view.recipients:,} volunteers will get it"
+            + (", in quiet hours too." if view.quiet_hours_override else ".")
+        ),
         "confirm": _plain("Yes"),
         "deny": _plain("Not yet"),
     }
@@ -248,6 +248,22 @@ def _(view: views.BroadcastPreviewView) -> tuple[str, list[Block]]:
         "elements": [confirm, _button("Cancel", CANCEL, view.token, "danger")],
     }
     return f"Broadcast preview: {view.recipients:,} volunteers", [_section(text), actions]
+
+
+def quiet_words(view: views.BroadcastPreviewView, moon: str = "", alarm: str = "") -> str:
+    """The preview's line on quiet hours (shared with the console's text): empty when nothing
+    is held and nothing overridden."""
+    if view.quiet_hours_override:
+        held = (
+            f", even the {view.in_quiet_hours:,} in quiet hours now" if view.in_quiet_hours else ""
+        )
+        return (
+            f"{alarm}Quiet hours OVERRIDDEN: it goes to everyone at once{held}. Only for a true "
+            "emergency; the audit log records that you overrode them."
+        )
+    if view.in_quiet_hours:
+        return f"{moon}{view.in_quiet_hours:,} are in quiet hours now: theirs wait until morning."
+    return ""
 
 
 @blocks.register
@@ -325,6 +341,28 @@ def _(view: views.DistrictsView) -> tuple[str, list[Block]]:
 
 
 @blocks.register
+def _(view: views.ChaptersView) -> tuple[str, list[Block]]:
+    out: list[Block] = [_section(_escape(view.note))] if view.note else []
+    if not view.rows:
+        empty = 'No chapters yet: `chapter add SLUG name="..." zips=02492,02494`.'
+        return "No chapters yet", [*out, _section(empty)]
+    if not view.detail:
+        out.append(_header("Chapters"))
+    for c in view.rows:
+        leaders = ", ".join(f"<@{u}>" for u in c.leaders) or "none"
+        channel = f"<#{c.channel}>" if c.channel else "the inbox channel"
+        zips = ", ".join(c.zips[:40]) + (
+            f" and {len(c.zips) - 40} more" if len(c.zips) > 40 else ""
+        )
+        out.append(_section(
+            f"*{_escape(c.name)}* `chapter:{c.slug}`\n{c.volunteers:,} volunteers · "
+            f"{c.active:,} active in 30 days · leaders {leaders} · texts go to {channel}"
+            + (f"\nZIPs: {zips or 'none'}" if view.detail else f" · {len(c.zips)} ZIPs")
+        ))  # fmt: skip
+    return view.note or f"{len(view.rows)} chapters", out
+
+
+@blocks.register
 def _(view: views.ExportView) -> tuple[str, list[Block]]:
     text = f"{view.title}: {view.rows:,} rows, sent to you in a direct message as {view.filename}."
     return text, [_section(_escape(text))]
@@ -367,8 +405,20 @@ def stats_blocks(view: views.StatsView) -> list[Block]:
         f"`{w.label:>6}` `{bar(w.count, top, 20)}` {w.count}" for w in view.signups_by_week
     )
     out += [{"type": "divider"}, _section(f"*Shift sign-ups, last 8 weeks*\n{chart}")]
+    if view.targets:
+        out += [{"type": "divider"}, _section("*Target districts: volunteers living there*")]
+        out += [_section(_target_bar(r)) for r in view.targets[:20]]
     out.append(_context(f"As of {view.as_of}"))
     return out
+
+
+def _target_bar(r: views.DistrictLine) -> str:
+    if r.goal:
+        return (
+            f"`{bar(r.living, r.goal, 20)}` *{_escape(r.label)}* {r.living:,}/{r.goal:,}"
+            f" · gap {r.gap:,} · {r.committed_this_week:,} committed this week"
+        )
+    return f"*{_escape(r.label)}* {r.living:,} living there (no goal set)"
 
 
 def home_view(view: views.StatsView | None) -> dict[str, Any]:
@@ -474,6 +524,28 @@ def broadcast_modal(view: views.BroadcastFormView) -> dict[str, Any]:
                 optional=True,
                 hint="minute hour day month weekday",
             ),
+            _input(
+                "until",
+                "Not sent after",
+                _text_input("2h, or 2026-11-19 20:00"),
+                optional=True,
+                hint="a length (2h, 90m) or a date and time; texts still waiting then are dropped",
+            ),
+            _input(
+                "quiet_hours",
+                "Quiet hours",
+                {
+                    "type": "checkboxes",
+                    "options": [
+                        {
+                            "text": _plain("Override quiet hours: a true emergency"),
+                            "description": _plain("Sent at once even at night; audited as yours"),
+                            "value": "override",
+                        }
+                    ],
+                },
+                optional=True,
+            ),
         ],
     }
 
@@ -490,6 +562,8 @@ def form_values(state: dict[str, Any]) -> dict[str, str]:
                 value = element.get("selected_time")
             elif kind in ("static_select", "radio_buttons"):
                 value = (element.get("selected_option") or {}).get("value")
+            elif kind == "checkboxes":
+                value = ",".join(o.get("value", "") for o in element.get("selected_options") or [])
             else:
                 value = element.get("value")
             values[block_id] = value or ""

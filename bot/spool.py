@@ -2,7 +2,8 @@
 
 Twilio does not retry an inbound text by default. So when a signed text arrives and the database
 cannot be reached (the connection is refused, drops, or times out), the webhook keeps the signed
-request in a local directory (`SPOOL_DIR`) and answers with a short generic reply. A background
+request in a local directory (`SPOOL_DIR`) and answers HELP, and acknowledges any other text but
+a STOP from a number `bot.consent_view` knows to be subscribed (nothing to any other). A background
 replayer, in every web process, replays the kept requests in the order they came, through the same
 handler, once the database answers again; what the handler would have replied goes out as a text
 through the outbox. The handler is idempotent on MessageSid, so a request replayed twice (a crash
@@ -37,6 +38,7 @@ from typing import Any
 from twilio.request_validator import RequestValidator
 
 from bot.bootstrap import Container
+from bot.consent_view import ConsentView
 from bot.twilio_form import inbound_text
 from handlers.config import OrgConfig
 from handlers.keywords import Intent, parse
@@ -219,10 +221,14 @@ def sender_key(phone: str | None) -> str:
     return hashlib.sha256((phone or "").encode()).hexdigest()[:_KEY_LENGTH]
 
 
-def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | None:
-    """The short answer while the database is away. None for an opt-out: nothing but the one
-    confirmation may follow a STOP, and that comes when the text is replayed (or from Twilio).
-    HELP gets its real answer, which needs no database."""
+def generic_reply(
+    org: OrgConfig, text: str, opt_out_type: str | None, *, subscribed: bool = True
+) -> str | None:
+    """The short answer while the database is away. HELP gets its real answer, which needs no
+    database. None for an opt-out: nothing but the one confirmation may follow a STOP, and that
+    comes when the text is replayed (or from Twilio). None too for a number not known to be
+    subscribed (`subscribed`, from `bot.consent_view`): one that opted out (or was erased) gets
+    nothing, and a new one its real answer when the text is replayed."""
     if opt_out_type:  # Twilio's Advanced Opt-Out has answered already
         return None
     parsed = parse(text)
@@ -230,6 +236,8 @@ def generic_reply(org: OrgConfig, text: str, opt_out_type: str | None) -> str | 
         return None
     if parsed.intent == Intent.HELP:
         return help_reply(parsed.language, org=org.org_name, contact=org.org_contact)
+    if not subscribed:
+        return None
     contact = f" Questions: {org.org_contact}." if org.org_contact else ""
     return f"{org.org_name}: thanks, we got your message and will answer it shortly.{contact}"
 
@@ -251,6 +259,7 @@ def answer_or_keep_all(
     """
     spool = spool_for(container)
     waiting = spool.waiting_senders() if spool is not None else frozenset()
+    view = consent_view_for(container)
     now = [
         i
         for i, r in enumerate(requests)
@@ -262,6 +271,8 @@ def answer_or_keep_all(
         outcomes[i] = outcome
         if not (isinstance(outcome, Exception) and is_database_away(outcome)):
             answered.add(i)
+        if isinstance(outcome, Result):
+            view.answered(requests[i].params.get("From"), outcome.intent)
     for i, request in enumerate(requests):
         if i in answered:
             continue
@@ -271,12 +282,43 @@ def answer_or_keep_all(
             )
             outcomes[i] = None
             continue
+        phone, body = request.params.get("From"), request.params.get("Body", "")
+        kind = request.params.get("OptOutType")
+        # A number whose earlier text waiting here is a STOP is opted out, as far as anyone
+        # here can tell (its ledger row is written when the STOP is replayed).
+        stopping = sender_key(phone) in waiting and _stop_waiting(spool, phone)
         spool.put(request)
-        reply = generic_reply(
-            container.org, request.params.get("Body", ""), request.params.get("OptOutType")
-        )
+        if (kind or "").strip().upper() == "STOP" or parse(body).intent == Intent.OPT_OUT:
+            view.answered(phone, "opt_out")
+        subscribed = not stopping and view.subscribed(phone)
+        reply = generic_reply(container.org, body, kind, subscribed=subscribed)
         outcomes[i] = Result(reply=reply, intent="spooled")
     return outcomes
+
+
+def _stop_waiting(spool: Spool, phone: str | None) -> bool:
+    """Whether a text from `phone` waiting in the spool is a STOP (read from its files, which
+    are few: only while the database is away)."""
+    key = sender_key(phone)
+    for file in spool.pending():
+        if not file.name.endswith(key + SUFFIX):
+            continue
+        try:
+            params = spool.load(file).params
+        except (OSError, ValueError, KeyError):
+            continue
+        kind = (params.get("OptOutType") or "").strip().upper()
+        if kind == "STOP" or parse(params.get("Body", "")).intent == Intent.OPT_OUT:
+            return True
+    return False
+
+
+def consent_view_for(container: Container) -> ConsentView:
+    """The process's view of who is subscribed (one per container), for the spool's replies."""
+    view = container.extras.get("consent_view")
+    if view is None:
+        view = container.extras.setdefault("consent_view", ConsentView(sender_key))
+    return view
 
 
 def replay_through(
@@ -349,8 +391,13 @@ def run_spool_replayer(
         def handle(request: SpooledRequest) -> Any:
             return replay_through(container, request, to_message=inbound_text)
 
+    view = consent_view_for(container)
     wait = interval
     while not stop.wait(wait):
+        try:
+            view.refresh(container.engine)
+        except Exception as exc:  # the database away: the view stays as it was
+            log.debug("spool: consent view not refreshed (%s)", type(exc).__name__)
         if not spool.has_pending():
             wait = interval
             continue

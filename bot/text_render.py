@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import singledispatch
 
-from bot.slack_render import bar
+from bot.slack_render import bar, quiet_words
 from handlers import views
 from handlers.results import Result
 
@@ -117,6 +117,7 @@ def _(view: views.BroadcastPreviewView) -> str:
         "Preview (nothing is sent until you confirm):",
         f"To: {view.audience} - {view.recipients:,} volunteers",
         f"When: {view.when or 'now'}",
+        *([f"Deadline: {view.deadline}"] if view.deadline else []),
         f"Message ({view.segments} segment(s), {view.encoding}, about {view.estimated_cost}):",
         f"  {view.body}",
         f"First recipients: {', '.join(view.first_names) or '-'}",
@@ -128,8 +129,9 @@ def _(view: views.BroadcastPreviewView) -> str:
         lines.append(f"If NO: {view.on_no}")
     if view.left_out:
         lines.append(view.left_out_text)
-    if view.in_quiet_hours:
-        lines.append(f"{view.in_quiet_hours:,} are in quiet hours now: theirs wait until morning.")
+    quiet = quiet_words(view)
+    if quiet:
+        lines.append(quiet)
     return "\n".join(lines)
 
 
@@ -176,6 +178,11 @@ def _(view: views.StatsView) -> str:
     top = max((w.count for w in view.signups_by_week), default=0)
     lines.append("Shift sign-ups, last 8 weeks:")
     lines += [f"  {w.label:>6} {bar(w.count, top, 20)} {w.count}" for w in view.signups_by_week]
+    if view.targets:
+        lines.append("Target districts (volunteers living there / goal):")
+    for r in view.targets:
+        goal = f"{bar(r.living, r.goal, 20)} {r.living:,}/{r.goal:,}" if r.goal else f"{r.living:,}"
+        lines.append(f"  {r.label}: {goal}")
     lines.append(f"As of {view.as_of}")
     return "\n".join(lines)
 
@@ -199,6 +206,22 @@ def _(view: views.DistrictsView) -> str:
             )
         if r.reason:
             lines.append(f"    why: {r.reason}")
+    return "\n".join(lines)
+
+
+@text.register
+def _(view: views.ChaptersView) -> str:
+    lines = [view.note] if view.note else []
+    if not view.rows:
+        return "\n".join([*lines, "No chapters yet."])
+    for c in view.rows:
+        leaders = ", ".join(c.leaders) or "none"
+        lines.append(
+            f"  chapter:{c.slug} {c.name}: {c.volunteers:,} volunteers, {c.active:,} active in "
+            f"30 days, leaders {leaders}, texts to {c.channel or 'the inbox channel'}"
+        )
+        if view.detail:
+            lines.append(f"    ZIPs: {', '.join(c.zips) or 'none'}")
     return "\n".join(lines)
 
 

@@ -11,6 +11,7 @@
     district:ID      volunteers living in a district (district:ma/sldl:10th_bristol; the full OCD
                      id is accepted too)
     targets          volunteers living in any target district (`/muster target add`)
+    chapter:SLUG     the volunteers of a chapter (chapter:needham; `/muster chapter add`)
 
 Terms combine with `+` for "and": `targets+tag:canvass` is the canvassers who live in a target
 district. Each term is one entry of `TERMS` (its parser, its SQL condition, its check), so a new
@@ -33,6 +34,7 @@ from sqlalchemy.orm import Session
 from handlers.district_names import parse_district
 from handlers.errors import UnknownShift, UsageError
 from handlers.geo import zip_info, zips_within
+from storage.chapters import Chapter, VolunteerChapter, all_chapters, chapter_by_slug
 from storage.districts import TargetDistrict, VolunteerDistrict
 from storage.models import (
     Commitment,
@@ -54,6 +56,7 @@ US_STATES = frozenset(_STATE_CODES.split())
 ROSTER_STATUSES = (CommitmentStatus.COMMITTED, CommitmentStatus.CONFIRMED)
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")  # a chapter's slug
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +127,10 @@ def _parse_near(name: str, rest: str) -> Audience | None:
     return None
 
 
+def _parse_chapter(name: str, rest: str) -> Audience | None:
+    return Audience(name, rest.lower()) if SLUG.match(rest.lower()) else None
+
+
 def _parse_district(name: str, rest: str) -> Audience | None:
     return Audience(name, parse_district(rest).id) if rest else None  # UnknownDistrict: nearest
 
@@ -181,6 +188,23 @@ def _targets(_: Audience) -> ColumnElement[bool]:
     )
 
 
+def _chapter(audience: Audience) -> ColumnElement[bool]:
+    return exists().where(
+        VolunteerChapter.volunteer_id == Volunteer.id,
+        VolunteerChapter.chapter_id == Chapter.id,
+        Chapter.slug == audience.value,
+    )
+
+
+def _check_chapter(session: Session, audience: Audience) -> None:
+    if chapter_by_slug(session, audience.value) is None:
+        known = ", ".join(c.slug for c in all_chapters(session)) or "none yet"
+        raise UsageError(
+            f"There is no chapter {audience.value!r} (chapters: {known}). "
+            "Add one with `chapter add SLUG name=...`."
+        )
+
+
 def _check_shift(session: Session, audience: Audience) -> None:
     if session.get(Shift, audience.shift_id) is None:
         raise UnknownShift(audience.value)
@@ -210,11 +234,12 @@ TERMS: dict[str, Term] = {
     "shift": Term(_parse_shift, _shift, "shift:12", _check_shift),
     "district": Term(_parse_district, _district, "district:ma/sldl:10th_bristol"),
     "targets": Term(_bare, _targets, "targets", _check_targets),
+    "chapter": Term(_parse_chapter, _chapter, "chapter:needham", _check_chapter),
 }
 
 AUDIENCE_USAGE = (
     "Audience must be one of: all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, "
-    'district:ID, targets, or several joined by + for "and" (for example '
+    'district:ID, targets, chapter:SLUG, or several joined by + for "and" (for example '
     + ", ".join(t.example for t in TERMS.values() if t.example and t.example != "all")
     + ", targets+tag:canvass)."
 )

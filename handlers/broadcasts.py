@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, Integer, String, and_, cast, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handlers.audiences import (
@@ -309,8 +311,8 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
         "created_at", "updated_at",
     ]  # fmt: skip
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(Delivery.__table__).from_select(columns, source).on_conflict_do_nothing()
-    session.execute(stmt)
+    insert = dialect.insert(Delivery.__table__).from_select(columns, source)
+    _insert_recipients(session, broadcast, insert)
     return _settle_expansion(session, broadcast, now=now)
 
 
@@ -336,6 +338,23 @@ def _settle_expansion(
         )
     session.flush()
     return inserted
+
+
+def _insert_recipients(session: Session, broadcast: Broadcast, insert: Any) -> None:
+    """The expansion's one INSERT ... SELECT. A first expansion (no rows yet: the usual case) is
+    a plain INSERT, inside a savepoint: ON CONFLICT DO NOTHING makes PostgreSQL insert every row
+    speculatively (a probe of each unique index, then the insert, then a confirmation: about a
+    quarter of the statement's time at 100,000 rows). Should a row conflict after all (an
+    expansion run again, a row inserted by another path), the savepoint is rolled back and the
+    rows go in with ON CONFLICT DO NOTHING, as before: the same rows either way."""
+    if not broadcast.recipient_count:
+        try:
+            with session.begin_nested():
+                session.execute(insert)
+            return
+        except IntegrityError:
+            pass
+    session.execute(insert.on_conflict_do_nothing())
 
 
 def cancel_broadcast(session: Session, *, broadcast_id: int, user_id: str, now: datetime) -> int:

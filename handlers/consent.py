@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from storage.models import (
@@ -120,3 +120,18 @@ def record_opt_in(
 
 def is_opted_out(volunteer: Volunteer | None) -> bool:
     return volunteer is not None and volunteer.status == VolunteerStatus.OPTED_OUT
+
+
+# The number's latest ledger entry (by when it happened, then by id), built once.
+_LATEST_ACTION = (
+    select(ConsentEvent.action)
+    .where(ConsentEvent.phone == bindparam("phone"))
+    .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
+    .limit(1)
+)
+
+
+def opted_out_on_record(session: Session, phone: str) -> bool:
+    """Whether the number's latest consent ledger entry is an opt-out, whether or not a
+    volunteer row holds the number (after `muster forget`, none does)."""
+    return session.scalar(_LATEST_ACTION, {"phone": phone}) == ConsentAction.OPT_OUT

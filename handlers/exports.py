@@ -15,12 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from sqlalchemy import and_, case, select
+from sqlalchemy import ColumnElement, and_, case, select, true
 from sqlalchemy.orm import Session, aliased, lazyload
 
 from handlers.districts import COLUMNS
 from handlers.errors import UnknownShift
 from handlers.shifts import place_in_line
+from storage.chapters import Chapter, VolunteerChapter
 from storage.districts import VolunteerDistrict
 from storage.models import Commitment, CommitmentStatus, Shift, Volunteer
 
@@ -37,6 +38,7 @@ VOLUNTEER_COLUMNS: tuple[str, ...] = (
     "source",
     "address",
     *COLUMNS,
+    "chapter",
     "status",
     "opted_out_at",
     "state",
@@ -87,19 +89,24 @@ def iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
-def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
+def volunteer_rows(
+    session: Session, *, where: ColumnElement[bool] | None = None
+) -> Iterator[dict[str, str]]:
     """Every volunteer with a phone on file (forgotten ones have none), oldest first, with their
-    districts (short OCD ids) from one outer join per chamber."""
+    districts (short OCD ids) from one outer join per chamber and their chapter's slug. `where`
+    narrows it (a chapter leader's export: their chapter's volunteers)."""
     joined = {c: aliased(VolunteerDistrict) for c in DISTRICT_COLUMNS}
-    stmt = select(Volunteer, *(j.district for j in joined.values()))
+    stmt = select(Volunteer, Chapter.slug, *(j.district for j in joined.values()))
     for chamber, j in joined.items():
         stmt = stmt.outerjoin(j, and_(j.volunteer_id == Volunteer.id, j.chamber == chamber))
     stmt = (
-        stmt.where(Volunteer.phone.is_not(None))
+        stmt.outerjoin(VolunteerChapter, VolunteerChapter.volunteer_id == Volunteer.id)
+        .outerjoin(Chapter, Chapter.id == VolunteerChapter.chapter_id)
+        .where(Volunteer.phone.is_not(None), true() if where is None else where)
         .order_by(Volunteer.id)
         .execution_options(yield_per=1000)
     )
-    for volunteer, *districts in session.execute(stmt):
+    for volunteer, chapter, *districts in session.execute(stmt):
         yield {
             "phone": volunteer.phone or "",
             "name": safe_text(volunteer.first_name),
@@ -109,6 +116,7 @@ def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
             "source": safe_text(volunteer.source),
             "address": safe_text(volunteer.address),
             **{col: d or "" for col, d in zip(DISTRICT_COLUMNS.values(), districts, strict=True)},
+            "chapter": chapter or "",
             "status": str(volunteer.status),
             "opted_out_at": iso(volunteer.opted_out_at),
             "state": volunteer.state or "",
@@ -119,7 +127,9 @@ def volunteer_rows(session: Session) -> Iterator[dict[str, str]]:
         }
 
 
-def roster_rows(session: Session, shift_id: int) -> Iterator[dict[str, str]]:
+def roster_rows(
+    session: Session, shift_id: int, *, where: ColumnElement[bool] | None = None
+) -> Iterator[dict[str, str]]:
     """Everyone on shift N's roster: committed, then the waitlist in order, then dropped.
 
     Raises `UnknownShift` before yielding anything when there is no such shift.
@@ -127,10 +137,12 @@ def roster_rows(session: Session, shift_id: int) -> Iterator[dict[str, str]]:
     shift = session.get(Shift, shift_id)
     if shift is None:
         raise UnknownShift(shift_id)
-    return _roster_rows(session, shift)
+    return _roster_rows(session, shift, true() if where is None else where)
 
 
-def _roster_rows(session: Session, shift: Shift) -> Iterator[dict[str, str]]:
+def _roster_rows(
+    session: Session, shift: Shift, where: ColumnElement[bool]
+) -> Iterator[dict[str, str]]:
     order = case(
         *((Commitment.status == status, rank) for status, rank in _ROSTER_ORDER.items()),
         else_=3,
@@ -139,7 +151,7 @@ def _roster_rows(session: Session, shift: Shift) -> Iterator[dict[str, str]]:
     stmt = (
         select(Commitment, Volunteer, place_in_line())
         .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
-        .where(Commitment.shift_id == shift.id)
+        .where(Commitment.shift_id == shift.id, where)
         .options(lazyload(Commitment.volunteer), lazyload(Commitment.shift))
         .options(lazyload(Volunteer.tags))
         .order_by(order, Commitment.waitlist_position, Commitment.created_at, Commitment.id)

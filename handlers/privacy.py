@@ -9,9 +9,10 @@ phone number, because it is the proof of when this person opted in and out. Eras
 a request to stop texting: unless the volunteer had opted out already (their status, or the
 number's latest ledger entry, says so), an opt-out is appended to the ledger (through
 `handlers.consent.record_opt_out`), whatever their status was (`active`, or `unreachable`:
-imported without consent, or after a carrier error), so a later import cannot quietly sign the
-number up again. The volunteer's row itself stays as an anonymous record, so that shift rosters
-and counts keep adding up.
+imported without consent, or after a carrier error), and for a number with no volunteer on file
+as well, so a later import cannot quietly sign the number up again, and the number's next texts
+get no answer but HELP's until it opts in again (`handlers.volunteer.dispatch`). The volunteer's
+row itself stays as an anonymous record, so that shift rosters and counts keep adding up.
 """
 
 from __future__ import annotations
@@ -22,13 +23,12 @@ from datetime import datetime
 from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from handlers.consent import record_opt_out
+from handlers.consent import opted_out_on_record, record_opt_out
 from handlers.phones import masked
 from storage.audit import audit
+from storage.chapters import drop_membership
 from storage.districts import cancel_lookups, clear_districts
 from storage.models import (
-    ConsentAction,
-    ConsentEvent,
     Delivery,
     DeliveryStatus,
     InboundMessage,
@@ -61,9 +61,20 @@ class ForgetOutcome:
     def anything_erased(self) -> bool:
         return bool(self.volunteer_found or self.inbound_erased or self.deliveries_erased)
 
+    @property
+    def anything_done(self) -> bool:
+        """Something erased, or the number's opt-out recorded now."""
+        return self.anything_erased or self.opted_out_now
+
     def summary(self) -> str:
         if not self.anything_erased:
-            return f"No volunteer, text or delivery is held for {self.phone_masked}."
+            held = f"No volunteer, text or delivery is held for {self.phone_masked}."
+            if self.opted_out_now:
+                return (
+                    f"{held} Its opt-out is recorded in the consent ledger all the same: "
+                    "it will not be texted, nor answered but for HELP, until it opts in again."
+                )
+            return held
         parts = [
             f"Erased the personal data of {self.phone_masked}:",
             "volunteer profile" if self.volunteer_found else "no volunteer profile",
@@ -98,22 +109,22 @@ def forget_volunteer(
     volunteer_id = volunteer.id if volunteer is not None else None
     deliveries, stopped = _erase_deliveries(session, phone, volunteer_id, now)
     opted_out_now = False
+    # Whatever the status (active, or unreachable: imported without consent, or after a carrier
+    # error), and whether or not a volunteer is on file for the number, unless its opt-out is on
+    # record already.
+    already = volunteer is not None and volunteer.status == VolunteerStatus.OPTED_OUT
+    if not already and not opted_out_on_record(session, phone):
+        record_opt_out(
+            session,
+            phone=phone,
+            volunteer=volunteer,
+            keyword=None,
+            channel=channel,
+            now=now,
+            detail="asked for their data to be erased (muster forget)",
+        )
+        opted_out_now = True
     if volunteer is not None:
-        # Whatever the status (active, or unreachable: imported without consent, or after a
-        # carrier error), unless the number's opt-out is on record already.
-        if volunteer.status != VolunteerStatus.OPTED_OUT and not _opted_out_on_record(
-            session, phone
-        ):
-            record_opt_out(
-                session,
-                phone=phone,
-                volunteer=volunteer,
-                keyword=None,
-                channel=channel,
-                now=now,
-                detail="asked for their data to be erased (muster forget)",
-            )
-            opted_out_now = True
         _anonymize(session, volunteer, now)
     inbound = session.execute(
         update(InboundMessage)
@@ -159,17 +170,6 @@ def forget_volunteer(
     return outcome
 
 
-def _opted_out_on_record(session: Session, phone: str) -> bool:
-    """Whether the number's latest consent record is an opt-out."""
-    latest = session.scalar(
-        select(ConsentEvent.action)
-        .where(ConsentEvent.phone == phone)
-        .order_by(ConsentEvent.occurred_at.desc(), ConsentEvent.id.desc())
-        .limit(1)
-    )
-    return latest == ConsentAction.OPT_OUT
-
-
 def _about(phone_col, volunteer_col, phone: str, volunteer_id: int | None):  # type: ignore[no-untyped-def]
     if volunteer_id is None:
         return phone_col == phone
@@ -184,6 +184,7 @@ def _anonymize(session: Session, volunteer: Volunteer, now: datetime) -> None:
     volunteer.email = None
     volunteer.address = None  # and the districts it gave, and any lookup still to run
     clear_districts(session, volunteer.id)
+    drop_membership(session, volunteer.id)  # their chapter
     cancel_lookups(session, volunteer.id, now=now)
     volunteer.zip = None
     volunteer.state = None

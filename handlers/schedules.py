@@ -470,4 +470,6 @@ def _describe(schedule: Schedule) -> dict[str, object]:
         "cron": schedule.cron,
         "timezone": schedule.timezone,
         "status": str(schedule.status),
+        "deadline_minutes": schedule.deadline_minutes,
+        "quiet_hours_override": bool(schedule.quiet_hours_override),
     }

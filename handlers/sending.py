@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from handlers.chapters import channels_for
 from handlers.phones import zone_from_number
 from handlers.quiet_hours import next_allowed_time
 from handlers.results import InboxPost, OutboundSms, Result
@@ -85,6 +86,20 @@ def enqueue_sms(session: Session, messages: Iterable[OutboundSms]) -> int:
 
 
 def enqueue_posts(session: Session, posts: Iterable[InboxPost]) -> None:
+    """Queue Slack posts; a volunteer's post goes to their chapter's own channel when it has one
+    (and to SLACK_INBOX_CHANNEL otherwise)."""
+    posts = list(posts)
+    if not posts:
+        return
+    ids = sorted({p.volunteer_id for p in posts if p.volunteer_id is not None and not p.channel})
+    own = channels_for(session, ids)
+    if own:
+        posts = [
+            replace(p, channel=own[p.volunteer_id])
+            if p.volunteer_id in own and not p.channel
+            else p
+            for p in posts
+        ]
     outbox.insert_posts(session, post_rows(posts))
 
 

@@ -128,6 +128,8 @@ class BroadcastPreviewView:
     first_names: tuple[str, ...]
     when: str | None = None  # "now", or the schedule in words
     broadcast_id: int | None = None
+    deadline: str | None = None  # when its texts stop going out, in words
+    quiet_hours_override: bool = False  # goes out in quiet hours too (an emergency)
     # A message with fields: three texts as rendered (segments: the longest's), and how many
     # recipients are left out for lacking a field without fallback (field -> how many lack it).
     samples: tuple[str, ...] = ()
@@ -208,20 +210,6 @@ class WeekBar:
 
 
 @dataclass(frozen=True, slots=True)
-class StatsView:
-    """The state of the drive at a glance: `/muster stats` and the App Home tab."""
-
-    active: int
-    new_this_week: int
-    opted_out: int
-    unreachable: int
-    next_shifts: tuple[ShiftLine, ...]
-    last_broadcasts: tuple[BroadcastLine, ...]
-    signups_by_week: tuple[WeekBar, ...]
-    as_of: str
-
-
-@dataclass(frozen=True, slots=True)
 class DistrictLine:
     district: str  # short OCD id
     label: str  # "MA House 10th Bristol"
@@ -235,12 +223,47 @@ class DistrictLine:
 
 
 @dataclass(frozen=True, slots=True)
+class StatsView:
+    """The state of the drive at a glance: `/muster stats` and the App Home tab."""
+
+    active: int
+    new_this_week: int
+    opted_out: int
+    unreachable: int
+    next_shifts: tuple[ShiftLine, ...]
+    last_broadcasts: tuple[BroadcastLine, ...]
+    signups_by_week: tuple[WeekBar, ...]
+    as_of: str
+    targets: tuple[DistrictLine, ...] = ()  # target districts: volunteers living there vs goal
+
+
+@dataclass(frozen=True, slots=True)
 class DistrictsView:
     """`/muster districts [STATE]` and `targets`: target districts first, then the others."""
 
     state: str | None
     rows: tuple[DistrictLine, ...]
     targets_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ChapterLine:
+    slug: str
+    name: str
+    zips: tuple[str, ...]
+    leaders: tuple[str, ...]  # Slack user ids
+    channel: str | None  # its own Slack channel id
+    volunteers: int  # reachable volunteers in it
+    active: int  # of them, active in the last 30 days
+
+
+@dataclass(frozen=True, slots=True)
+class ChaptersView:
+    """`/muster chapters` (every chapter) and `/muster chapter SLUG` (one, `detail`)."""
+
+    rows: tuple[ChapterLine, ...]
+    detail: bool = False
+    note: str | None = None  # what a `chapter add` or a move just did
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, delete, func, insert, select
+from sqlalchemy import ForeignKey, String, delete, exists, func, insert, literal, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from storage.models import Base, StrEnum, Volunteer, enum_column, utcnow
@@ -186,27 +186,29 @@ def drop_membership(session: Session, volunteer_id: int) -> None:
         session.flush()
 
 
-def join_by_zip(session: Session, chapter_id: int, zips: Sequence[str], *, now: datetime) -> int:
-    """Volunteers in these ZIPs who are in no chapter yet join this one (one INSERT ... SELECT)."""
-    if not zips:
-        return 0
-    taken = select(VolunteerChapter.volunteer_id)
-    chosen = select(
-        Volunteer.id,
-        func.cast(chapter_id, VolunteerChapter.chapter_id.type),
-        func.cast(ChapterSource.ZIP.value, VolunteerChapter.__table__.c.source.type),
-        func.cast(now, VolunteerChapter.set_at.type),
-    ).where(
-        Volunteer.zip.in_(list(zips)),
-        Volunteer.forgotten_at.is_(None),
-        Volunteer.id.not_in(taken),
-    )
-    result = session.execute(
-        insert(VolunteerChapter).from_select(
-            ["volunteer_id", "chapter_id", "source", "set_at"], chosen
+def join_by_zip(session: Session, *, now: datetime, chapter_id: int | None = None) -> int:
+    """Volunteers in no chapter yet whose ZIP a chapter covers join it (of that chapter only, when
+    given); one INSERT ... SELECT whatever the number of volunteers. Returns how many joined."""
+    chosen = (
+        select(
+            Volunteer.id,
+            ChapterZip.chapter_id,
+            literal(ChapterSource.ZIP.value, String(20)),
+            literal(now, VolunteerChapter.set_at.type),
+        )
+        .join(ChapterZip, ChapterZip.zip == Volunteer.zip)
+        .where(
+            Volunteer.forgotten_at.is_(None),
+            ~exists().where(VolunteerChapter.volunteer_id == Volunteer.id),
         )
     )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    if chapter_id is not None:
+        chosen = chosen.where(ChapterZip.chapter_id == chapter_id)
+    stmt = insert(VolunteerChapter).from_select(
+        ["volunteer_id", "chapter_id", "source", "set_at"], chosen
+    )
+    # RETURNING counts on both databases (psycopg reports no rowcount for INSERT ... SELECT here).
+    return len(session.execute(stmt.returning(VolunteerChapter.volunteer_id)).all())
 
 
 def members_count(session: Session) -> dict[int, int]:

@@ -8,10 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers import broadcasts, schedules, views
+from handlers.audiences import parse_audience
 from handlers.config import OrgConfig
 from handlers.errors import UsageError
 from handlers.messages import OrganizerAction
 from handlers.organizer.parsing import USAGE
+from handlers.organizer.rights import OutsideChapter, refuse, scope_for
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.models import Broadcast, BroadcastStatus, Delivery, DeliveryStatus
@@ -30,16 +32,21 @@ def _broadcast_of(token: str) -> int:
     raise UsageError(_OUT_OF_DATE)
 
 
-def _scheduled_draft_of(token: str) -> tuple[int, str | None] | None:
-    """`s:{"draft":12,"every":"0 9 * * MON"}` -> (12, "0 9 * * MON"); None if not one."""
+def _scheduled_draft_of(token: str) -> tuple[int, str | None, int | None] | None:
+    """`s:{"draft":12,"every":"0 9 * * MON","valid":120}` -> (12, "0 9 * * MON", 120); None if
+    not one (`valid`: minutes each run's texts may go out, when given)."""
     try:
         spec = json.loads(token[2:])
     except ValueError:
         return None
     if not isinstance(spec, dict) or not isinstance(spec.get("draft"), int):
         return None  # includes a preview made before drafts: it carried the whole request
-    every = spec.get("every")
-    return spec["draft"], every if isinstance(every, str) else None
+    every, valid = spec.get("every"), spec.get("valid")
+    return (
+        spec["draft"],
+        every if isinstance(every, str) else None,
+        valid if isinstance(valid, int) and valid > 0 else None,
+    )
 
 
 def _locked_broadcast(session: Session, broadcast_id: int) -> Broadcast:
@@ -50,6 +57,30 @@ def _locked_broadcast(session: Session, broadcast_id: int) -> Broadcast:
     return broadcast
 
 
+def _require_in_scope(
+    action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> None:
+    """A chapter leader's button acts only on a broadcast to their chapter (refused, audited)."""
+    scope = scope_for(action.user_id, uow=uow, org=org)
+    if scope.whole:
+        return
+    token = action.values.get("token", "")
+    draft = _scheduled_draft_of(token) if token.startswith("s:") else None
+    broadcast_id = draft[0] if draft else _broadcast_of(token)
+    with uow:
+        audience = uow.session.scalar(
+            select(Broadcast.audience).where(Broadcast.id == broadcast_id)
+        )
+    slugs = (
+        {t.value for t in parse_audience(audience).terms if t.kind == "chapter"}
+        if audience
+        else set()
+    )
+    if not slugs or not slugs <= set(scope.slugs):
+        refuse(action.user_id, f"{action.name} broadcast:{broadcast_id}", uow=uow, clock=clock)
+        raise OutsideChapter(f"You lead {scope.names}: that broadcast is not to your chapter.")
+
+
 def _texts(n: int) -> str:
     return f"{n:,} text" + ("" if n == 1 else "s")
 
@@ -57,6 +88,7 @@ def _texts(n: int) -> str:
 def confirm_broadcast(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
+    _require_in_scope(action, uow=uow, org=org, clock=clock)
     token = action.values.get("token", "")
     if token.startswith("s:"):
         return _confirm_schedule(token, action=action, uow=uow, org=org, clock=clock)
@@ -93,7 +125,7 @@ def _confirm_schedule(
     found = _scheduled_draft_of(token)
     if found is None:
         raise UsageError(_OUT_OF_DATE)
-    draft_id, every = found
+    draft_id, every, valid = found
     now = clock.now()
     with uow:
         draft = _locked_broadcast(uow.session, draft_id)
@@ -114,6 +146,8 @@ def _confirm_schedule(
             run_at=draft.run_at,
             cron=every,
             timezone=org.default_timezone,
+            deadline_minutes=valid,
+            quiet_hours_override=draft.quiet_hours_override,
             on_yes=draft.on_yes,
             on_no=draft.on_no,
         )
@@ -127,6 +161,7 @@ def cancel_broadcast(
     action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
     """The preview's Cancel: a draft is cancelled (a late Confirm then sends nothing)."""
+    _require_in_scope(action, uow=uow, org=org, clock=clock)
     token = action.values.get("token", "")
     if not token.startswith("s:"):
         return _stop(_broadcast_of(token), user_id=action.user_id, uow=uow, clock=clock)
@@ -156,6 +191,7 @@ def stop_broadcast(
 ) -> Result:
     """Stop sending, on a confirmed broadcast (or one the clock fired): every text not yet
     handed to Twilio is cancelled, through `broadcasts.cancel_broadcast` (audited there)."""
+    _require_in_scope(action, uow=uow, org=org, clock=clock)
     broadcast_id = _broadcast_of(action.values.get("token", ""))
     return _stop(broadcast_id, user_id=action.user_id, uow=uow, clock=clock)
 

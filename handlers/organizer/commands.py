@@ -9,7 +9,7 @@ same transaction as the change.
 
 Each command family has its module in this package, named after what it does (`shifts`, `roster`,
 `find`, `broadcasts`, `broadcast_buttons`, `schedules`, `exports`, `inbox`, `stats`,
-`sync`); this module
+`sync`, `districts`, `chapters`); this module
 only dispatches. A new command is one function in its family's module and one row in `COMMANDS`
 below, with its usage line and help line in `parsing.USAGE` and `parsing.DESCRIPTIONS` (which the
 help lists, in that order). A new button or modal is one function and one row in `ACTIONS`.
@@ -27,6 +27,7 @@ from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer import (
     broadcast_buttons,
     broadcasts,
+    chapters,
     districts,
     exports,
     find,
@@ -38,14 +39,14 @@ from handlers.organizer import (
     sync,
 )
 from handlers.organizer.parsing import AUDIENCES, COMMAND, DESCRIPTIONS, USAGE
-from handlers.organizer.rights import require_organizer
+from handlers.organizer.rights import LEADER_ACTIONS, LEADER_COMMANDS, require_organizer
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.uow import UnitOfWork
 
 Handler = Callable[..., Result]  # (message, *, uow, org, clock) -> Result
 
-TWO_WORD = {("shift", "add"), ("target", "add"), ("target", "remove")}
+TWO_WORD = {("shift", "add"), ("target", "add"), ("target", "remove"), ("chapter", "add")}
 
 
 # --- Entry points ----------------------------------------------------------------------------
@@ -65,7 +66,10 @@ def split_command(text: str) -> tuple[str, str]:
 
 def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     """Run one `/muster` command for an organizer. Raises a `MusterError` the transport shows."""
-    require_organizer(cmd.user_id, cmd.name or "help", uow=uow, org=org, clock=clock)
+    leaders = cmd.name in LEADER_COMMANDS
+    require_organizer(
+        cmd.user_id, cmd.name or "help", uow=uow, org=org, clock=clock, leaders=leaders
+    )
     handler = COMMANDS.get(cmd.name)
     if handler is None:
         if cmd.name in ("", "shift", "target"):
@@ -77,7 +81,10 @@ def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
 def run_action(action: OrganizerAction, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     """A button, a modal submission or an inbox-thread reply, already reduced to name + values."""
     if action.name not in _CHECKS_ITS_OWN_RIGHTS:
-        require_organizer(action.user_id, action.name, uow=uow, org=org, clock=clock)
+        leaders = action.name in LEADER_ACTIONS
+        require_organizer(
+            action.user_id, action.name, uow=uow, org=org, clock=clock, leaders=leaders
+        )
     handler = ACTIONS.get(action.name)
     if handler is None:
         raise UsageError(f"Unknown action {action.name!r}.")
@@ -127,6 +134,9 @@ COMMANDS: dict[str, Handler] = {
     "target remove": districts.remove_target,
     "targets": districts.list_targets,
     "sync": sync.show_sync,
+    "chapter add": chapters.add_chapter,
+    "chapters": chapters.list_chapters,
+    "chapter": chapters.show_chapter,
 }
 ACTIONS: dict[str, Handler] = {
     "shift.submit": shifts.submit_shift_form,

@@ -13,6 +13,7 @@ from handlers.config import OrgConfig
 from handlers.errors import UnknownShift
 from handlers.messages import OrganizerCommand
 from handlers.organizer.parsing import USAGE, one_number, usage_error
+from handlers.organizer.rights import scope_for
 from handlers.ports import Clock
 from handlers.results import Result
 from storage.audit import audit
@@ -30,12 +31,13 @@ def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
         raise usage_error(USAGE["export"], "say what to export" if not words else None)
     now = clock.now()
     stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
+    scope = scope_for(cmd.user_id, uow=uow, org=org)  # a chapter leader exports their chapter's
     if shift_id is None:
         columns, title, target = exports.VOLUNTEER_COLUMNS, "Volunteers", "volunteers"
         filename = f"volunteers-{stamp}.csv"
 
         def rows(session: Session) -> Iterable[dict[str, str]]:
-            return exports.volunteer_rows(session)
+            return exports.volunteer_rows(session, where=scope.volunteers())
 
     else:
         columns, title = exports.ROSTER_COLUMNS, f"Roster of shift #{shift_id}"
@@ -44,7 +46,7 @@ def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
         def rows(session: Session) -> Iterable[dict[str, str]]:
             if session.get(Shift, shift_id) is None:
                 raise UnknownShift(shift_id)
-            return exports.roster_rows(session, shift_id)
+            return exports.roster_rows(session, shift_id, where=scope.volunteers())
 
     with uow:
         buffer = io.StringIO()
@@ -59,7 +61,7 @@ def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
             actor=cmd.user_id,
             action="export",
             target=target,
-            detail={"rows": count},
+            detail={"rows": count, **({} if scope.whole else {"chapters": list(scope.slugs)})},
             at=now,
         )
         uow.commit()

@@ -13,6 +13,7 @@ from handlers.config import OrgConfig
 from handlers.messages import OrganizerCommand
 from handlers.organizer.display import volunteer_name
 from handlers.organizer.parsing import SMART_QUOTES, USAGE, usage_error
+from handlers.organizer.rights import OutsideChapter, Scope, refuse, scope_for
 from handlers.phones import display, to_e164
 from handlers.ports import Clock
 from handlers.results import Result
@@ -30,8 +31,13 @@ def find_volunteers(
         raise usage_error(USAGE["find"], "missing QUERY")
     conditions, how = _find_condition(query)
     now = clock.now()
+    scope = scope_for(cmd.user_id, uow=uow, org=org)
+    if not scope.whole and how == "phone":
+        _refuse_outside(cmd, conditions, scope, uow=uow, clock=clock)
     with uow:
-        base = select(Volunteer).where(Volunteer.forgotten_at.is_(None), conditions)
+        base = select(Volunteer).where(
+            Volunteer.forgotten_at.is_(None), conditions, scope.volunteers()
+        )
         total = uow.session.scalar(select(func.count()).select_from(base.subquery())) or 0
         found = list(
             uow.session.scalars(base.order_by(Volunteer.first_name, Volunteer.id).limit(FIND_LIMIT))
@@ -53,6 +59,23 @@ def find_volunteers(
         )
     view = views.FindView(query=query, how=how, volunteers=lines, more=max(total - len(lines), 0))
     return Result(view=view, intent="find")
+
+
+def _refuse_outside(
+    cmd: OrganizerCommand, condition: object, scope: Scope, *, uow: UnitOfWork, clock: Clock
+) -> None:
+    """A chapter leader looking up the number of another chapter's volunteer: refused, audited."""
+    with uow:
+        found = uow.session.execute(
+            select(Volunteer.id, scope.volunteers()).where(
+                Volunteer.forgotten_at.is_(None), condition
+            )
+        ).first()
+    if found is not None and not found[1]:
+        refuse(cmd.user_id, f"find volunteer:{found[0]}", uow=uow, clock=clock)
+        raise OutsideChapter(
+            f"You lead {scope.names}: that number belongs to a volunteer of another chapter."
+        )
 
 
 def _find_condition(query: str) -> tuple[object, str]:

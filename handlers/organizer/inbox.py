@@ -12,7 +12,7 @@ from handlers import views
 from handlers.config import OrgConfig
 from handlers.messages import OrganizerAction
 from handlers.organizer.display import local_when, volunteer_name
-from handlers.organizer.rights import require_organizer
+from handlers.organizer.rights import OutsideChapter, refuse, require_organizer
 from handlers.phones import masked
 from handlers.ports import Clock
 from handlers.results import OutboundSms, Result
@@ -43,7 +43,19 @@ def reply_in_inbox(
         volunteer_id = uow.session.scalar(select(Volunteer.id).where(thread))
     if volunteer_id is None or not text:
         return Result(intent="ignored")  # not a volunteer's thread: people talking
-    require_organizer(action.user_id, action.name, uow=uow, org=org, clock=clock)
+    scope = require_organizer(
+        action.user_id, action.name, uow=uow, org=org, clock=clock, leaders=True
+    )
+    if not scope.whole:
+        with uow:
+            mine = uow.session.scalar(
+                select(Volunteer.id).where(Volunteer.id == volunteer_id, scope.volunteers())
+            )
+        if mine is None:
+            refuse(action.user_id, f"inbox.reply volunteer:{volunteer_id}", uow=uow, clock=clock)
+            raise OutsideChapter(
+                f"You lead {scope.names}: you can answer your chapter's volunteers only."
+            )
     with uow:
         volunteer = uow.session.get(Volunteer, volunteer_id)
         if volunteer is None:

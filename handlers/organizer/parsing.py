@@ -16,8 +16,8 @@ from handlers.schedules import local_to_utc
 
 COMMAND = "/muster"
 AUDIENCES = (
-    "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets; "
-    "join with + for and (targets+tag:canvass)"
+    "all, tag:NAME, zip:PREFIX, near:ZIP:MILES, state:XX, shift:N, district:ID, targets, "
+    "chapter:SLUG; join with + for and (targets+tag:canvass)"
 )
 USAGE: dict[str, str] = {
     "help": f"{COMMAND} help",
@@ -30,7 +30,8 @@ USAGE: dict[str, str] = {
     "signup": f"{COMMAND} signup N PHONE",
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
-        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] message="..." '
+        f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] '
+        '[deadline="YYYY-MM-DD HH:MM" | valid=2h] [quiet_hours=override] message="..." '
         '[on_yes="..."] [on_no="..."]  (fields: {first_name|friend}, {rep}, {rep_phone} ...)'
     ),
     "scheduled": f"{COMMAND} scheduled",
@@ -42,6 +43,11 @@ USAGE: dict[str, str] = {
     "target remove": f"{COMMAND} target remove DISTRICT",
     "targets": f"{COMMAND} targets",
     "sync": f"{COMMAND} sync",
+    "chapter add": (
+        f'{COMMAND} chapter add SLUG name="..." zips=02492,02494 [leaders=U123,U456] [channel=C123]'
+    ),
+    "chapters": f"{COMMAND} chapters",
+    "chapter": f"{COMMAND} chapter SLUG [move=PHONE,PHONE]",
 }
 DESCRIPTIONS: dict[str, str] = {
     "help": "this list",
@@ -60,6 +66,9 @@ DESCRIPTIONS: dict[str, str] = {
     "target remove": "a district is no longer a target",
     "targets": "the target districts and their gap to goal",
     "sync": "when Mobilize and Action Network last synced, what changed, the last error",
+    "chapter add": "add a chapter (or change one): its ZIPs, its leaders, its own channel",
+    "chapters": "the chapters, their volunteers and leaders",
+    "chapter": "one chapter; move= places volunteers in it by hand",
 }
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 _WHEN = "%Y-%m-%d %H:%M"

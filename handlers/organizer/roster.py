@@ -14,6 +14,7 @@ from handlers.errors import MusterError, UnknownShift, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
 from handlers.organizer.display import volunteer_name
 from handlers.organizer.parsing import USAGE, one_number, usage_error
+from handlers.organizer.rights import scope_for
 from handlers.organizer.shifts import shift_lines
 from handlers.phones import display, masked, to_e164
 from handlers.ports import Clock
@@ -36,6 +37,7 @@ _COMING = (
 
 def show_roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     shift_id = one_number(cmd.args, "roster")
+    scope = scope_for(cmd.user_id, uow=uow, org=org)  # a chapter leader sees their chapter's
     with uow:
         shift = uow.session.get(Shift, shift_id)
         if shift is None:
@@ -44,7 +46,8 @@ def show_roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
             str(status): n
             for status, n in uow.session.execute(
                 select(Commitment.status, func.count())
-                .where(Commitment.shift_id == shift_id)
+                .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
+                .where(Commitment.shift_id == shift_id, scope.volunteers())
                 .group_by(Commitment.status)
             )
         }
@@ -57,7 +60,11 @@ def show_roster(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
         rows = uow.session.execute(
             select(Commitment.id, Commitment.status, shifts.place_in_line(), Volunteer)
             .join(Volunteer, Volunteer.id == Commitment.volunteer_id)
-            .where(Commitment.shift_id == shift_id, Commitment.status != CommitmentStatus.DROPPED)
+            .where(
+                Commitment.shift_id == shift_id,
+                Commitment.status != CommitmentStatus.DROPPED,
+                scope.volunteers(),
+            )
             .order_by(*order)
             .limit(ROSTER_LIMIT)
         ).all()

@@ -12,6 +12,7 @@ from handlers.broadcasts import broadcast_report
 from handlers.config import OrgConfig
 from handlers.messages import OrganizerCommand
 from handlers.organizer.display import local_when
+from handlers.organizer.districts import district_counts
 from handlers.organizer.parsing import no_args
 from handlers.organizer.shifts import shift_lines, upcoming_shifts
 from handlers.ports import Clock
@@ -95,6 +96,7 @@ def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.Sta
         last_broadcasts=tuple(lines),
         signups_by_week=signups_by_week(session, now=now, org=org),
         as_of=local_when(now, None, zone),
+        targets=district_counts(session, now=now, state=None, targets_only=True).rows,
     )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from sqlalchemy import func, select
 
 from handlers import sms_text
-from handlers.consent import record_opt_in, record_opt_out
+from handlers.consent import opted_out_on_record, record_opt_in, record_opt_out
 from handlers.keywords import Intent
 from handlers.phones import zone_from_number
 from handlers.volunteer.inbox import ACK_INTERVAL
@@ -25,10 +25,29 @@ def help_reply(t: Turn) -> str:
     return sms_text.help_reply(t.lang, org=t.org.org_name, contact=t.org.org_contact)
 
 
+def opted_out(t: Turn) -> bool:
+    """The sender's number's latest consent ledger entry is an opt-out."""
+    return opted_out_on_record(t.session, t.msg.phone)
+
+
+def opted_out_stranger(t: Turn) -> Answer:
+    """A number with no volunteer on file whose latest ledger entry is an opt-out (one erased by
+    `muster forget` after its STOP, or before it): a STOP again is recorded, anything else is
+    kept for the organizers; none is answered. No volunteer row is made for it."""
+    if t.parsed.intent == Intent.OPT_OUT:
+        _consent(t, record_opt_out, None)
+        return None, "opt_out"
+    t.post("inbox", "(opted out; texts to this number are not sent)")
+    return None, "opted_out_text"
+
+
 def advanced_opt_out(t: Turn, kind: str) -> tuple[None, str]:
     """Twilio already answered this STOP/START/HELP: record it, send nothing more."""
     v = t.volunteer
     if kind == "STOP":
+        if v is None and opted_out(t):  # opted out on record, no volunteer on file: none made
+            _consent(t, record_opt_out, None, detail="Twilio Advanced Opt-Out (OptOutType=STOP)")
+            return None, "opt_out"
         v = v or _new_volunteer(t, status=VolunteerStatus.OPTED_OUT)
         _consent(t, record_opt_out, v, detail="Twilio Advanced Opt-Out (OptOutType=STOP)")
         return None, "opt_out"
@@ -125,7 +144,7 @@ def _keyword_for_ledger(t: Turn) -> str:
 
 
 def _consent(
-    t: Turn, record: Callable[..., object], volunteer: Volunteer, detail: str | None = None
+    t: Turn, record: Callable[..., object], volunteer: Volunteer | None, detail: str | None = None
 ) -> None:
     """`record_opt_out` / `record_opt_in` for this text, with its keyword and message id."""
     record(

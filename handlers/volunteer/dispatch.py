@@ -1,4 +1,6 @@
-"""Which answer a text gets: consent first, then the pending onboarding question, then the
+"""Which answer a text gets: consent first (a number whose latest consent ledger entry is an
+opt-out, with or without a volunteer on file, gets nothing but HELP's answer and the confirmation
+of its opt-in), then the pending onboarding question, then the
 keyword table, and free text when nothing else takes it.
 
 A new keyword is one function of a `Turn` returning an `Answer` (or None: not for it, so free
@@ -61,6 +63,11 @@ def _route(t: Turn) -> Answer:
         return consent.advanced_opt_out(t, t.msg.opt_out_type.strip().upper())
     if p.intent == Intent.HELP:
         return consent.help_reply(t), "help"
+    # A number with no volunteer on file (erased by `muster forget`, say) whose latest ledger
+    # entry is an opt-out is as opted out as a volunteer who is: nothing but HELP's answer and,
+    # when it opts in again, the confirmation.
+    if v is None and p.intent not in (Intent.OPT_IN, Intent.YES) and consent.opted_out(t):
+        return consent.opted_out_stranger(t)
     if p.intent == Intent.OPT_OUT:
         return consent.opt_out(t)
     if v is not None and v.status == VolunteerStatus.OPTED_OUT:

@@ -4,6 +4,7 @@ answers to them. A keyword in the middle of onboarding is obeyed, not taken as a
 from __future__ import annotations
 
 from handlers import geo
+from handlers.chapters import follow_zip
 from handlers.district_crosswalk import ZipDistricts, apply_zip
 from handlers.keywords import Intent, parse_interests, parse_name
 from handlers.volunteer.districts import address_question, answer_address, awaiting_address
@@ -99,6 +100,7 @@ def set_zip(t: Turn, info: geo.ZipInfo) -> ZipDistricts:
         timezone=info.timezone or v.timezone,
         zip_attempts=0,
     )
+    follow_zip(t.session, v.id, info.zip, now=t.now)
     return apply_zip(t.session, v.id, info.zip, now=t.now)
 
 

@@ -97,3 +97,13 @@ def test_shift_add_takes_a_district_and_shifts_list_own_districts_first(
         assert [x.title for x in open_shifts_in_districts(s, now=T0, districts=[BRISTOL])] == [
             "Canvass 10th Bristol"
         ]
+
+
+def test_app_home_shows_target_districts_as_bars_to_goal(slack: SlackHarness) -> None:
+    _people(slack)
+    slack.ask(f"target add {BRISTOL} goal=40")
+    slack.event({"type": "app_home_opened", "user": "U0ORGANIZER", "channel": "D1", "tab": "home"})
+    view = str(slack.slack.wait_for("views.publish")[0].json_param("view"))
+    assert "Target districts: volunteers living there" in view
+    assert "MA House 10th Bristol* 3/40 · gap 37 · 1 committed this week" in view
+    assert "13th Norfolk" not in view  # not a target

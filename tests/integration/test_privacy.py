@@ -169,14 +169,19 @@ def test_forget_twice_and_unknown_numbers(
     assert main(["forget", str(world["maria"])]) == 0
     assert main(["forget", str(world["maria"])]) == 1  # nothing left to erase, and it says so
     assert "No volunteer, text or delivery is held" in capsys.readouterr().out
-    assert main(["forget", random_phone()]) == 1
+    # A number with nothing on file: its opt-out is recorded all the same (exit 0), once.
+    unknown = random_phone()
+    assert main(["forget", unknown]) == 0
+    assert "opt-out is recorded in the consent ledger" in capsys.readouterr().out
+    assert main(["forget", unknown]) == 1
     assert main(["forget", "not-a-number"]) == 2
     assert "not a valid phone number" in capsys.readouterr().err
 
 
 def test_forget_a_number_that_only_texted_and_an_opted_out_volunteer(uow, clock) -> None:
     """A number that texted without ever joining, and a volunteer who had already opted out:
-    their texts are erased, and no second opt-out is written over the existing proof."""
+    their texts are erased; the stranger's erasure is recorded as its opt-out (no volunteer on
+    file), and no second opt-out is written over the existing proof."""
     stranger = random_phone()
     with uow:
         gone = make_volunteer(uow.session, status=VolunteerStatus.OPTED_OUT)
@@ -208,7 +213,9 @@ def test_forget_a_number_that_only_texted_and_an_opted_out_volunteer(uow, clock)
     with uow:
         assert uow.session.scalar(select(InboundMessage.body)) is None
         ledger = uow.session.scalars(select(ConsentEvent)).all()
-        assert [(e.phone, e.keyword) for e in ledger] == [(gone_phone, "STOP")]
+        assert sorted((e.phone, e.keyword or "", e.action) for e in ledger) == sorted(
+            [(gone_phone, "STOP", ConsentAction.OPT_OUT), (stranger, "", ConsentAction.OPT_OUT)]
+        )
         actors = uow.session.scalars(select(AuditEntry.actor)).all()
         assert actors == ["U0ORGANIZER", "U0ORGANIZER"]
 

@@ -124,6 +124,15 @@ SAMPLES = [
             views.DistrictLine("ma/cd:4", "US House MA-4", False, 80, 20, 0, None, None, None),
         ),
     ),
+    views.ChaptersView(
+        rows=(
+            views.ChapterLine(
+                "needham", "Progressive Needham", ("02492", "02494"), ("U1",), "C1", 40, 12
+            ),
+        ),
+        detail=True,
+        note="Added chapter Progressive Needham (`chapter:needham`).",
+    ),
 ]
 
 

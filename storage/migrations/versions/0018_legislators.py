@@ -2,7 +2,7 @@
 action's follow-ups (broadcasts.on_yes / on_no, schedules.on_yes / on_no).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0020
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | Sequence[str] | None = "0016"
+down_revision: str | Sequence[str] | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
