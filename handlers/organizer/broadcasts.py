@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from handlers import broadcasts, schedules, views
 from handlers.audiences import Audience, parse_audience
 from handlers.broadcasts import check_body, check_follow_up
+from handlers.call_tally import call_tally
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
@@ -210,6 +211,11 @@ def broadcast_request_from_form(
 def start_broadcast(
     cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
+    number = cmd.args.strip().lstrip("#")
+    if number.isdigit() and len(number) <= 9:  # `broadcast 12`: where call to action 12 stands
+        with uow:
+            tally = call_tally(uow.session, int(number))
+        return Result(view=views.NoticeView(tally.text()), intent="broadcast.report")
     if not cmd.args.strip():
         view = views.BroadcastFormView(
             usage=USAGE["broadcast"], audiences=AUDIENCES, channel_id=cmd.channel_id

@@ -37,7 +37,7 @@ USAGE: dict[str, str] = {
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
     "stats": f"{COMMAND} stats",
-    "export": f"{COMMAND} export volunteers|roster N",
+    "export": f"{COMMAND} export volunteers|roster N|broadcast N",
     "districts": f"{COMMAND} districts [STATE]",
     "target add": f'{COMMAND} target add DISTRICT [goal=N] [reason="..."]',
     "target remove": f"{COMMAND} target remove DISTRICT",
@@ -56,7 +56,8 @@ DESCRIPTIONS: dict[str, str] = {
     "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
     "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
     "find": "look a volunteer up",
-    "broadcast": "text an audience (a form; or inline), after a preview you confirm",
+    "broadcast": "text an audience (a form; or inline), after a preview you confirm; "
+    "`broadcast N`: sent, delivered, YES, NO, DONE of broadcast N, by district and chapter",
     "scheduled": "broadcasts planned ahead, and those still going out (with Stop sending)",
     "unschedule": "cancel scheduled broadcast ID",
     "stats": "the drive at a glance",

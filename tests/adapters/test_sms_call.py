@@ -4,6 +4,8 @@ is counted once; `on_yes` is texted once per YES, never after an opt-out, held i
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -16,6 +18,8 @@ from bot import legislators_cli
 from bot.bootstrap import Container, bootstrap
 from bot.web import create_app
 from handlers.broadcasts import confirm_broadcast, create_draft
+from handlers.messages import Channel, OrganizerCommand
+from handlers.organizer.commands import run_command
 from handlers.ports import FixedClock
 from handlers.sending import SendPolicy, claim_due
 from storage.districts import DistrictSource, set_district
@@ -184,3 +188,44 @@ def test_follow_ups_never_go_after_an_opt_out_and_wait_out_quiet_hours(
     with app.read_uow() as uow:
         status = uow.session.scalar(select(Volunteer.status).where(Volunteer.phone == ben.number))
     assert status == VolunteerStatus.OPTED_OUT
+
+
+def test_the_report_counts_sent_delivered_yes_no_done_by_district_and_exports_who_did_what(
+    client: TestClient, app: Container
+) -> None:
+    ana = _volunteer(client, app, {"sldl": "ma/sldl:5th_bristol"}, first_name="Ana")
+    ben = _volunteer(client, app, {"sldl": "ma/sldl:5th_bristol"}, first_name="Ben")
+    cy = _volunteer(client, app, {"sldl": "ma/sldl:3rd_bristol"}, first_name="Cy")
+    _volunteer(client, app, {}, first_name="Dee")
+    bid = _call_to_action(app)
+    with app.uow() as uow:
+        uow.session.execute(
+            update(Delivery).where(Delivery.to_phone.in_([ana.number, cy.number]))
+            .values(status=DeliveryStatus.DELIVERED)
+        )  # fmt: skip
+        uow.commit()
+    ana.text("YES")
+    ana.text("DONE")
+    ben.text("NO")
+    cy.text("YES")
+    cy.text("DONE")
+    cy.text("DONE")
+
+    def run(args: str, name: str = "broadcast"):
+        cmd = OrganizerCommand(Channel.SLACK, "U0ORGANIZER", name, args, T0)
+        return run_command(cmd, uow=app.uow(), org=app.org, clock=app.clock).view
+
+    report = run(str(bid)).text
+    assert f"Broadcast #{bid}: sent 4, delivered 2, YES 2, NO 1, DONE 2" in report
+    assert "MA House 5th Bristol: sent 2, delivered 1, YES 1, NO 1, DONE 1" in report
+    assert "MA House 3rd Bristol: sent 1, delivered 1, YES 1, NO 0, DONE 1" in report
+    assert "(not known): sent 1, delivered 0, YES 0, NO 0, DONE 0" in report
+    export = run(f"broadcast {bid}", "export")
+    rows = list(csv.DictReader(io.StringIO(export.content.decode())))
+    assert export.rows == 4
+    assert [(r["first_name"], r["district"], r["answer"], bool(r["done"])) for r in rows] == [
+        ("Ana", "ma/sldl:5th_bristol", "yes", True),
+        ("Ben", "ma/sldl:5th_bristol", "no", False),
+        ("Cy", "ma/sldl:3rd_bristol", "yes", True),
+        ("Dee", "", "", False),
+    ]
