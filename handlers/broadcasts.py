@@ -30,7 +30,8 @@ from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, MusterError
 from handlers.fields import check_fields, has_fields
 from handlers.quiet_hours import in_quiet_hours
-from handlers.rendered_deliveries import expand_rendered, preview_rendered
+from handlers.rendered_deliveries import preview_rendered
+from handlers.rendered_sql import expand_in_sql
 from handlers.segments import MAX_BODY_CHARS, SegmentInfo, count_segments, non_gsm_characters
 from storage.audit import audit
 from storage.models import (
@@ -282,7 +283,7 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
         return 0
     aud = parse_audience(broadcast.audience)
     if has_fields(broadcast.body):
-        left_out = expand_rendered(
+        left_out = expand_in_sql(
             session, broadcast, and_(reachable(), audience_condition(aud)), now=now
         )
         return _settle_expansion(session, broadcast, now=now, left_out=left_out)

@@ -45,7 +45,10 @@ def field_values(
 
     def phone(chamber: str) -> str | None:
         person = legislators.get(chamber)
-        return display(person.phone) if person and person.phone else None
+        if not person or not person.phone:
+            return None
+        # US numbers as people read them; others as stored (as handlers.rendered_sql does)
+        return display(person.phone) if person.phone.startswith("+1") else person.phone
 
     return {
         "first_name": (first_name or "").strip() or None,

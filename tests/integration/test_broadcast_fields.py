@@ -258,3 +258,33 @@ def test_the_organizers_preview_shows_samples_and_who_is_left_out(app: Container
         run_command(_command('to=all message="Hi {nme}"'), uow=app.uow(), org=app.org,
                     clock=app.clock)  # fmt: skip
     assert "I don't know the field {nme}. The fields are: {first_name}, {zip}" in err.value.message
+
+
+def test_the_database_renders_what_python_renders(app: Container) -> None:
+    """Odd names (escaped GSM-7 characters, accents, blanks), a multi-member district, a
+    non-US number: each row's text and segment count equal Python's rendering of it."""
+    from handlers.rendered_deliveries import rendered
+    from storage.models import Volunteer as V
+
+    with app.uow() as uow:
+        s = uow.session
+        load_legislators(s, [
+            LegislatorInfo("nh/sldl:belknap_2", "sldl", "Zed", capitol_phone="+16032711111",
+                           source="t"),
+            LegislatorInfo("nh/sldl:belknap_2", "sldl", "Abe", district_phone="+442079460000",
+                           source="t"),
+        ], now=T0)  # fmt: skip
+        for name in ("Jo[e]~", "  ", "Ève", "A" * 80, "x|y^z", None):
+            v = make_volunteer(s, first_name=name)
+            set_district(s, volunteer_id=v.id, chamber="sldl", district="nh/sldl:belknap_2",
+                         source=DistrictSource.IMPORT, vintage=None, now=T0)  # fmt: skip
+        body = "Dear {first_name|neighbour}, call {rep} on {rep_phone} " + "-" * 60
+        want = {r.phone: text for r, text in rendered(s, V.id.is_not(None), body)}
+        draft = create_draft(s, body=body, audience="all", created_by="U1", now=T0)
+        confirm_broadcast(s, broadcast_id=draft.id, user_id="U1", now=T0)
+        rows = list(s.scalars(select(Delivery).where(Delivery.broadcast_id == draft.id)))
+        assert {r.to_phone: r.body for r in rows} == want
+        assert [(r.body[:12], r.segments) for r in rows] == [
+            (r.body[:12], count_segments(r.body).segments) for r in rows
+        ]
+        assert all("call Abe on +442079460000 " in r.body for r in rows)
