@@ -61,6 +61,21 @@ class Container:
             return CensusGeocoder(self.settings.census_geocoder_url)
         return None
 
+    @cached_property
+    def legislator_directory(self) -> Any:
+        """The Open States adapter (`handlers.legislators.LegislatorDirectory`) when
+        OPENSTATES_API_KEY is set, or None: then only the loaded CSVs are known."""
+        if "legislator_directory" in self.extras:
+            return self.extras["legislator_directory"]
+        key = self.settings.openstates_api_key
+        if key is None or not key.get_secret_value():
+            return None
+        from bot.openstates_api import OpenStatesDirectory
+
+        return OpenStatesDirectory(
+            base_url=self.settings.openstates_api_url, api_key=key.get_secret_value()
+        )
+
     def database_ok(self) -> tuple[bool, str]:
         try:
             with self.engine.connect() as conn:

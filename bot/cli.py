@@ -61,6 +61,16 @@ def build_parser() -> argparse.ArgumentParser:
     d_show = d_sub.add_parser("show", help="the districts of a ZIP code")
     d_show.add_argument("zip")
 
+    legislators = sub.add_parser("legislators", help="the legislators directory (Open States)")
+    l_sub = legislators.add_subparsers(dest="legislators_command", required=True, metavar="WHAT")
+    l_load = l_sub.add_parser("load", help="load an Open States people CSV (one state a file)")
+    l_load.add_argument("file")
+    l_show = l_sub.add_parser("show", help="who sits for a district (short or full OCD id)")
+    l_show.add_argument("district")
+    l_sub.add_parser(
+        "fetch", help="ask Open States (OPENSTATES_API_KEY) for every district volunteers live in"
+    )
+
     sync = sub.add_parser("sync", help="sync with a peer service now (Mobilize, Action Network)")
     sync.add_argument("what", choices=["mobilize", "action_network"])
     return parser
@@ -161,6 +171,14 @@ def _run_operator_command(args: argparse.Namespace, container: Container) -> int
             if args.districts_command == "load":
                 return districts_cli.load(container, args.file, vintage=args.vintage)
             return districts_cli.show(container, args.zip)
+        if args.command == "legislators":
+            from bot import legislators_cli
+
+            if args.legislators_command == "load":
+                return legislators_cli.load(container, args.file)
+            if args.legislators_command == "fetch":
+                return legislators_cli.fetch(container)
+            return legislators_cli.show(container, args.district)
         if args.command == "sync":
             from bot.integrations import sync_command
 

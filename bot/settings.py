@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     # Districts (docs/districts.md): street addresses looked up through a geocoder.
     geocoder: str = "off"  # off, census
     census_geocoder_url: str = "https://geocoding.geo.census.gov/geocoder"
+    # Rapid response (docs/rapid-response.md): legislators looked up through Open States.
+    openstates_api_key: SecretStr | None = None
+    openstates_api_url: str = "https://v3.openstates.org"
 
     metrics_token: SecretStr | None = None
     log_level: str = "INFO"
@@ -95,6 +98,7 @@ class Settings(BaseSettings):
         "mobilize_api_url",
         "action_network_api_url",
         "census_geocoder_url",
+        "openstates_api_url",
     )
     @classmethod
     def _check_http_url(cls, value: str) -> str:

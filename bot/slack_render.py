@@ -222,13 +222,21 @@ def _(view: views.BroadcastPreviewView) -> tuple[str, list[Block]]:
     quiet = "" if quiet == "\n" else quiet
     when = "" if view.when in (None, "now") else f"\n*When:* {view.when}"
     deadline = f"\n*Deadline:* {_escape(view.deadline)}" if view.deadline else ""
+    longest = " for the longest" if view.samples else ""
     text = (
         f"*Preview: nothing is sent until you confirm.*\n*To:* `{_escape(view.audience)}`: "
         f"{view.recipients:,} volunteers{when}{deadline}\n"
-        f"*Message* ({view.segments} segment(s), {view.encoding}, "
+        f"*Message* ({view.segments} segment(s){longest}, {view.encoding}, "
         f"about {view.estimated_cost}):\n>{_escape(view.body).replace(chr(10), chr(10) + '>')}"
         f"{quiet}\n*First recipients:* {_escape(names)}"
     )
+    for sample in view.samples:
+        text += "\n*As sent:* " + _escape(sample).replace(chr(10), " ")
+    for label, follow_up in (("If YES", view.on_yes), ("If NO", view.on_no)):
+        if follow_up:
+            text += f"\n*{label}:* " + _escape(follow_up).replace(chr(10), " ")
+    if view.left_out:
+        text += "\n:warning: " + _escape(view.left_out_text)
     label = "Schedule" if when else f"Send to {view.recipients:,}"
     confirm = _button(label, CONFIRM, view.token, "primary")
     confirm["confirm"] = {
@@ -509,7 +517,17 @@ def broadcast_modal(view: views.BroadcastFormView) -> dict[str, Any]:
                 "message",
                 "Message",
                 _text_input("Can you phonebank Saturday? Reply YES", True, 1600),
+                hint="fields: {first_name|friend} {zip} {chapter} {rep} {rep_phone} {senator} "
+                "{senator_phone} {us_rep} {us_rep_phone}",
             ),
+            _input(
+                "on_yes",
+                "If they answer YES, text",
+                _text_input("Thank you! Call {rep} at {rep_phone} and say ...", True, 1600),
+                optional=True,
+                hint="texted once; fields as in the message",
+            ),
+            _input("on_no", "If they answer NO, text", _text_input(max_length=1600), optional=True),
             _input(
                 "date", "Send on (leave empty to send now)", {"type": "datepicker"}, optional=True
             ),

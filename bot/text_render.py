@@ -125,6 +125,13 @@ def _(view: views.BroadcastPreviewView) -> str:
         f"  {view.body}",
         f"First recipients: {', '.join(view.first_names) or '-'}",
     ]
+    lines += [f"As sent: {sample}" for sample in view.samples]
+    if view.on_yes:
+        lines.append(f"If YES: {view.on_yes}")
+    if view.on_no:
+        lines.append(f"If NO: {view.on_no}")
+    if view.left_out:
+        lines.append(view.left_out_text)
     quiet = quiet_words(view)
     if quiet:
         lines.append(quiet)

@@ -28,7 +28,10 @@ from handlers.audiences import (
 )
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, MusterError
+from handlers.fields import check_fields, has_fields
 from handlers.quiet_hours import in_quiet_hours
+from handlers.rendered_deliveries import preview_rendered
+from handlers.rendered_sql import expand_in_sql
 from handlers.segments import MAX_BODY_CHARS, SegmentInfo, count_segments, non_gsm_characters
 from storage.audit import audit
 from storage.models import (
@@ -68,6 +71,10 @@ class BroadcastPreview:
     in_quiet_hours_now: int  # recipients whose local time is inside QUIET_HOURS (held, not lost)
     first_names: list[str] = field(default_factory=list)
     non_gsm_characters: list[str] = field(default_factory=list)  # what forced UCS-2, if anything
+    # With fields: three texts as rendered, and who is left out (lacking a field, no fallback).
+    samples: list[str] = field(default_factory=list)
+    left_out: int = 0
+    left_out_fields: dict[str, int] = field(default_factory=dict)
 
     @property
     def encoding(self) -> str:
@@ -105,15 +112,22 @@ class BroadcastReport:
         return PRICE_PER_SEGMENT_USD * self.segments_sent
 
 
-def check_body(body: str) -> str:
+def check_body(body: str, *, key: str = "message") -> str:
+    """The message, trimmed; InvalidInput when empty, too long, or naming an unknown field."""
     text = (body or "").strip()
     if not text:
-        raise InvalidInput({"message": "The message is empty."})
+        raise InvalidInput({key: "The message is empty."})
     if len(text) > MAX_BODY_CHARS:
         raise InvalidInput(
-            {"message": f"The message has {len(text)} characters; the limit is {MAX_BODY_CHARS}."}
+            {key: f"The message has {len(text)} characters; the limit is {MAX_BODY_CHARS}."}
         )
+    check_fields(text, key=key)
     return text
+
+
+def check_follow_up(body: str | None, *, key: str) -> str | None:
+    """An `on_yes` / `on_no` follow-up: None when not given, else checked as a message is."""
+    return check_body(body, key=key) if body and body.strip() else None
 
 
 def preview_broadcast(
@@ -137,6 +151,21 @@ def preview_broadcast(
     names = session.scalars(
         recipients(aud).with_only_columns(Volunteer.first_name).limit(SAMPLE_NAMES)
     ).all()
+    if has_fields(text):
+        r = preview_rendered(session, where, text)
+        return BroadcastPreview(
+            audience=str(aud),
+            recipients=r.recipients,
+            segments=r.longest,
+            total_segments=r.total_segments,
+            estimated_cost_usd=r.cost(PRICE_PER_SEGMENT_USD),
+            in_quiet_hours_now=quiet,
+            first_names=[n or "(no name yet)" for n in names],
+            non_gsm_characters=non_gsm_characters(r.longest_body),
+            samples=r.samples,
+            left_out=r.left_out,
+            left_out_fields=r.left_out_fields,
+        )
     return BroadcastPreview(
         audience=str(aud),
         recipients=total,
@@ -160,10 +189,14 @@ def create_draft(
     quiet_hours_override: bool = False,
     schedule_id: int | None = None,
     run_at: datetime | None = None,
+    on_yes: str | None = None,
+    on_no: str | None = None,
 ) -> Broadcast:
     """A broadcast waiting for Confirm. Audited, including a quiet-hours override and by whom."""
     aud = parse_audience(audience)
     text = check_body(body)
+    on_yes = check_follow_up(on_yes, key="on_yes")
+    on_no = check_follow_up(on_no, key="on_no")
     check_audience(session, aud)
     if deadline is not None and deadline <= now:
         raise InvalidInput({"deadline": "The deadline has already passed."})
@@ -177,6 +210,8 @@ def create_draft(
         created_at=now,
         schedule_id=schedule_id,
         run_at=run_at,
+        on_yes=on_yes,
+        on_no=on_no,
     )
     session.add(broadcast)
     session.flush()
@@ -247,6 +282,11 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
         session.flush()
         return 0
     aud = parse_audience(broadcast.audience)
+    if has_fields(broadcast.body):
+        left_out = expand_in_sql(
+            session, broadcast, and_(reachable(), audience_condition(aud)), now=now
+        )
+        return _settle_expansion(session, broadcast, now=now, left_out=left_out)
     segments = count_segments(broadcast.body).segments
     when = UTCDateTime()
     source = select(
@@ -274,6 +314,13 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     insert = dialect.insert(Delivery.__table__).from_select(columns, source)
     _insert_recipients(session, broadcast, insert)
+    return _settle_expansion(session, broadcast, now=now)
+
+
+def _settle_expansion(
+    session: Session, broadcast: Broadcast, *, now: datetime, left_out: int = 0
+) -> int:
+    """The broadcast's count and status once its rows are written; returns the rows new."""
     # Counted, not taken from rowcount: drivers disagree on rowcount for INSERT ... SELECT.
     total = session.scalar(
         select(func.count()).select_from(Delivery).where(Delivery.broadcast_id == broadcast.id)
@@ -281,6 +328,15 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
     inserted = (total or 0) - (broadcast.recipient_count or 0)
     broadcast.recipient_count = total or 0
     broadcast.status = BroadcastStatus.QUEUED if broadcast.recipient_count else BroadcastStatus.SENT
+    if left_out:
+        audit(
+            session,
+            actor="system",
+            action="broadcast.left_out",
+            at=now,
+            target=_target(broadcast),
+            detail={"left_out": left_out, "reason": "a field without value or fallback"},
+        )
     session.flush()
     return inserted
 

@@ -40,6 +40,8 @@ class Intent(StrEnum):
     ADDRESS = "address"  # ADDRESS 12 Main St: the street line, looked up for districts
     DISTRICTS = "districts"  # my districts, as far as known
     EMAIL = "email"  # EMAIL me@example.org (Mobilize needs it to hold a spot)
+    CALL = "call"  # my legislators and their office numbers
+    DONE = "done"  # I called: the latest call to action is done
     YES = "yes"  # bare: answers a call to action or a check-in
     NO = "no"
     SKIP = "skip"  # onboarding: skip this question
@@ -98,6 +100,17 @@ _WORDS: dict[str, tuple[Intent, str | None]] = {
     "my districts": (Intent.DISTRICTS, "en"),
     "distritos": (Intent.DISTRICTS, "es"),
     "mis distritos": (Intent.DISTRICTS, "es"),
+    # rapid response
+    "call": (Intent.CALL, None),
+    "call my rep": (Intent.CALL, "en"),
+    "who do i call": (Intent.CALL, "en"),
+    "llamar": (Intent.CALL, "es"),
+    "done": (Intent.DONE, None),
+    "i called": (Intent.DONE, "en"),
+    "called": (Intent.DONE, "en"),
+    "listo": (Intent.DONE, "es"),
+    "ya llame": (Intent.DONE, "es"),
+    "llame": (Intent.DONE, "es"),
     "shift": (Intent.SHIFTS, None),
     "turnos": (Intent.SHIFTS, "es"),
     "my": (Intent.MY, None),

@@ -29,7 +29,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from handlers.audiences import check_audience, parse_audience
-from handlers.broadcasts import check_body
+from handlers.broadcasts import check_body, check_follow_up
 from handlers.errors import InvalidInput, UnknownBroadcast, UsageError
 from storage.audit import audit
 from storage.models import Schedule, ScheduleStatus
@@ -261,8 +261,11 @@ def schedule_broadcast(
     timezone: str,
     deadline_minutes: int | None = None,
     quiet_hours_override: bool = False,
+    on_yes: str | None = None,
+    on_no: str | None = None,
 ) -> Schedule:
-    """Plan a broadcast: once at `run_at` (aware), or recurring by `cron` in `timezone`."""
+    """Plan a broadcast: once at `run_at` (aware), or recurring by `cron` in `timezone`.
+    Fields in its message (and follow-ups) are rendered at each firing."""
     if (run_at is None) == (cron is None):
         raise UsageError(f"Give either at= (once) or every= (recurring). {AT_USAGE}")
     zone_named(timezone)
@@ -280,6 +283,8 @@ def schedule_broadcast(
             timezone=timezone,
             deadline_minutes=deadline_minutes,
             quiet_hours_override=quiet_hours_override,
+            on_yes=check_follow_up(on_yes, key="on_yes"),
+            on_no=check_follow_up(on_no, key="on_no"),
         ),
         created_by=created_by,
         now=now,

@@ -236,6 +236,42 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "Aún no sabemos tus distritos. Responde DIRECCION y tu calle y número para "
         "buscarlos.",
     },
+    "call_known": {
+        "en": "Call {people}. Reply DONE when you've called.",
+        "es": "Llama a {people}. Responde LISTO cuando hayas llamado.",
+    },
+    "call_unknown": {
+        "en": "We don't have your legislators on file yet ({districts}). An organizer can help: "
+        "reply with your question.",
+        "es": "Aún no tenemos a tus legisladores ({districts}). Un organizador puede ayudarte: "
+        "responde con tu pregunta.",
+    },
+    "call_needs_address": {
+        "en": "To find who represents you, reply ADDRESS and your street address, e.g. "
+        "ADDRESS 12 Main St.",
+        "es": "Para saber quién te representa, responde DIRECCION y tu calle y número, p. ej. "
+        "DIRECCION 12 Main St.",
+    },
+    "call_pending": {
+        "en": "We're still looking up your address; text CALL again in a few minutes.",
+        "es": "Aún estamos buscando tu dirección; envía LLAMAR de nuevo en unos minutos.",
+    },
+    "done_thanks": {
+        "en": "Thank you for calling! We've counted it.",
+        "es": "¡Gracias por llamar! Lo hemos contado.",
+    },
+    "done_again": {
+        "en": "Already counted. Thank you!",
+        "es": "Ya lo contamos. ¡Gracias!",
+    },
+    "done_nothing": {
+        "en": "Thanks! There's no call to action to report right now.",
+        "es": "¡Gracias! No hay ninguna acción pendiente ahora.",
+    },
+    "cta_yes_follow_up": {
+        "en": "Thanks, we've got your YES!",
+        "es": "¡Gracias, recibimos tu SÍ!",
+    },
     "districts_pending": {
         "en": " We're still looking up your address.",
         "es": " Aún estamos buscando tu dirección.",

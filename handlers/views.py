@@ -132,6 +132,23 @@ class BroadcastPreviewView:
     broadcast_id: int | None = None
     deadline: str | None = None  # when its texts stop going out, in words
     quiet_hours_override: bool = False  # goes out in quiet hours too (an emergency)
+    # A message with fields: three texts as rendered (segments: the longest's), and how many
+    # recipients are left out for lacking a field without fallback (field -> how many lack it).
+    samples: tuple[str, ...] = ()
+    left_out: int = 0
+    left_out_fields: tuple[tuple[str, int], ...] = ()
+    on_yes: str | None = None
+    on_no: str | None = None
+
+    @property
+    def left_out_text(self) -> str:
+        if not self.left_out:
+            return ""
+        lacking = ", ".join(f"{{{name}}} {n:,}" for name, n in self.left_out_fields)
+        return (
+            f"{self.left_out:,} left out: they lack a field that has no fallback ({lacking}). "
+            "Add one, e.g. {first_name|friend}, to reach them."
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,6 +153,8 @@ def _send_run(
             quiet_hours_override=schedule.quiet_hours_override,
             schedule_id=schedule.id,
             run_at=run_at,
+            on_yes=schedule.on_yes,
+            on_no=schedule.on_no,
         )
     except MusterError as exc:
         enqueue_posts(session, [_problem_post(schedule, run_at, exc.message, org)])

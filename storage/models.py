@@ -310,6 +310,9 @@ class Schedule(Base):
     # When run_at / cron / timezone were last set: fire times before it belong to an older
     # timetable and are neither sent nor reported as missed.
     timing_set_at: Mapped[datetime | None]
+    # A call to action's follow-ups, texted once in answer to a bare YES or NO (with fields).
+    on_yes: Mapped[str | None] = mapped_column(Text)
+    on_no: Mapped[str | None] = mapped_column(Text)
 
 
 class BroadcastStatus(StrEnum):
@@ -346,6 +349,9 @@ class Broadcast(Base):
     confirmed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     cancelled_by: Mapped[str | None] = mapped_column(String(40))
+    # Follow-ups texted once in answer to a bare YES or NO (fields rendered for the volunteer).
+    on_yes: Mapped[str | None] = mapped_column(Text)
+    on_no: Mapped[str | None] = mapped_column(Text)
 
 
 class CtaResponse(Base):

@@ -12,6 +12,7 @@ from sqlalchemy import MetaData
 import storage.chapters  # chapters, chapter_zips, chapter_leaders, volunteer_chapters
 import storage.districts  # volunteer_districts, target_districts, zip_districts, address_lookups
 import storage.integrations  # integration_outbox, sync_runs
+import storage.legislators  # legislators, call_reports
 import storage.votes  # noqa: F401  (ballots, ballot_eligibility, votes)
 from storage.models import Base
 

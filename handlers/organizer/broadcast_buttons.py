@@ -151,6 +151,8 @@ def _confirm_schedule(
             timezone=org.default_timezone,
             deadline_minutes=valid,
             quiet_hours_override=draft.quiet_hours_override,
+            on_yes=draft.on_yes,
+            on_no=draft.on_no,
         )
         draft.confirmed_by, draft.confirmed_at = action.user_id, now
         uow.commit()

@@ -9,7 +9,8 @@ from datetime import datetime, timedelta
 
 from handlers import broadcasts, schedules, views
 from handlers.audiences import Audience, parse_audience
-from handlers.broadcasts import check_body
+from handlers.broadcasts import check_body, check_follow_up
+from handlers.call_tally import call_tally
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, UsageError
 from handlers.messages import OrganizerAction, OrganizerCommand
@@ -36,6 +37,8 @@ class BroadcastRequest:
     body: str
     run_at: datetime | None = None
     cron: str | None = None
+    on_yes: str | None = None  # follow-ups texted once in answer to a bare YES / NO
+    on_no: str | None = None
     deadline: datetime | None = None
     valid_minutes: int | None = None
     quiet_hours_override: bool = False
@@ -132,6 +135,12 @@ def broadcast_request(
         body = check_body(body)
     except InvalidInput as exc:
         errors.update(exc.errors)
+    follow_ups: dict[str, str | None] = {}
+    for key in ("on_yes", "on_no"):
+        try:
+            follow_ups[key] = check_follow_up(values.get(key), key=key)
+        except InvalidInput as exc:
+            errors.update(exc.errors)
     run_at = None
     if values.get("at", "").strip():
         try:
@@ -165,6 +174,8 @@ def broadcast_request(
         body=body,
         run_at=run_at,
         cron=cron,
+        on_yes=follow_ups.get("on_yes"),
+        on_no=follow_ups.get("on_no"),
         deadline=deadline,
         valid_minutes=valid,
         quiet_hours_override=override,
@@ -200,6 +211,11 @@ def broadcast_request_from_form(
 def start_broadcast(
     cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
 ) -> Result:
+    number = cmd.args.strip().lstrip("#")
+    if number.isdigit() and len(number) <= 9:  # `broadcast 12`: where call to action 12 stands
+        with uow:
+            tally = call_tally(uow.session, int(number))
+        return Result(view=views.NoticeView(tally.text()), intent="broadcast.report")
     if not cmd.args.strip():
         view = views.BroadcastFormView(
             usage=USAGE["broadcast"], audiences=AUDIENCES, channel_id=cmd.channel_id
@@ -208,7 +224,17 @@ def start_broadcast(
     values = parse_pairs(
         cmd.args,
         usage_of="broadcast",
-        allowed=("to", "at", "every", "deadline", "valid", "quiet_hours", "message"),
+        allowed=(
+            "to",
+            "at",
+            "every",
+            "deadline",
+            "valid",
+            "quiet_hours",
+            "message",
+            "on_yes",
+            "on_no",
+        ),
         required=("to", "message"),
     )
     try:
@@ -263,6 +289,8 @@ def preview(
             created_by=user_id,
             now=now,
             run_at=request.run_at,
+            on_yes=request.on_yes,
+            on_no=request.on_no,
             deadline=request.deadline if request.run_at is None and request.cron is None else None,
             quiet_hours_override=request.quiet_hours_override,
         )
@@ -291,6 +319,11 @@ def preview(
         first_names=tuple(p.first_names),
         when=when,
         broadcast_id=draft.id,
+        samples=tuple(p.samples),
+        left_out=p.left_out,
+        left_out_fields=tuple(sorted(p.left_out_fields.items())),
+        on_yes=request.on_yes,
+        on_no=request.on_no,
         deadline=_expiry_in_words(request, org),
         quiet_hours_override=request.quiet_hours_override,
     )

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from sqlalchemy.orm import Session
 
 from handlers import exports, views
+from handlers.call_tally import CSV_COLUMNS, who_did_what
 from handlers.config import OrgConfig
 from handlers.errors import UnknownShift
 from handlers.messages import OrganizerCommand
@@ -25,6 +26,8 @@ from storage.votes import Ballot
 
 def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: Clock) -> Result:
     words = cmd.args.split()
+    if len(words) == 2 and words[0] == "broadcast":
+        return _export_broadcast(cmd, one_number(words[1], "export"), uow=uow, org=org, clock=clock)
     ballot_id = shift_id = None
     if words == ["volunteers"]:
         pass
@@ -84,3 +87,31 @@ def export_csv(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
         filename=filename, title=title, content=buffer.getvalue().encode(), rows=count
     )
     return Result(view=view, intent="export")
+
+
+def _export_broadcast(
+    cmd: OrganizerCommand, broadcast_id: int, *, uow: UnitOfWork, org: OrgConfig, clock: Clock
+) -> Result:
+    """Who did what for call to action N: delivery status, YES/NO, DONE (organizers only)."""
+    now = clock.now()
+    if not scope_for(cmd.user_id, uow=uow, org=org).whole:
+        raise usage_error(USAGE["export"], "a broadcast's export is for organizers")
+    with uow:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(CSV_COLUMNS), lineterminator="\n")
+        writer.writeheader()
+        count = 0
+        for row in who_did_what(uow.session, broadcast_id):
+            writer.writerow(row)
+            count += 1
+        audit(uow.session, actor=cmd.user_id, action="export", target=f"broadcast:{broadcast_id}",
+              detail={"rows": count}, at=now)  # fmt: skip
+        uow.commit()
+    stamp = f"{now.astimezone(org.zone):%Y-%m-%d}"
+    view = views.ExportView(
+        filename=f"broadcast-{broadcast_id}-{stamp}.csv",
+        title=f"Who did what: broadcast #{broadcast_id}",
+        content=buffer.getvalue().encode(),
+        rows=count,
+    )
+    return Result(view=view, intent="export.broadcast")

@@ -37,12 +37,13 @@ USAGE: dict[str, str] = {
     "find": f"{COMMAND} find QUERY  (a phone number, a name, a ZIP prefix or tag:NAME)",
     "broadcast": (
         f'{COMMAND} broadcast to=AUDIENCE [at="YYYY-MM-DD HH:MM"] [every="CRON"] '
-        '[deadline="YYYY-MM-DD HH:MM" | valid=2h] [quiet_hours=override] message="..."'
+        '[deadline="YYYY-MM-DD HH:MM" | valid=2h] [quiet_hours=override] message="..." '
+        '[on_yes="..."] [on_no="..."]  (fields: {first_name|friend}, {rep}, {rep_phone} ...)'
     ),
     "scheduled": f"{COMMAND} scheduled",
     "unschedule": f"{COMMAND} unschedule ID",
     "stats": f"{COMMAND} stats",
-    "export": f"{COMMAND} export volunteers|roster N|vote N",
+    "export": f"{COMMAND} export volunteers|roster N|vote N|broadcast N",
     "districts": f"{COMMAND} districts [STATE]",
     "target add": f'{COMMAND} target add DISTRICT [goal=N] [reason="..."]',
     "target remove": f"{COMMAND} target remove DISTRICT",
@@ -73,7 +74,8 @@ DESCRIPTIONS: dict[str, str] = {
     "roster": "who is coming to shift N, the waitlist, and attendance after the shift",
     "signup": "sign a volunteer up for shift N (say, one who phoned in); they get a text",
     "find": "look a volunteer up",
-    "broadcast": "text an audience (a form; or inline), after a preview you confirm",
+    "broadcast": "text an audience (a form; or inline), after a preview you confirm; "
+    "`broadcast N`: sent, delivered, YES, NO, DONE of broadcast N, by district and chapter",
     "scheduled": "broadcasts planned ahead, and those still going out (with Stop sending)",
     "unschedule": "cancel scheduled broadcast ID",
     "stats": "the drive at a glance",

@@ -208,6 +208,7 @@ SAMPLE = {
     "count": "two",
     "chamber": "state house",
     "email": "maria.lopez.volunteer@example.org",
+    "people": "State Rep. Patricia Haddad (617) 722-2600",  # CALL: one a line, up to three
 }
 
 
