@@ -52,8 +52,8 @@ def _value(column: Any, parents: dict[str, Any], n: int) -> Any:
         return n + 1
     if isinstance(kind, Float):
         return 1.5 + n
-    if isinstance(kind, DateTime):
-        return T0 + timedelta(minutes=n)
+    if isinstance(kind, DateTime):  # an end after its start (tables check it: ballots)
+        return T0 + timedelta(minutes=n + (60 if column.name in ("closes_at", "ends_at") else 0))
     if isinstance(kind, JSON):
         return {"k": [n, "é"]}
     if isinstance(kind, String | Text):
