@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, and_, cast, func, literal, select, update
+from sqlalchemy import Integer, String, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from handlers.errors import InvalidInput, MusterError
 from handlers.fields import check_fields, has_fields
 from handlers.quiet_hours import in_quiet_hours
 from handlers.rendered_deliveries import preview_rendered
-from handlers.rendered_sql import expand_in_sql
+from handlers.rendered_sql import DELIVERY_COLUMNS, delivery_values, expand_in_sql
 from handlers.segments import MAX_BODY_CHARS, SegmentInfo, count_segments, non_gsm_characters
 from storage.audit import audit
 from storage.models import (
@@ -43,8 +43,6 @@ from storage.models import (
     Delivery,
     DeliveryStatus,
     InboundMessage,
-    Priority,
-    UTCDateTime,
     Volunteer,
 )
 
@@ -288,31 +286,13 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
         )
         return _settle_expansion(session, broadcast, now=now, left_out=left_out)
     segments = count_segments(broadcast.body).segments
-    when = UTCDateTime()
     source = select(
-        (literal(f"bc:{broadcast.id}:", String) + cast(Volunteer.id, String(20))).label("k"),
-        literal(broadcast.id, Integer),
-        Volunteer.id,
-        Volunteer.phone,
-        literal(broadcast.body, String),
-        literal(broadcast.kind or "broadcast", String),
-        literal(int(Priority.BULK), Integer),
-        literal(DeliveryStatus.PENDING.value, String),
-        literal(now, when),
-        literal(broadcast.deadline, when),
-        literal(bool(broadcast.quiet_hours_override), Boolean),
-        literal(0, Integer),
-        literal(segments, Integer),
-        literal(now, when),
-        literal(now, when),
+        *delivery_values(
+            broadcast, literal(broadcast.body, String), literal(segments, Integer), now=now
+        )
     ).where(reachable(), audience_condition(aud))
-    columns = [
-        "idempotency_key", "broadcast_id", "volunteer_id", "to_phone", "body", "kind", "priority",
-        "status", "send_after", "deadline", "quiet_hours_override", "attempts", "segments",
-        "created_at", "updated_at",
-    ]  # fmt: skip
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    insert = dialect.insert(Delivery.__table__).from_select(columns, source)
+    insert = dialect.insert(Delivery.__table__).from_select(DELIVERY_COLUMNS, source)
     _insert_recipients(session, broadcast, insert)
     return _settle_expansion(session, broadcast, now=now)
 

@@ -13,6 +13,7 @@ escaped characters), so every row's count is exact.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -114,7 +115,6 @@ def expand_in_sql(
         body = body + piece
     length = func.length(body)
     segments = case((length <= 160, 1), else_=cast((length + 152) / 153, Integer))
-    when = UTCDateTime()
     audience = stmt.where(where)
     left_out = 0
     if required:
@@ -127,6 +127,31 @@ def expand_in_sql(
             or 0
         )
     source = audience.where(*required).with_only_columns(
+        *delivery_values(broadcast, body, segments, now=now), maintain_column_froms=True
+    )
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(
+        dialect.insert(Delivery.__table__)
+        .from_select(DELIVERY_COLUMNS, source)
+        .on_conflict_do_nothing()
+    )
+    _recount_segments(session, broadcast.id)
+    return int(left_out)
+
+
+# The outbox columns a broadcast's expansion writes, in the order of `delivery_values`.
+DELIVERY_COLUMNS = [
+    "idempotency_key", "broadcast_id", "volunteer_id", "to_phone", "body", "kind", "priority",
+    "status", "send_after", "deadline", "quiet_hours_override", "attempts", "segments",
+    "created_at", "updated_at",
+]  # fmt: skip
+
+
+def delivery_values(broadcast: Broadcast, body: Any, segments: Any, *, now: datetime) -> list:
+    """One outbox row per volunteer of the SELECT it goes in, as SQL expressions: the body and
+    its segments are the caller's (one literal for everyone, or rendered per recipient)."""
+    when = UTCDateTime()
+    return [
         (literal(f"bc:{broadcast.id}:", String) + cast(Volunteer.id, String(20))).label("k"),
         literal(broadcast.id, Integer),
         Volunteer.id,
@@ -142,19 +167,7 @@ def expand_in_sql(
         segments,
         literal(now, when),
         literal(now, when),
-        maintain_column_froms=True,
-    )
-    columns = [
-        "idempotency_key", "broadcast_id", "volunteer_id", "to_phone", "body", "kind", "priority",
-        "status", "send_after", "deadline", "quiet_hours_override", "attempts", "segments",
-        "created_at", "updated_at",
-    ]  # fmt: skip
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(
-        dialect.insert(Delivery.__table__).from_select(columns, source).on_conflict_do_nothing()
-    )
-    _recount_segments(session, broadcast.id)
-    return int(left_out)
+    ]
 
 
 def _recount_segments(session: Session, broadcast_id: int) -> None:
