@@ -1,6 +1,6 @@
 """The drain of the integration outbox, for any peer: claim a due row, send it within the peer's
-rate limit, settle it. Used by Action Network's writes (`handlers.action_network_writes`); the
-Mobilize drain (`handlers.mobilize_writes`) does the same with its own waiting-for-email rule.
+rate limit, settle it. Used by Action Network's writes (`handlers.action_network_writes`) and
+Mobilize's (`handlers.mobilize_writes`, whose rows wait for an email rather than cancel).
 
 Each row is claimed in one short transaction (its attempts counted, its `next_attempt_at` moved
 a lease ahead, so a second drain that races this one skips it), sent with no transaction open,
@@ -48,6 +48,8 @@ class Peer(Generic[R]):
     # The request for a claimed row, built from the database as it is now; None: nothing to send.
     prepare: Callable[[Session, IntegrationWrite], R | None]
     send: Callable[[R], WriteOutcome]
+    # What a row with nothing to send becomes: cancelled, or (Mobilize: no email yet) waiting.
+    when_nothing: WriteStatus = WriteStatus.CANCELLED
 
 
 def drain(
@@ -106,14 +108,22 @@ def drain(
             outcome = peer.send(request)
         with uow:
             row = uow.session.get_one(IntegrationWrite, write_id)
-            settle(row, outcome, now=clock.now(), report=report)
+            settle(row, outcome, now=clock.now(), report=report, when_nothing=peer.when_nothing)
             uow.commit()
     return report
 
 
 def settle(
-    row: IntegrationWrite, outcome: WriteOutcome | None, *, now: datetime, report: DrainReport
+    row: IntegrationWrite,
+    outcome: WriteOutcome | None,
+    *,
+    now: datetime,
+    report: DrainReport,
+    when_nothing: WriteStatus = WriteStatus.CANCELLED,
 ) -> None:
+    if outcome is None and when_nothing == WriteStatus.WAITING:
+        row.status = WriteStatus.WAITING  # until what it needs comes (and it is enqueued again)
+        return
     if outcome is None:
         row.status, row.done_at, row.last_error = WriteStatus.CANCELLED, now, "nothing to send"
         report.dropped += 1

@@ -12,14 +12,13 @@ organizer's `/muster signup` and from the sync's promotions; the enqueueing half
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from functools import partial
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from handlers.integration_writes import DrainReport, Peer, drain
 from handlers.mobilize import MobilizeApi
 from handlers.mobilize_outbox import ATTEND, CANCEL, enqueue_attendance, enqueue_cancellation
 from handlers.peers import WriteOutcome
@@ -28,7 +27,6 @@ from storage.integrations import (
     Integration,
     IntegrationWrite,
     WriteStatus,
-    backoff,
 )
 from storage.models import (
     ConsentAction,
@@ -37,7 +35,6 @@ from storage.models import (
 )
 from storage.uow import UnitOfWork
 
-CLAIM_LEASE_SECONDS = 120
 WRITES_PER_SECOND = 5.0  # Mobilize's limit on writes
 
 __all__ = ["ATTEND", "CANCEL", "enqueue_attendance", "enqueue_cancellation"]
@@ -68,13 +65,6 @@ def attendance_body(session: Session, volunteer: Volunteer, timeslot_id: int) ->
     }
 
 
-@dataclass
-class DrainReport:
-    done: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
 def drain_mobilize_writes(
     *,
     uow: UnitOfWork,
@@ -83,56 +73,17 @@ def drain_mobilize_writes(
     limit: int = 50,
     pace: Callable[[float], None] | None = None,
 ) -> DrainReport:
-    """Send due Mobilize writes, one short transaction to claim each and one to settle it (no
-    lock is held while Mobilize answers). Run from one place (the clock's leader); `pace`
-    (time.sleep there) keeps the requests under WRITES_PER_SECOND."""
-    report = DrainReport()
-    last_sent = float("-inf")
-    now = clock.now()
-    with uow:
-        ids = list(
-            uow.session.scalars(
-                select(IntegrationWrite.id)
-                .where(
-                    IntegrationWrite.integration == Integration.MOBILIZE,
-                    IntegrationWrite.status == WriteStatus.PENDING,
-                    IntegrationWrite.next_attempt_at <= now,
-                )
-                .order_by(IntegrationWrite.next_attempt_at, IntegrationWrite.id)
-                .limit(limit)
-            )
-        )
-    for write_id in ids:
-        with uow:
-            s = uow.session
-            claimed = s.execute(
-                update(IntegrationWrite)
-                .where(
-                    IntegrationWrite.id == write_id,
-                    IntegrationWrite.status == WriteStatus.PENDING,
-                    IntegrationWrite.next_attempt_at <= now,
-                )
-                .values(
-                    attempts=IntegrationWrite.attempts + 1,
-                    next_attempt_at=now + backoff(1, CLAIM_LEASE_SECONDS),
-                )
-            ).rowcount
-            if claimed != 1:
-                continue
-            row = s.get_one(IntegrationWrite, write_id)
-            request = _request(s, row)
-            uow.commit()
-        if pace is not None and request is not None:
-            wait = last_sent + 1 / WRITES_PER_SECOND - time.monotonic()
-            if wait > 0:
-                pace(wait)
-            last_sent = time.monotonic()
-        outcome = _send(mobilize, request) if request is not None else None
-        with uow:
-            row = uow.session.get_one(IntegrationWrite, write_id)
-            _settle(row, outcome, now=clock.now(), report=report)
-            uow.commit()
-    return report
+    """Send due Mobilize writes through the integration outbox's drain (one short transaction to
+    claim each and one to settle it; no lock held while Mobilize answers), under
+    WRITES_PER_SECOND. A row whose volunteer has no email (any more) waits for one."""
+    peer = Peer(
+        integration=Integration.MOBILIZE,
+        per_second=WRITES_PER_SECOND,
+        prepare=_request,
+        send=partial(_send, mobilize),
+        when_nothing=WriteStatus.WAITING,
+    )
+    return drain(peer, uow=uow, clock=clock, limit=limit, pace=pace)
 
 
 def _request(session: Session, row: IntegrationWrite) -> tuple[str, dict[str, object]] | None:
@@ -160,24 +111,3 @@ def _send(mobilize: MobilizeApi, request: tuple[str, dict[str, object]]) -> Writ
         if not outcome.ok:
             return outcome
     return outcome
-
-
-def _settle(
-    row: IntegrationWrite, outcome: WriteOutcome | None, *, now: datetime, report: DrainReport
-) -> None:
-    if outcome is None:  # (its email went missing: wait for one again)
-        row.status = WriteStatus.WAITING
-        return
-    if outcome.ok:
-        row.status, row.result, row.done_at, row.last_error = (
-            WriteStatus.DONE, outcome.result, now, None
-        )  # fmt: skip
-        report.done += 1
-        return
-    row.last_error = outcome.error
-    if outcome.transient:
-        row.next_attempt_at = now + backoff(row.attempts, outcome.retry_after)
-        report.retried += 1
-    else:
-        row.status = WriteStatus.FAILED
-        report.failed += 1
