@@ -1,8 +1,9 @@
-"""Counting a call to action: sent, delivered, YES, NO and DONE, overall, by state house district
-and by chapter, live from the outbox and the answers; and who did what, for the CSV export.
+"""Counting a call to action: sent, delivered, YES, NO and DONE, overall, by district in each
+chamber (state house, state senate, US House) and by chapter, live from the outbox and the
+answers; and who did what, for the CSV export.
 
 Each count is one GROUP BY over the broadcast's rows (deliveries, cta_responses, call_reports)
-joined to the recipient's district (`volunteer_districts`, chamber `sldl`) or chapter.
+joined to the recipient's district in one chamber (`volunteer_districts`) or their chapter.
 """
 
 from __future__ import annotations
@@ -23,7 +24,24 @@ from storage.models import Broadcast, CtaResponse, Delivery, DeliveryStatus, Vol
 from storage.outbox import WENT
 
 UNKNOWN = "(not known)"
-CSV_COLUMNS = ("first_name", "phone", "zip", "district", "chapter", "status", "answer", "done")
+CSV_COLUMNS = (
+    "first_name",
+    "phone",
+    "zip",
+    "district",
+    "state_senate_district",
+    "congressional_district",
+    "chapter",
+    "status",
+    "answer",
+    "done",
+)
+# The report's groupings by district, one per chamber, in the order they are shown.
+CHAMBERS = (
+    ("sldl", "By state house district"),
+    ("sldu", "By state senate district"),
+    ("cd", "By US House district"),
+)
 
 
 @dataclass
@@ -46,20 +64,20 @@ class CallTally:
     broadcast_id: int
     body: str
     total: Counts = field(default_factory=Counts)
-    by_district: dict[str, Counts] = field(default_factory=dict)
-    by_chapter: dict[str, Counts] = field(default_factory=dict)
+    # title ("By state house district", ..., "By chapter") -> group label -> its counts
+    groups: dict[str, dict[str, Counts]] = field(default_factory=dict)
 
     def text(self) -> str:
         lines = [f"Broadcast #{self.broadcast_id}: {self.total.line()}", f"> {self.body[:200]}"]
-        for title, groups in (("By district", self.by_district), ("By chapter", self.by_chapter)):
+        for title, groups in self.groups.items():
             if groups and set(groups) != {UNKNOWN}:
                 lines.append(f"{title}:")
                 lines += [f"  {name}: {c.line()}" for name, c in sorted(groups.items())]
         return "\n".join(lines)
 
 
-def _house():
-    return aliased(VolunteerDistrict, name="vd_house")
+def _in_chamber(chamber: str):
+    return aliased(VolunteerDistrict, name=f"vd_{chamber}")
 
 
 def call_tally(session: Session, broadcast_id: int) -> CallTally:
@@ -67,25 +85,34 @@ def call_tally(session: Session, broadcast_id: int) -> CallTally:
     if broadcast is None:
         raise UnknownBroadcastId(broadcast_id)
     tally = CallTally(broadcast_id, broadcast.body)
-    vd = _house()
-    by_district = (vd, and_(vd.volunteer_id == Volunteer.id, vd.chamber == "sldl"), vd.district)
-    by_chapter = (
-        VolunteerChapter,
-        VolunteerChapter.volunteer_id == Volunteer.id,
-        VolunteerChapter.chapter_id,
-    )
-    names = dict(session.execute(select(Chapter.id, Chapter.name)).all())
-    for groups, (target, on, key) in ((tally.by_district, by_district),
-                                      (tally.by_chapter, by_chapter)):  # fmt: skip
-        for row_key, what, n in _counts(session, broadcast_id, target, on, key):
-            if groups is tally.by_district:
-                label = district_label(row_key) if row_key else UNKNOWN
-            else:
-                label = names.get(row_key, UNKNOWN) if row_key else UNKNOWN
+    tally.total = call_totals(session, broadcast_id)
+    for chamber, title in CHAMBERS:
+        vd = _in_chamber(chamber)
+        on = and_(vd.volunteer_id == Volunteer.id, vd.chamber == chamber)
+        groups = tally.groups.setdefault(title, {})
+        for row_key, what, n in _counts(session, broadcast_id, vd, on, vd.district):
+            label = district_label(row_key) if row_key else UNKNOWN
             _add(groups.setdefault(label, Counts()), what, n)
-            if groups is tally.by_district:
-                _add(tally.total, what, n)
+    names = dict(session.execute(select(Chapter.id, Chapter.name)).all())
+    on = VolunteerChapter.volunteer_id == Volunteer.id
+    groups = tally.groups.setdefault("By chapter", {})
+    for row_key, what, n in _counts(
+        session, broadcast_id, VolunteerChapter, on, VolunteerChapter.chapter_id
+    ):
+        _add(
+            groups.setdefault(names.get(row_key, UNKNOWN) if row_key else UNKNOWN, Counts()),
+            what,
+            n,
+        )
     return tally
+
+
+def call_totals(session: Session, broadcast_id: int) -> Counts:
+    """The broadcast's counts over all its recipients (the App Home's last call to action)."""
+    total = Counts()
+    for _, what, n in _counts(session, broadcast_id, None, None, None):
+        _add(total, what, n)
+    return total
 
 
 def _add(c: Counts, what: str, n: int) -> None:
@@ -93,52 +120,56 @@ def _add(c: Counts, what: str, n: int) -> None:
 
 
 def _counts(session: Session, broadcast_id: int, target, on, key) -> Iterator[tuple]:
-    """(group key, sent|delivered|yes|no|done, count) rows."""
+    """(group key, sent|delivered|yes|no|done, count) rows; with no `target`, one row each
+    over all recipients (key None)."""
+
+    def grouped(stmt, volunteer_id, *extra):
+        stmt = stmt.join(Volunteer, Volunteer.id == volunteer_id)
+        if target is None:
+            return stmt.group_by(*extra) if extra else stmt
+        return stmt.outerjoin(target, on).group_by(key, *extra)
+
+    first = () if target is None else (key,)
     went = [s.value for s in WENT]
     for status, column in (("sent", went), ("delivered", [DeliveryStatus.DELIVERED.value])):
         stmt = (
-            select(key, func.count())
+            select(*first, func.count())
             .select_from(Delivery)
-            .join(Volunteer, Volunteer.id == Delivery.volunteer_id)
-            .outerjoin(target, on)
             .where(Delivery.broadcast_id == broadcast_id, Delivery.status.in_(column))
-            .group_by(key)
         )
-        for k, n in session.execute(stmt):
-            yield k, status, n
+        for *k, n in session.execute(grouped(stmt, Delivery.volunteer_id)):
+            yield (k[0] if k else None), status, n
     answers = (
-        select(key, CtaResponse.answer, func.count())
+        select(*first, CtaResponse.answer, func.count())
         .select_from(CtaResponse)
-        .join(Volunteer, Volunteer.id == CtaResponse.volunteer_id)
-        .outerjoin(target, on)
         .where(CtaResponse.broadcast_id == broadcast_id, CtaResponse.answer.in_(("yes", "no")))
-        .group_by(key, CtaResponse.answer)
     )
-    for k, answer, n in session.execute(answers):
-        yield k, answer, n
+    for *k, answer, n in session.execute(
+        grouped(answers, CtaResponse.volunteer_id, CtaResponse.answer)
+    ):
+        yield (k[0] if k else None), answer, n
     done = (
-        select(key, func.count())
+        select(*first, func.count())
         .select_from(CallReport)
-        .join(Volunteer, Volunteer.id == CallReport.volunteer_id)
-        .outerjoin(target, on)
         .where(CallReport.broadcast_id == broadcast_id)
-        .group_by(key)
     )
-    for k, n in session.execute(done):
-        yield k, "done", n
+    for *k, n in session.execute(grouped(done, CallReport.volunteer_id)):
+        yield (k[0] if k else None), "done", n
 
 
 def who_did_what(session: Session, broadcast_id: int) -> Iterator[dict[str, str]]:
     """One CSV row per recipient: their delivery's status, their answer, whether they called."""
     if session.get(Broadcast, broadcast_id) is None:
         raise UnknownBroadcastId(broadcast_id)
-    vd = _house()
+    house, senate, us_house = (_in_chamber(c) for c, _ in CHAMBERS)
     stmt = (
         select(
             Volunteer.first_name,
             Delivery.to_phone,
             Volunteer.zip,
-            vd.district,
+            house.district,
+            senate.district,
+            us_house.district,
             Chapter.name,
             Delivery.status,
             CtaResponse.answer,
@@ -146,7 +177,9 @@ def who_did_what(session: Session, broadcast_id: int) -> Iterator[dict[str, str]
         )
         .select_from(Delivery)
         .join(Volunteer, Volunteer.id == Delivery.volunteer_id)
-        .outerjoin(vd, and_(vd.volunteer_id == Volunteer.id, vd.chamber == "sldl"))
+        .outerjoin(house, and_(house.volunteer_id == Volunteer.id, house.chamber == "sldl"))
+        .outerjoin(senate, and_(senate.volunteer_id == Volunteer.id, senate.chamber == "sldu"))
+        .outerjoin(us_house, and_(us_house.volunteer_id == Volunteer.id, us_house.chamber == "cd"))
         .outerjoin(VolunteerChapter, VolunteerChapter.volunteer_id == Volunteer.id)
         .outerjoin(Chapter, Chapter.id == VolunteerChapter.chapter_id)
         .outerjoin(
@@ -162,12 +195,15 @@ def who_did_what(session: Session, broadcast_id: int) -> Iterator[dict[str, str]
         .where(Delivery.broadcast_id == broadcast_id)
         .order_by(Delivery.id)
     )
-    for name, phone, zip5, district, chapter, status, answer, done_at in session.execute(stmt):
+    for row in session.execute(stmt):
+        name, phone, zip5, district, senate_district, cd, chapter, status, answer, done_at = row
         yield {
             "first_name": name or "",
             "phone": display(phone),
             "zip": zip5 or "",
             "district": district or "",
+            "state_senate_district": senate_district or "",
+            "congressional_district": cd or "",
             "chapter": chapter or "",
             "status": str(status),
             "answer": answer or "",

@@ -193,9 +193,11 @@ def test_follow_ups_never_go_after_an_opt_out_and_wait_out_quiet_hours(
 def test_the_report_counts_sent_delivered_yes_no_done_by_district_and_exports_who_did_what(
     client: TestClient, app: Container
 ) -> None:
-    ana = _volunteer(client, app, {"sldl": "ma/sldl:5th_bristol"}, first_name="Ana")
-    ben = _volunteer(client, app, {"sldl": "ma/sldl:5th_bristol"}, first_name="Ben")
-    cy = _volunteer(client, app, {"sldl": "ma/sldl:3rd_bristol"}, first_name="Cy")
+    senate, cd = "ma/sldu:1st_bristol_and_plymouth", "ma/cd:4"
+    both = {"sldu": senate, "cd": cd}
+    ana = _volunteer(client, app, {"sldl": "ma/sldl:5th_bristol", **both}, first_name="Ana")
+    ben = _volunteer(client, app, {"sldl": "ma/sldl:5th_bristol", "cd": cd}, first_name="Ben")
+    cy = _volunteer(client, app, {"sldl": "ma/sldl:3rd_bristol", **both}, first_name="Cy")
     _volunteer(client, app, {}, first_name="Dee")
     bid = _call_to_action(app)
     with app.uow() as uow:
@@ -220,6 +222,15 @@ def test_the_report_counts_sent_delivered_yes_no_done_by_district_and_exports_wh
     assert "MA House 5th Bristol: sent 2, delivered 1, YES 1, NO 1, DONE 1" in report
     assert "MA House 3rd Bristol: sent 1, delivered 1, YES 1, NO 0, DONE 1" in report
     assert "(not known): sent 1, delivered 0, YES 0, NO 0, DONE 0" in report
+    # the other chambers: state senate (Ben's not known) and US House
+    senate_part = report.split("By state senate district:")[1].split("By US House district:")[0]
+    assert (
+        "MA Senate First Bristol and Plymouth: sent 2, delivered 2, YES 2, NO 0, DONE 2"
+        in senate_part
+    )
+    assert "(not known): sent 2, delivered 0, YES 0, NO 1, DONE 0" in senate_part
+    us_part = report.split("By US House district:")[1]
+    assert ": sent 3, delivered 2, YES 2, NO 1, DONE 2" in us_part
     export = run(f"broadcast {bid}", "export")
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))
     assert export.rows == 4
@@ -228,4 +239,10 @@ def test_the_report_counts_sent_delivered_yes_no_done_by_district_and_exports_wh
         ("Ben", "ma/sldl:5th_bristol", "no", False),
         ("Cy", "ma/sldl:3rd_bristol", "yes", True),
         ("Dee", "", "", False),
+    ]
+    assert [(r["state_senate_district"], r["congressional_district"]) for r in rows] == [
+        (senate, cd),
+        ("", cd),
+        (senate, cd),
+        ("", ""),
     ]
