@@ -422,6 +422,17 @@ def stats_blocks(view: views.StatsView) -> list[Block]:
         )
     if not view.last_broadcasts:
         out.append(_context("No broadcasts yet."))
+    if (c := view.last_call) is not None:
+        body = c.body if len(c.body) <= 120 else c.body[:119] + "…"
+        out += [
+            {"type": "divider"},
+            _section(
+                f"*Last call to action* #{c.id} {c.when} → `{_escape(c.audience)}`\n"
+                f"{c.sent:,} sent · {c.delivered:,} delivered · YES {c.yes:,} · NO {c.no:,}"
+                f" · DONE {c.done:,}\n>{_escape(body)}"
+            ),
+            _context(f"`/muster broadcast {c.id}` for districts and chapters"),
+        ]
     top = max((w.count for w in view.signups_by_week), default=0)
     chart = "\n".join(
         f"`{w.label:>6}` `{bar(w.count, top, 20)}` {w.count}" for w in view.signups_by_week

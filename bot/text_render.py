@@ -178,6 +178,11 @@ def _(view: views.StatsView) -> str:
         lines.append(f"  #{b.id} {b.when} -> {b.audience} ({b.status}): {counts}")
     if not view.last_broadcasts:
         lines.append("  none")
+    if (c := view.last_call) is not None:
+        lines.append(
+            f"Last call to action #{c.id} {c.when} -> {c.audience}: sent {c.sent:,}, delivered "
+            f"{c.delivered:,}, YES {c.yes:,}, NO {c.no:,}, DONE {c.done:,}"
+        )
     top = max((w.count for w in view.signups_by_week), default=0)
     lines.append("Shift sign-ups, last 8 weeks:")
     lines += [f"  {w.label:>6} {bar(w.count, top, 20)} {w.count}" for w in view.signups_by_week]

@@ -206,6 +206,21 @@ class BroadcastLine:
 
 
 @dataclass(frozen=True, slots=True)
+class CallToActionLine:
+    """The last call to action on the App Home: its counts over all recipients, live."""
+
+    id: int
+    body: str
+    audience: str
+    when: str
+    sent: int
+    delivered: int
+    yes: int
+    no: int
+    done: int
+
+
+@dataclass(frozen=True, slots=True)
 class WeekBar:
     label: str  # "Nov 9"
     count: int
@@ -237,6 +252,7 @@ class StatsView:
     signups_by_week: tuple[WeekBar, ...]
     as_of: str
     targets: tuple[DistrictLine, ...] = ()  # target districts: volunteers living there vs goal
+    last_call: CallToActionLine | None = None  # the latest call to action sent, with its counts
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from handlers import views
 from handlers.broadcasts import broadcast_report
+from handlers.call_tally import call_totals
 from handlers.config import OrgConfig
 from handlers.messages import OrganizerCommand
 from handlers.organizer.display import local_when
@@ -97,6 +98,36 @@ def drive_stats(session: Session, *, now: datetime, org: OrgConfig) -> views.Sta
         signups_by_week=signups_by_week(session, now=now, org=org),
         as_of=local_when(now, None, zone),
         targets=district_counts(session, now=now, state=None, targets_only=True).rows,
+        last_call=last_call_to_action(session, org=org),
+    )
+
+
+def last_call_to_action(session: Session, *, org: OrgConfig) -> views.CallToActionLine | None:
+    """The latest call to action that went out (not a draft, not a ballot's reminder), with its
+    sent / delivered / YES / NO / DONE counts as `/muster broadcast N` shows them."""
+    b = session.scalars(
+        select(Broadcast)
+        .where(
+            Broadcast.is_call_to_action.is_(True),
+            Broadcast.status.not_in((BroadcastStatus.DRAFT, BroadcastStatus.CANCELLED)),
+            Broadcast.confirmed_at.is_not(None),
+        )
+        .order_by(Broadcast.confirmed_at.desc(), Broadcast.id.desc())
+        .limit(1)
+    ).first()
+    if b is None:
+        return None
+    c = call_totals(session, b.id)
+    return views.CallToActionLine(
+        id=b.id,
+        body=b.body,
+        audience=b.audience,
+        when=local_when(b.confirmed_at, None, org.zone),
+        sent=c.sent,
+        delivered=c.delivered,
+        yes=c.yes,
+        no=c.no,
+        done=c.done,
     )
 
 

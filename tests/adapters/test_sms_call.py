@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 from pathlib import Path
@@ -14,12 +15,13 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from bot import legislators_cli
+from bot import legislators_cli, slack_render
 from bot.bootstrap import Container, bootstrap
 from bot.web import create_app
 from handlers.broadcasts import confirm_broadcast, create_draft
 from handlers.messages import Channel, OrganizerCommand
 from handlers.organizer.commands import run_command
+from handlers.organizer.stats import dashboard
 from handlers.ports import FixedClock
 from handlers.sending import SendPolicy, claim_due
 from storage.districts import DistrictSource, set_district
@@ -231,6 +233,11 @@ def test_the_report_counts_sent_delivered_yes_no_done_by_district_and_exports_wh
     assert "(not known): sent 2, delivered 0, YES 0, NO 1, DONE 0" in senate_part
     us_part = report.split("By US House district:")[1]
     assert ": sent 3, delivered 2, YES 2, NO 1, DONE 2" in us_part
+    # the App Home shows the same counts for the last call to action
+    home = dashboard("U0ORGANIZER", uow=app.uow(), org=app.org, clock=app.clock)
+    assert home is not None and home.last_call is not None and home.last_call.id == bid
+    shown = json.dumps(slack_render.home_view(home), ensure_ascii=False)
+    assert "4 sent · 2 delivered · YES 2 · NO 1 · DONE 2" in shown
     export = run(f"broadcast {bid}", "export")
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))
     assert export.rows == 4

@@ -113,6 +113,7 @@ SAMPLES = [
         last_broadcasts=(views.BroadcastLine(1, "Hi", "all", "sent", "Mon", 10, 9, 8, 3),),
         signups_by_week=tuple(views.WeekBar(f"W{i}", i) for i in range(8)),
         as_of="Mon Nov 16, 10:00 EST",
+        last_call=views.CallToActionLine(2, "Call <!channel>", "all", "Mon", 10, 9, 4, 1, 3),
     ),
     views.ExportView("volunteers.csv", "Volunteers", b"phone\n", 1),
     views.BallotView(
@@ -189,6 +190,7 @@ def test_home_tab_for_organizers_and_others():
     stats = next(v for v in SAMPLES if isinstance(v, views.StatsView))
     home = slack_render.home_view(stats)
     assert home["type"] == "home" and "W7" in json.dumps(home)
+    assert "YES 4 · NO 1 · DONE 3" in json.dumps(home, ensure_ascii=False)
     assert "organizers only" in json.dumps(slack_render.home_view(None))
 
 
