@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import Integer, String, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from handlers.audiences import (
@@ -31,7 +29,12 @@ from handlers.errors import InvalidInput, MusterError
 from handlers.fields import check_fields, has_fields
 from handlers.quiet_hours import in_quiet_hours
 from handlers.rendered_deliveries import preview_rendered
-from handlers.rendered_sql import DELIVERY_COLUMNS, delivery_values, expand_in_sql
+from handlers.rendered_sql import (
+    DELIVERY_COLUMNS,
+    delivery_values,
+    expand_in_sql,
+    insert_recipients,
+)
 from handlers.segments import MAX_BODY_CHARS, SegmentInfo, count_segments, non_gsm_characters
 from storage.audit import audit
 from storage.models import (
@@ -293,7 +296,7 @@ def expand_broadcast(session: Session, broadcast: Broadcast, *, now: datetime) -
     ).where(reachable(), audience_condition(aud))
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     insert = dialect.insert(Delivery.__table__).from_select(DELIVERY_COLUMNS, source)
-    _insert_recipients(session, broadcast, insert)
+    insert_recipients(session, broadcast, insert)
     return _settle_expansion(session, broadcast, now=now)
 
 
@@ -319,23 +322,6 @@ def _settle_expansion(
         )
     session.flush()
     return inserted
-
-
-def _insert_recipients(session: Session, broadcast: Broadcast, insert: Any) -> None:
-    """The expansion's one INSERT ... SELECT. A first expansion (no rows yet: the usual case) is
-    a plain INSERT, inside a savepoint: ON CONFLICT DO NOTHING makes PostgreSQL insert every row
-    speculatively (a probe of each unique index, then the insert, then a confirmation: about a
-    quarter of the statement's time at 100,000 rows). Should a row conflict after all (an
-    expansion run again, a row inserted by another path), the savepoint is rolled back and the
-    rows go in with ON CONFLICT DO NOTHING, as before: the same rows either way."""
-    if not broadcast.recipient_count:
-        try:
-            with session.begin_nested():
-                session.execute(insert)
-            return
-        except IntegrityError:
-            pass
-    session.execute(insert.on_conflict_do_nothing())
 
 
 def cancel_broadcast(session: Session, *, broadcast_id: int, user_id: str, now: datetime) -> int:

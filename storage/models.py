@@ -402,6 +402,14 @@ class Delivery(Base):
         UniqueConstraint("broadcast_id", "volunteer_id"),
         Index("ix_deliveries_due", "status", "priority", "send_after"),
         Index("ix_deliveries_to_phone_created", "to_phone", "created_at"),
+        # Unique among rows with a sid: every row is written without one (NULLs never conflict).
+        Index(
+            "uq_deliveries_provider_sid",
+            "provider_sid",
+            unique=True,
+            postgresql_where=text("provider_sid IS NOT NULL"),
+            sqlite_where=text("provider_sid IS NOT NULL"),
+        ),
         # Only reminders and check-ins name a commitment: the index leaves out the rest (a
         # broadcast's 100,000 rows), which it would otherwise grow by at every expansion.
         Index(
@@ -438,7 +446,7 @@ class Delivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     claimed_at: Mapped[datetime | None]
-    provider_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provider_sid: Mapped[str | None] = mapped_column(String(64))
     error_code: Mapped[str | None] = mapped_column(String(20))
     error_message: Mapped[str | None] = mapped_column(Text)
     segments: Mapped[int] = mapped_column(Integer, default=1)

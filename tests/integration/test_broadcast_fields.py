@@ -31,7 +31,14 @@ from handlers.schedules import schedule_broadcast
 from handlers.segments import count_segments
 from storage.chapters import Chapter, VolunteerChapter
 from storage.districts import DistrictSource, set_district
-from storage.models import Broadcast, Delivery, DeliveryStatus, Volunteer, VolunteerStatus
+from storage.models import (
+    AuditEntry,
+    Broadcast,
+    Delivery,
+    DeliveryStatus,
+    Volunteer,
+    VolunteerStatus,
+)
 from tests.builders import make_volunteer
 from tests.conftest import T0, make_settings
 from tests.fakes.twilio_api import FakeTwilio
@@ -131,6 +138,11 @@ def test_fifty_volunteers_each_get_their_own_text(
         draft = create_draft(s, body=BODY, audience="all", created_by="U1", now=T0)
         assert confirm_broadcast(s, broadcast_id=draft.id, user_id="U1", now=T0) == 40
         assert expand_broadcast(s, draft, now=T0) == 0  # a second expansion writes nothing
+        # The ten without a member, each counted once, on the first expansion and the second.
+        left_out = s.scalars(
+            select(AuditEntry.detail).where(AuditEntry.action == "broadcast.left_out")
+        ).all()
+        assert [d["left_out"] for d in left_out] == [10, 10]
         uow.commit()
         bid = draft.id
 

@@ -103,6 +103,21 @@ def test_one_delivery_per_broadcast_and_volunteer(engine: Engine, uow) -> None:
     )
 
 
+def test_one_delivery_per_twilio_sid_and_any_number_without(engine: Engine, uow) -> None:
+    sid = f"SM{random_phone()[2:]}"
+
+    def row(key: str, phone: str, provider_sid: str | None = None) -> Delivery:
+        return Delivery(idempotency_key=f"{key}{sid}", body="x", kind="sms", to_phone=phone,
+                        provider_sid=provider_sid)  # fmt: skip
+
+    with uow:
+        phones = [make_volunteer(uow.session).phone for _ in range(3)]
+        uow.session.add_all([row("a", phones[0]), row("b", phones[1])])  # no sid yet: no conflict
+        uow.session.add(row("c", phones[2], sid))
+        uow.commit()
+    _expect_integrity_error(engine, lambda s: s.add(row("d", phones[0], sid)))
+
+
 def test_one_inbound_row_per_message_sid(engine: Engine, uow) -> None:
     with uow:
         uow.session.add(InboundMessage(message_sid="SM" + "1" * 32, body="JOIN"))
