@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import storage.calls  # patch_calls
 import storage.chapters  # chapters, chapter_zips, chapter_leaders, volunteer_chapters
 import storage.districts  # volunteer_districts, target_districts, zip_districts, address_lookups
 import storage.integrations  # integration_outbox, sync_runs
