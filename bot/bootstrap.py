@@ -98,6 +98,7 @@ def org_config(settings: Settings) -> OrgConfig:
         public_url=settings.public_url,
         geocoder=settings.geocoder != "off",
         action_network=settings.action_network_enabled,
+        voice_number=settings.twilio_from_number if settings.twilio_voice else None,
     )
 
 

@@ -139,6 +139,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         parts = {"sender": run_sender, "slack": run_slack_poster}
         if settings.geocoder != "off":
             parts["geocoder"] = run_address_lookups
+        if settings.twilio_voice:
+            from bot.parts import run_patch_calls
+
+            parts["calls"] = run_patch_calls
         return process.run_parts(container, parts)
     if args.command == "clock":
         from bot.parts import run_clock

@@ -125,6 +125,34 @@ def run_address_lookups(container: Container, stop: threading.Event) -> None:
     run_geocoder(stop, uow=container.uow, clock=container.clock, geocoder=container.geocoder)
 
 
+def caller_wiring(container: Container, caller: Any = None) -> dict[str, Any]:
+    """What the patch-through caller takes: Twilio's Calls API (or `caller`, in tests) and the
+    webhook URLs under PUBLIC_URL."""
+    from functools import partial
+
+    from bot.twilio_caller import TwilioVoiceCaller
+    from bot.twilio_voice import call_urls
+    from scheduler.sender import worker_name
+
+    return {
+        "uow": container.uow,
+        "clock": container.clock,
+        "org": container.org,
+        "caller": caller or TwilioVoiceCaller(container.settings),
+        "urls": partial(call_urls, container.settings.public_url),
+        "worker": worker_name(),
+    }
+
+
+def run_patch_calls(container: Container, stop: threading.Event) -> None:
+    """The patch-through caller (TWILIO_VOICE=on): places the calls volunteers asked for."""
+    from scheduler.patch_calls import run_caller
+
+    if not container.settings.twilio_voice:
+        return
+    run_caller(stop, **caller_wiring(container))
+
+
 def run_slack_poster(container: Container, stop: threading.Event) -> None:
     """The Slack poster, when Slack is configured (SLACK_BOT_TOKEN)."""
     from scheduler.slack_poster import run_slack_poster as run

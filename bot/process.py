@@ -117,6 +117,10 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
                 from bot.parts import run_address_lookups
 
                 parts.append(("geocoder", run_address_lookups))
+            if container.settings.twilio_voice:
+                from bot.parts import run_patch_calls
+
+                parts.append(("calls", run_patch_calls))
         for name, part in parts:
             thread = PartThread(name, part, container, stop)
             thread.start()

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     twilio_from_number: str | None = None
     twilio_messaging_service_sid: str | None = None
     twilio_api_url: str = "https://api.twilio.com"
+    # Patch-through calls (docs/rapid-response.md): CALL offers to ring the volunteer and connect
+    # them to their legislator's office through Twilio Voice, from TWILIO_FROM_NUMBER.
+    twilio_voice: bool = False
 
     slack_bot_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
@@ -183,6 +186,15 @@ class Settings(BaseSettings):
             return None
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         return time(h1, m1), time(h2, m2)
+
+    @model_validator(mode="after")
+    def _check_voice(self) -> Settings:
+        if self.twilio_voice and not (self.twilio_enabled and self.twilio_from_number):
+            raise ValueError(
+                "TWILIO_VOICE=on needs TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+                "TWILIO_FROM_NUMBER (a voice-capable Twilio number: calls are placed from it)"
+            )
+        return self
 
     @property
     def twilio_enabled(self) -> bool:

@@ -58,10 +58,11 @@ def _optional_routes(container: Container) -> list[BaseRoute]:
         slack_web,
         twilio_inbound,
         twilio_status,
+        twilio_voice,
     )
 
     routes: list[BaseRoute] = []
-    for module in (twilio_inbound, twilio_status, slack_web, console_web, metrics,
-                   action_network_web):  # fmt: skip
+    for module in (twilio_inbound, twilio_status, twilio_voice, slack_web, console_web,
+                   metrics, action_network_web):  # fmt: skip
         routes += module.routes(container)
     return routes

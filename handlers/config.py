@@ -17,6 +17,8 @@ class OrgConfig:
     public_url: str = "http://127.0.0.1:8000"
     geocoder: bool = False  # GEOCODER is on: street addresses are looked up for districts
     action_network: bool = False  # ACTION_NETWORK_API_KEY is set: new volunteers are sent there
+    # TWILIO_VOICE=on: CALL offers patch-through calls, placed from this number (else None).
+    voice_number: str | None = None
 
     @property
     def zone(self) -> ZoneInfo:

@@ -59,3 +59,22 @@ class SmsSender(Protocol):
         status_callback: str | None = None,
         validity_period: int | None = None,
     ) -> SendResult: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallResult:
+    """What Twilio said when asked to place one call."""
+
+    ok: bool
+    call_sid: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    transient: bool = False  # worth asking again in a moment
+
+
+class VoiceCaller(Protocol):
+    """Places one outbound call (bot/twilio_voice.py: Twilio's Calls API)."""
+
+    def place(
+        self, *, to: str, from_: str, url: str, status_callback: str, timeout: int
+    ) -> CallResult: ...

@@ -45,6 +45,13 @@ def _latest(t: Turn, *, check_ins: bool):
     ).first()
 
 
+def latest_call_to_action(t: Turn) -> int | None:
+    """The broadcast id of the latest call to action this volunteer received (what DONE, or a
+    connected patch-through call, reports done)."""
+    latest = _latest(t, check_ins=False)
+    return latest.broadcast_id if latest is not None else None
+
+
 def answer_yes_no(t: Turn) -> Answer | None:
     """A bare YES/NO answers the latest call to action or check-in this volunteer received."""
     v = t.volunteer

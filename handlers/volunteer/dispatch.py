@@ -21,6 +21,7 @@ from handlers.volunteer import (
     inbox,
     legislators,
     onboarding,
+    patch_through,
     profile,
     shift_keywords,
     voting,
@@ -45,7 +46,7 @@ KEYWORDS: dict[Intent, Callable[[Turn], Answer | None]] = {
     Intent.YES: calls_to_action.answer_yes_no,
     Intent.NO: calls_to_action.answer_yes_no,
     Intent.MAYBE_OPT_OUT: consent.maybe_opt_out,
-    Intent.NUMBER: voting.vote_bare,
+    Intent.NUMBER: patch_through.answer_digit,
     Intent.VOTE: voting.vote_named,
 }
 

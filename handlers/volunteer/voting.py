@@ -10,7 +10,7 @@ vote and the ballot's close cannot interleave on PostgreSQL (SQLite's one writer
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import exists, insert, select
 
@@ -139,6 +139,12 @@ def _awaiting(t: Turn) -> list[Ballot]:
             .order_by(Ballot.id)
         )
     )
+
+
+def ballot_opened_since(t: Turn, since: datetime) -> bool:
+    """Whether a ballot awaiting this volunteer opened after `since` (a newer question than
+    whatever was asked then: the digit rule of handlers.volunteer.patch_through)."""
+    return any(b.opened_at is not None and b.opened_at > since for b in _awaiting(t))
 
 
 def _when(t: Turn, ballot: Ballot) -> str:

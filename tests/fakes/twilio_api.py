@@ -1,4 +1,5 @@
-"""A fake Twilio REST API: a real HTTP server on 127.0.0.1 speaking the Messages resource.
+"""A fake Twilio REST API: a real HTTP server on 127.0.0.1 speaking the Messages resource (and
+the Calls resource of Twilio Voice: tests.fakes.twilio_calls, `fake.calls`).
 
 Point Muster at it with `TWILIO_API_URL=fake.url` (plus `TWILIO_ACCOUNT_SID=fake.account_sid`,
 `TWILIO_AUTH_TOKEN=fake.auth_token`) and the real twilio client code runs against it: form fields
@@ -43,6 +44,7 @@ from typing import Any
 from aiohttp import web
 
 from tests.fakes.threaded_server import ThreadedServer, free_port
+from tests.fakes.twilio_calls import FakeCalls
 
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "f" * 32
@@ -54,6 +56,7 @@ ERRORS: dict[int, tuple[int, str]] = {
     20429: (429, "Too Many Requests"),
     20500: (500, "An internal server error has occurred"),
     20503: (503, "Service unavailable"),
+    21210: (400, "The source phone number provided is not yet verified for your account"),
     21211: (400, "Invalid 'To' Phone Number"),
     21408: (400, "Permission to send an SMS has not been enabled for the region"),
     21602: (400, "Message body is required."),
@@ -62,6 +65,7 @@ ERRORS: dict[int, tuple[int, str]] = {
     21610: (400, "Attempt to send to unsubscribed recipient"),
     21611: (400, "This 'From' number has exceeded the maximum number of queued messages"),
     21614: (400, "'To' number is not a valid mobile number"),
+    21215: (400, "Account not authorized to call this number (geographic permissions)"),
     21617: (400, "The concatenated message body exceeds the 1600 character limit."),
     30007: (400, "Message filtered"),
 }
@@ -119,6 +123,7 @@ class FakeTwilio(ThreadedServer):
         self._expected_auth = "Basic " + base64.b64encode(
             f"{account_sid}:{auth_token}".encode()
         ).decode("ascii")
+        self.calls = FakeCalls(account_sid=account_sid, auth_token=auth_token, lock=self._lock)
 
     # --- configuring --------------------------------------------------------------------------
 
@@ -140,6 +145,7 @@ class FakeTwilio(ThreadedServer):
 
     def reset(self) -> None:
         with self._lock:
+            self.calls.calls.clear()
             self._rules.clear()
             self.requests.clear()
             self.messages.clear()
@@ -192,6 +198,7 @@ class FakeTwilio(ThreadedServer):
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Messages.json", self._create_message)
+        app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self._create_call)
         app.router.add_get("/_fake/sent", self._list_sent)
         app.router.add_post("/_fake/fail", self._add_rule)
         app.router.add_post("/_fake/reset", self._reset)
@@ -214,15 +221,46 @@ class FakeTwilio(ThreadedServer):
                 self.requests.append(record)
         return response
 
-    def _answer(self, form: dict[str, str], authorized: bool) -> web.Response:
+    async def _create_call(self, request: web.Request) -> web.Response:
+        """The Calls resource (tests.fakes.twilio_calls): the same auth and failure rules."""
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        authorized = (
+            request.headers.get("Authorization") == self._expected_auth
+            and request.match_info["account"] == self.account_sid
+        )
+        response = self._answer_call(form, authorized)
+        if self.record_requests:
+            record = RecordedRequest(
+                request.method, request.path, form, authorized, response.status
+            )
+            with self._lock:
+                self.requests.append(record)
+        return response
+
+    def _answer_call(self, form: dict[str, str], authorized: bool) -> web.Response:
         if not authorized:
             return _error(20003)
-        to = form.get("To", "")
+        rule = self._rule_for(form.get("To", ""))
+        if rule is not None:
+            return _error(rule.code, rule.status, rule.message, rule.retry_after)
+        refused = self.calls.check(form)
+        if refused is not None:
+            return _error(*refused)
+        return web.json_response(self.calls.accept(form), status=201)
+
+    def _rule_for(self, to: str) -> Rule | None:
         with self._lock:
             rule = next((r for r in self._rules if r.to is not None and r.matches(to)), None)
             rule = rule or next((r for r in self._rules if r.to is None and r.matches(to)), None)
             if rule is not None and rule.times is not None:
                 rule.times -= 1
+        return rule
+
+    def _answer(self, form: dict[str, str], authorized: bool) -> web.Response:
+        if not authorized:
+            return _error(20003)
+        to = form.get("To", "")
+        rule = self._rule_for(to)
         if rule is not None:
             return _error(rule.code, rule.status, rule.message, rule.retry_after)
         if not to:
