@@ -3,7 +3,8 @@ chamber (state house, state senate, US House) and by chapter, live from the outb
 answers; and who did what, for the CSV export.
 
 Each count is one GROUP BY over the broadcast's rows (deliveries, cta_responses, call_reports)
-joined to the recipient's district in one chamber (`volunteer_districts`) or their chapter.
+joined to the recipient's district in one chamber (`volunteer_districts`) or their chapter; and
+the patch-through calls asked for in answer to it (`patch_calls`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, aliased
 from handlers.broadcasts import UnknownBroadcastId
 from handlers.districts import district_label
 from handlers.phones import display
+from storage.calls import PatchCall
 from storage.chapters import Chapter, VolunteerChapter
 from storage.districts import VolunteerDistrict
 from storage.legislators import CallReport
@@ -59,6 +61,22 @@ class Counts:
         )
 
 
+@dataclass(frozen=True)
+class PatchThrough:
+    """The patch-through calls volunteers asked for in answer to this call to action."""
+
+    asked: int = 0
+    connected: int = 0
+    talk_seconds: int = 0  # with the offices, over the connected calls
+
+    def line(self) -> str:
+        minutes, seconds = divmod(self.talk_seconds, 60)
+        return (
+            f"Patch-through calls: {self.asked:,} asked for, {self.connected:,} connected "
+            f"({minutes}m {seconds:02d}s with offices)"
+        )
+
+
 @dataclass
 class CallTally:
     broadcast_id: int
@@ -66,9 +84,12 @@ class CallTally:
     total: Counts = field(default_factory=Counts)
     # title ("By state house district", ..., "By chapter") -> group label -> its counts
     groups: dict[str, dict[str, Counts]] = field(default_factory=dict)
+    calls: PatchThrough = field(default_factory=PatchThrough)
 
     def text(self) -> str:
         lines = [f"Broadcast #{self.broadcast_id}: {self.total.line()}", f"> {self.body[:200]}"]
+        if self.calls.asked:
+            lines.append(self.calls.line())
         for title, groups in self.groups.items():
             if groups and set(groups) != {UNKNOWN}:
                 lines.append(f"{title}:")
@@ -86,6 +107,7 @@ def call_tally(session: Session, broadcast_id: int) -> CallTally:
         raise UnknownBroadcastId(broadcast_id)
     tally = CallTally(broadcast_id, broadcast.body)
     tally.total = call_totals(session, broadcast_id)
+    tally.calls = patch_through(session, broadcast_id)
     for chamber, title in CHAMBERS:
         vd = _in_chamber(chamber)
         on = and_(vd.volunteer_id == Volunteer.id, vd.chamber == chamber)
@@ -113,6 +135,17 @@ def call_totals(session: Session, broadcast_id: int) -> Counts:
     for _, what, n in _counts(session, broadcast_id, None, None, None):
         _add(total, what, n)
     return total
+
+
+def patch_through(session: Session, broadcast_id: int) -> PatchThrough:
+    asked, connected, talk = session.execute(
+        select(
+            func.count(),
+            func.count().filter(PatchCall.connected),
+            func.coalesce(func.sum(PatchCall.dial_seconds).filter(PatchCall.connected), 0),
+        ).where(PatchCall.broadcast_id == broadcast_id, PatchCall.choice.is_not(None))
+    ).one()
+    return PatchThrough(asked, connected, int(talk))
 
 
 def _add(c: Counts, what: str, n: int) -> None:

@@ -22,7 +22,7 @@ from bot.settings import SettingsError, load_settings
 from bot.web import create_app
 from handlers import votes
 from handlers.broadcasts import confirm_broadcast, create_draft
-from handlers.call_tally import call_totals
+from handlers.call_tally import call_tally, call_totals
 from handlers.organizer.parsing import parse_local_time
 from handlers.patch_calls import place_due
 from handlers.ports import FixedClock
@@ -178,13 +178,15 @@ def test_a_patch_through_call_connects_the_volunteer_and_counts_as_done(
     assert ana.text("DONE") == "Already counted. Thank you!"
     with app.read_uow() as uow:
         assert call_totals(uow.session, bid).done == 1
+        report = call_tally(uow.session, bid).text()
+    assert "Patch-through calls: 1 asked for, 1 connected (1m 35s with offices)" in report
 
 
 def test_outcomes_without_a_conversation_are_recorded_and_not_counted(
     client: TestClient, app: Container, fake: FakeTwilio
 ) -> None:
-    _call_to_action(app)
     busy, away, machine = (_volunteer(client, app, ANA) for _ in range(3))
+    bid = _call_to_action(app)
     outcomes = {}
     for phone, how in ((busy, {"office": "busy"}), (away, {"answered_by": None}),
                        (machine, {"answered_by": "machine_start"})):  # fmt: skip
@@ -202,6 +204,10 @@ def test_outcomes_without_a_conversation_are_recorded_and_not_counted(
     assert got == {("completed", False, "busy"), ("no-answer", False, None),
                    ("voicemail", False, None)}  # fmt: skip
     assert _reports(app) == 0
+    with app.read_uow() as uow:
+        assert call_tally(uow.session, bid).calls.line() == (
+            "Patch-through calls: 3 asked for, 0 connected (0m 00s with offices)"
+        )
 
 
 def test_the_digit_answers_the_latest_live_offer(
