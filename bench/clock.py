@@ -32,6 +32,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench._sending import machine
+
 SHIFTS = 10_000
 COMMITMENTS = 50_000
 VOLUNTEERS = 10_000
@@ -338,7 +340,7 @@ def main() -> int:
                 return url
 
             measure("PostgreSQL (scratch databases)", fresh)
-    print("machine: 2-core python-svc, shared with other sessions (figures under load)")
+    print(f"machine: {machine()}")
     return 0
 
 

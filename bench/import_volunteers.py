@@ -25,6 +25,8 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
+from bench._sending import machine
+
 ROWS = 50_000
 AREA = ("617", "508", "312", "773", "303", "720", "510", "415")
 ZIPS = ("02124", "02130", "01608", "60622", "60615", "80205", "94612", "94110")
@@ -166,7 +168,7 @@ def main() -> int:
             f"peak Python memory: import of 50k {import_mem:.1f} MiB, of 10k {small_mem:.1f} MiB; "
             f"baseline (validate 50k) {base_mem:.2f} MiB"
         )
-        print("machine: 2-core python-svc, shared with other sessions (figures under load)")
+        print(f"machine: {machine()}")
     return 0
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select, text
 
-from bench._sending import MACHINE, add_volunteers, scratch_dir, sqlite_database
+from bench._sending import add_volunteers, machine, scratch_dir, sqlite_database
 from bench.expand_audience import postgres_database
 from storage.db import make_engine, make_session_factory
 from storage.models import Volunteer
@@ -78,7 +78,7 @@ def main() -> int:
         ok = ok and tally < 1.0 and _check(counts)
         print(f"  PostgreSQL  tally {tally * 1000:7.1f} ms {counts}   (target < 1 s)")
         print(f"              baseline, count(*) of the votes: {count * 1000:7.1f} ms")
-    print(f"  machine: {MACHINE}")
+    print(f"  machine: {machine()}")
     print("  PASS" if ok else "  MISSED A TARGET")
     return 0 if ok else 1
 
