@@ -1,7 +1,9 @@
 """`python -m bench` (or `make bench`): run every benchmark in bench/, one after the other.
 
-`python -m bench NAME ...` runs only those. Each benchmark is a module with a `main()` that prints
-its figures; a benchmark that needs something this machine lacks says so and is skipped.
+`python -m bench NAME ... [--option ...]` runs only those, with the options after the names given
+to each (`python -m bench inbound_sms --sqlite none`). Each benchmark is a module with a `main()`
+that prints its figures; a benchmark that needs something this machine lacks says so and is
+skipped.
 """
 
 from __future__ import annotations
@@ -19,14 +21,20 @@ def benchmarks() -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    names = argv or benchmarks()
+    first_option = next((i for i, arg in enumerate(argv) if arg.startswith("-")), len(argv))
+    names, options = argv[:first_option] or benchmarks(), argv[first_option:]
     failed = []
     for name in names:
         print(f"\n=== bench.{name} ===", flush=True)
         started = time.monotonic()
         try:
             module = importlib.import_module(f"bench.{name}")
-            status = module.main() if hasattr(module, "main") else 0
+            if not hasattr(module, "main"):
+                status = 0
+            elif options:
+                status = module.main(options)
+            else:
+                status = module.main()
         except SystemExit as exc:
             status = exc.code or 0
         except Exception as exc:  # report it and go on to the next benchmark
