@@ -18,6 +18,7 @@ Two kinds of figures:
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 from collections.abc import Iterable, Iterator
@@ -98,11 +99,23 @@ SCHEDULER_LAG = Histogram(
 
 
 def count_inbound(channel: str, intent: str | None) -> None:
-    INBOUND.labels(channel=channel, intent=intent or "unknown").inc()
+    _inbound(channel, intent or "unknown").inc()
 
 
 def count_reply(channel: str) -> None:
-    REPLIES.labels(channel=channel).inc()
+    _reply(channel).inc()
+
+
+# The labelled children of the per-text counters, looked up once (`labels()` checks its
+# arguments and takes a lock on every call; channels and intents are a few fixed names).
+@functools.lru_cache(maxsize=256)
+def _inbound(channel: str, intent: str) -> Counter:
+    return INBOUND.labels(channel=channel, intent=intent)
+
+
+@functools.lru_cache(maxsize=16)
+def _reply(channel: str) -> Counter:
+    return REPLIES.labels(channel=channel)
 
 
 def count_delivery(outcome: str) -> None:
