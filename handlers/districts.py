@@ -1,6 +1,7 @@
 """A volunteer's districts: reading them, setting them from their sources, and saying them.
 
-Other rooms call `districts_of(session, volunteer_id)` (chamber -> short id) and
+Other rooms call `districts_of(session, volunteer_id)` (chamber -> short id; several
+volunteers' at once with `districts_of_many`) and
 `district_label(id)`; the names and the validation are in `handlers.district_names`. Sources, in
 order of trust: an import's district columns (`import`), a street address through the geocoder
 (`address`), the ZIP crosswalk (`zip_crosswalk`). A less trusted source never replaces a more
@@ -26,6 +27,7 @@ from handlers.district_names import (
 from storage.districts import (
     DistrictSource,
     clear_districts,
+    districts_of_many,
     districts_rows,
     set_district,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "UnknownDistrict",
     "district_label",
     "districts_of",
+    "districts_of_many",
     "parse_district",
 ]
 

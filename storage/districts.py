@@ -18,7 +18,7 @@ whatever the geocoder does and nothing is lost when it is down.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
@@ -28,6 +28,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    bindparam,
     delete,
     func,
     select,
@@ -116,6 +117,23 @@ def districts_rows(session: Session, volunteer_id: int) -> list[VolunteerDistric
             select(VolunteerDistrict).where(VolunteerDistrict.volunteer_id == volunteer_id)
         )
     )
+
+
+_DISTRICTS_OF_MANY = select(
+    VolunteerDistrict.volunteer_id, VolunteerDistrict.chamber, VolunteerDistrict.district
+).where(VolunteerDistrict.volunteer_id.in_(bindparam("ids", expanding=True)))
+
+
+def districts_of_many(
+    session: Session, volunteer_ids: Collection[int]
+) -> dict[int, dict[str, str]]:
+    """Several volunteers' districts in one query: id -> chamber -> short id (every id given is
+    a key, with {} when none is known)."""
+    found: dict[int, dict[str, str]] = {vid: {} for vid in volunteer_ids}
+    if found:
+        for row in session.execute(_DISTRICTS_OF_MANY, {"ids": sorted(found)}):
+            found[row.volunteer_id][row.chamber] = row.district
+    return found
 
 
 def set_district(

@@ -26,6 +26,8 @@ What makes it fast, all here but for two lines it calls:
   answer, which links to its inbound row);
 - the open shifts read once for a batch and kept current as its texts take and free seats
   (`_Batch.nearest_open_shifts`, `seat_taken`, `seat_freed`);
+- the districts of a batch's senders read in one query at its first SHIFTS, each used only for
+  its sender's first text in the batch (`_Batch.districts_of`);
 - a new commitment written by one Core INSERT and made persistent with
   `make_transient_to_detached` (`handlers.shifts._insert_commitment`, which every sign-up shares,
   so it stays beside `commit_to_shift`).
@@ -43,7 +45,7 @@ from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from handlers import shifts
+from handlers import districts, shifts
 from handlers.config import OrgConfig
 from handlers.messages import InboundText
 from handlers.ports import Clock
@@ -134,6 +136,7 @@ def _answer(
         volunteer = s.scalars(_BY_PHONE, {"phone": msg.phone}).first()
     t = Turn(s, msg, org, now, batch=_ALONE if batch is None else batch, volunteer=volunteer)
     reply, intent = dispatch.answer(t)
+    t.batch.answered(volunteer)
     if t.changes:
         assert t.volunteer is not None
         if batch is not None:
@@ -202,6 +205,9 @@ class _Alone:
     ) -> list[shifts.OpenShift]:
         return shifts.list_open_shifts(session, now=now, near_zip=near_zip)
 
+    def districts_of(self, session: Session, volunteer_id: int) -> dict[str, str]:
+        return districts.districts_of(session, volunteer_id)
+
     def seat_taken(self, shift_id: int) -> None:
         pass
 
@@ -209,6 +215,9 @@ class _Alone:
         pass
 
     def joined(self, volunteer: Volunteer) -> None:
+        pass
+
+    def answered(self, volunteer: Volunteer | None) -> None:
         pass
 
     def write(self, session: Session) -> None:
@@ -234,16 +243,38 @@ class _Batch:
     _open_at: datetime | None = None
     # nearest_first of the open shifts for a ZIP, while none of them has started
     _nearest: dict[str | None, list[shifts.OpenShift]] = field(default_factory=dict)
+    # Senders none of whose texts has been answered yet, and their districts once read.
+    _unanswered: set[int] = field(default_factory=set)
+    _districts: dict[int, dict[str, str]] | None = None
 
     @classmethod
     def reading(cls, session: Session, msgs: Sequence[InboundText]) -> _Batch:
         phones = sorted({m.phone for m in msgs})
         found = {v.phone: v for v in session.scalars(_BY_PHONES, {"phones": phones})}
-        return cls({phone: found.get(phone) for phone in phones})
+        return cls(
+            {phone: found.get(phone) for phone in phones},
+            _unanswered={v.id for v in found.values()},
+        )
 
     def joined(self, volunteer: Volunteer) -> None:
         """A text in the batch made a new volunteer: the sender of its later texts."""
         self.volunteers[volunteer.phone] = volunteer
+
+    def answered(self, volunteer: Volunteer | None) -> None:
+        """A text of this sender's was answered: what it changed is theirs to read again."""
+        if volunteer is not None:
+            self._unanswered.discard(volunteer.id)
+
+    def districts_of(self, session: Session, volunteer_id: int) -> dict[str, str]:
+        """The districts of every sender in the batch without a text answered yet, read in one
+        query at the first that asks; a sender whose earlier text in the batch may have changed
+        theirs (a ZIP, an ADDRESS) is read on its own. Only their own texts change a
+        volunteer's districts, so a sender's first text sees what it would see alone."""
+        if volunteer_id not in self._unanswered:
+            return districts.districts_of(session, volunteer_id)
+        if self._districts is None or volunteer_id not in self._districts:
+            self._districts = districts.districts_of_many(session, self._unanswered)
+        return self._districts[volunteer_id]
 
     def nearest_open_shifts(
         self, session: Session, now: datetime, near_zip: str | None

@@ -14,7 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from bot.bootstrap import Container
+from bot.districts_cli import load_default
 from bot.inbound_desk import Desk
+from handlers.district_crosswalk import apply_zip
 from handlers.messages import Channel, InboundText
 from handlers.results import Result
 from handlers.volunteer import consent
@@ -197,6 +199,35 @@ def test_a_volunteers_changes_in_a_batch_are_kept_and_seen_by_its_later_texts(co
         assert v.last_ack_at == T0
         posts = [p.text for p in s.scalars(select(SlackPost).order_by(SlackPost.id))]
         assert posts[-1].startswith("Kim (")  # the organizers' inbox sees the new name at once
+
+
+def test_shifts_in_a_batch_come_first_in_the_districts_its_sender_has_then(container) -> None:
+    """A batch reads its senders' districts once, at its first SHIFTS: a sender whose ZIP
+    earlier in the batch gave a district is not answered from that read."""
+    load_default(container)  # 02492 (Needham) lies inside ma/cd:4
+    sam, lee, near = on_file(container, 5, 5, 5, 5, 5)  # five shifts in Dorchester, 02124
+    with container.uow() as uow:
+        sam_id = uow.session.scalars(select(Volunteer.id).where(Volunteer.phone == sam)).one()
+        apply_zip(uow.session, sam_id, "02492", now=T0)
+        district = make_shift(
+            uow.session, starts_at=T0 + timedelta(days=9), zip="94612", district="ma/cd:4"
+        ).id
+        uow.commit()
+
+    outcomes = answer(
+        container,
+        [
+            text(sam, "SHIFTS"),
+            text(lee, "SHIFTS"),  # no district yet: the five nearest
+            text(lee, "ZIP 02492"),
+            text(lee, "SHIFTS"),  # now in ma/cd:4
+        ],
+    )
+    sams, lees_before, moved, lees_after = [o.reply or "" for o in outcomes]  # type: ignore[union-attr]
+    assert "02492" in moved
+    assert sams.index(f"#{district}") < sams.index(f"#{near[0]}")
+    assert f"#{district}" not in lees_before and f"#{near[0]}" in lees_before
+    assert lees_after.index(f"#{district}") < lees_after.index(f"#{near[0]}")
 
 
 def test_a_message_id_repeated_in_a_batch_is_acted_on_once(container) -> None:
