@@ -6,11 +6,11 @@ text queued behind it (up to `batch`) and answers them together, through `answer
 busy moment costs one transaction for many texts (a group commit) rather than one each; a quiet
 moment still answers a lone text at once. Outcomes go back to the event loop in one call per batch.
 
-SQLite has one writer, so a desk on SQLite has one thread: texts wait here, in arrival order,
-instead of in SQLite's busy handler (which sleeps and retries). On PostgreSQL two threads take
-batches too (`bot.twilio_inbound.POSTGRES_BATCH`): one commit for many texts, and one thread
-answers while the other waits for the server (one text a transaction on eight threads was a
-quarter slower: a commit, a connection check-out and a ping per text).
+A web process's desk has one thread (`bot.twilio_inbound.DESK_THREADS`). SQLite has one writer,
+so texts wait here, in arrival order, instead of in SQLite's busy handler (which sleeps and
+retries). On PostgreSQL a second thread made the batches smaller and the web process slower (each
+batch pays a check-out, a ping and a commit), since the event loop has the interpreter whenever
+the one thread waits for the server. The class takes any number of threads.
 
 The desk only queues and hands out. What a batch is, what it promises (exactly the answers and
 the database state of its texts answered one at a time) and the tests that pin that promise are

@@ -26,21 +26,20 @@ from handlers.messages import InboundText
 from handlers.phones import masked
 from handlers.results import Result
 from handlers.volunteer.receive import receive_texts
-from storage.db import is_sqlite
 
 log = logging.getLogger(__name__)
 TWIML = "application/xml"
-# At most this many texts in one SQLite transaction: enough to ride out a burst, few enough that
-# the first text in a batch is not kept waiting for the last.
-SQLITE_BATCH = 32
-# On PostgreSQL two threads each take up to 16 texts a transaction (a group commit, as on SQLite):
-# one commit and one volunteers read for many texts, and while one thread waits for the server
-# the other answers. Measured (issue 19, bench/README.md): 8 threads of one text each 0.18 x the
-# echo; 1 x 32 0.24 x; 2 x 16 0.24 x with the lowest p99. Two batches that lock the same shifts
-# in opposite orders deadlock; PostgreSQL ends one, and its texts are answered one at a time
-# (receive_texts), with the same answers.
-POSTGRES_THREADS = 2
-POSTGRES_BATCH = 16
+# One desk thread takes up to 32 texts a transaction, on SQLite and PostgreSQL alike: enough to
+# ride out a burst, few enough that the first text in a batch is not kept waiting for the last.
+# SQLite has one writer. On PostgreSQL a second thread was measured (issue 19, bench/README.md,
+# 2026-12-06): it splits the queue into batches of about four (a quarter of them lone texts),
+# each paying its own check-out, ping, senders' read and commit, while the event loop already
+# has the interpreter whenever the one thread waits for the server: one thread 511 / 512 req/s
+# with p99 47 ms, two of 16 476 / 488 req/s with p99 64-67 ms. Batches of other processes (a
+# second web process, the worker) can still lock the same shifts in opposite orders; PostgreSQL
+# ends one, and its texts are answered one at a time (receive_texts), with the same answers.
+DESK_THREADS = 1
+DESK_BATCH = 32
 # Outcomes logged at INFO (the rest at DEBUG): consent changes and texts kept for later.
 LOGGED_INTENTS = frozenset({"opt_out", "opt_in", "maybe_opt_out", "spooled"})
 
@@ -62,12 +61,10 @@ def _twiml_body(reply: str | None) -> str:
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
-    sqlite = is_sqlite(container.engine)
-    threads, batch = (1, SQLITE_BATCH) if sqlite else (POSTGRES_THREADS, POSTGRES_BATCH)
     desk: Desk[tuple[SpooledRequest, InboundText], Result | None] = Desk(
         lambda texts: answer_texts(container, texts),
-        threads=threads,
-        batch=batch,
+        threads=DESK_THREADS,
+        batch=DESK_BATCH,
         name="sms",
     )
     container.extras.setdefault("closers", []).append(desk.close)
