@@ -272,7 +272,7 @@ class _Batch:
         volunteer's districts, so a sender's first text sees what it would see alone."""
         if volunteer_id not in self._unanswered:
             return districts.districts_of(session, volunteer_id)
-        if self._districts is None or volunteer_id not in self._districts:
+        if self._districts is None:  # (the unanswered only grow fewer: each is in it)
             self._districts = districts.districts_of_many(session, self._unanswered)
         return self._districts[volunteer_id]
 
