@@ -66,7 +66,7 @@ class KnownDistrict:
 
 def districts_of(session: Session, volunteer_id: int) -> dict[str, str]:
     """The volunteer's districts as far as known: chamber (cd, sldu, sldl) -> short OCD id."""
-    return {row.chamber: row.district for row in districts_rows(session, volunteer_id)}
+    return districts_of_many(session, (volunteer_id,))[volunteer_id]
 
 
 def known_districts(session: Session, volunteer_id: int) -> list[KnownDistrict]:
