@@ -104,11 +104,20 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
 
     stop = threading.Event()
     threads: list[PartThread] = []
+    # Texts are answered in a desk process beside this one (bot/desk_process.py), which also
+    # replays the spool; an in-memory SQLite database (nothing to share) keeps the desk thread.
+    desk_process = not _in_memory(container.settings.database_url)
+    if desk_process:
+        from bot.twilio_inbound import IN_A_PROCESS, SMS_DESK
+
+        container.extras[SMS_DESK] = IN_A_PROCESS
 
     def start_background() -> None:
-        from bot.spool import run_spool_replayer
+        parts: list[tuple[str, Part]] = []
+        if not desk_process:
+            from bot.spool import run_spool_replayer
 
-        parts: list[tuple[str, Part]] = [("spool", run_spool_replayer)]  # every web process
+            parts.append(("spool", run_spool_replayer))  # every web process, or its desk's
         if not web_only:
             from bot.parts import run_clock, run_sender, run_slack_poster
 
@@ -143,6 +152,13 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     container.close()
     failed = any(t.failed for t in threads) or getattr(server, "startup_failed", False)
     return 1 if failed else 0
+
+
+def _in_memory(database_url: str) -> bool:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)
+    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 class _Server:

@@ -7,8 +7,8 @@ an `InboundText`, call the handler, render its reply as TwiML.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from functools import lru_cache
+from collections.abc import Callable, Sequence
+from functools import lru_cache, partial
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,7 +17,9 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import metrics
 from bot.bootstrap import Container
+from bot.desk_process import ProcessDesk
 from bot.inbound_desk import Desk
+from bot.settings import Settings
 from bot.spool import SpooledRequest, answer_or_keep_all
 from bot.twilio_form import inbound_text
 from bot.twilio_signature import TwilioWebhook, signed_path
@@ -28,6 +30,7 @@ from handlers.results import Result
 from handlers.volunteer.receive import receive_texts
 
 log = logging.getLogger(__name__)
+Job = tuple[SpooledRequest, InboundText]  # what the desk is handed: the request as signed, read
 TWIML = "application/xml"
 # One desk thread takes up to 32 texts a transaction, on SQLite and PostgreSQL alike: enough to
 # ride out a burst, few enough that the first text in a batch is not kept waiting for the last.
@@ -40,6 +43,10 @@ TWIML = "application/xml"
 # ends one, and its texts are answered one at a time (receive_texts), with the same answers.
 DESK_THREADS = 1
 DESK_BATCH = 32
+# `container.extras[SMS_DESK] = IN_A_PROCESS` (what `muster serve` sets, bot/process.py): the
+# texts are answered in a child process (bot/desk_process.py), not on the desk's thread.
+SMS_DESK = "sms_desk"
+IN_A_PROCESS = "process"
 # Outcomes logged at INFO (the rest at DEBUG): consent changes and texts kept for later.
 LOGGED_INTENTS = frozenset({"opt_out", "opt_in", "maybe_opt_out", "spooled"})
 
@@ -61,12 +68,14 @@ def _twiml_body(reply: str | None) -> str:
 def routes(container: Container) -> list[BaseRoute]:
     settings = container.settings
     geo.warm()  # the ZIP table, read once now rather than during a volunteer's first ZIP
-    desk: Desk[tuple[SpooledRequest, InboundText], Result | None] = Desk(
-        lambda texts: answer_texts(container, texts),
-        threads=DESK_THREADS,
-        batch=DESK_BATCH,
-        name="sms",
-    )
+    desk: Desk[Job, Result | None] | ProcessDesk[Job, Result | None]
+    if container.extras.get(SMS_DESK) == IN_A_PROCESS:
+        desk = ProcessDesk(settings, desk_process_answers, batch=DESK_BATCH, name="sms")
+        desk.start()  # (the child starts up while the web process does)
+    else:
+        desk = Desk(
+            partial(answer_texts, container), threads=DESK_THREADS, batch=DESK_BATCH, name="sms"
+        )
     container.extras.setdefault("closers", []).append(desk.close)
     webhook = TwilioWebhook(settings)
 
@@ -105,9 +114,7 @@ def routes(container: Container) -> list[BaseRoute]:
     return [Route("/twilio/sms", inbound_sms, methods=["POST"])]
 
 
-def answer_texts(
-    container: Container, texts: Sequence[tuple[SpooledRequest, InboundText]]
-) -> list[Result | Exception | None]:
+def answer_texts(container: Container, texts: Sequence[Job]) -> list[Result | Exception | None]:
     """The desk's work: the texts it took, answered in one transaction (or kept in the spool)."""
     return answer_or_keep_all(
         container,
@@ -119,3 +126,33 @@ def answer_texts(
             clock=container.clock,
         ),
     )
+
+
+def desk_process_answers(
+    settings: Settings,
+) -> tuple[Callable[[Sequence[Job]], list[Result | Exception | None]], Callable[[], None]]:
+    """In the desk process (bot/desk_process.py): its own container, the spool's replayer, and
+    `answer_texts` on them; and what stops them."""
+    import gc
+    import threading
+
+    from bot.bootstrap import bootstrap
+    from bot.logs import configure_logging
+    from bot.process import PartThread
+    from bot.spool import run_spool_replayer
+
+    configure_logging(settings.log_level, log_format=settings.log_format, log_sql=settings.log_sql)
+    container = bootstrap(settings)
+    geo.warm()
+    gc.collect()
+    gc.freeze()  # (as the web process does: what start-up built is not walked again)
+    stop = threading.Event()
+    replayer = PartThread("spool", run_spool_replayer, container, stop)
+    replayer.start()
+
+    def stopped() -> None:
+        stop.set()
+        replayer.join(60)
+        container.close()
+
+    return partial(answer_texts, container), stopped
