@@ -12,6 +12,11 @@ retries). On PostgreSQL a second thread made the batches smaller and the web pro
 batch pays a check-out, a ping and a commit), since the event loop has the interpreter whenever
 the one thread waits for the server. The class takes any number of threads.
 
+`muster serve` runs the same batches in a child process instead (`bot.desk_process.ProcessDesk`,
+the same `answer` and `close`), so that answering texts does not take the web process's
+interpreter from reading webhooks; this thread desk is what an app built in-process runs (the
+tests, with their clock and in-memory database).
+
 The desk only queues and hands out. What a batch is, what it promises (exactly the answers and
 the database state of its texts answered one at a time) and the tests that pin that promise are
 in `handlers.volunteer.receive` (`receive_texts`), the one home of the inbound path's speed.
