@@ -48,6 +48,11 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# `container.extras[SMS_DESK] = IN_A_PROCESS` (what `muster serve` sets, bot/process.py): the
+# webhook's texts are answered by a `ProcessDesk`, not on the thread desk.
+SMS_DESK = "sms_desk"
+IN_A_PROCESS = "process"
+
 J = TypeVar("J")  # what is handed in (a text)
 R = TypeVar("R")  # what comes back (its outcome)
 

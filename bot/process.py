@@ -108,7 +108,7 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     # replays the spool; an in-memory SQLite database (nothing to share) keeps the desk thread.
     desk_process = not _in_memory(container.settings.database_url)
     if desk_process:
-        from bot.twilio_inbound import IN_A_PROCESS, SMS_DESK
+        from bot.desk_process import IN_A_PROCESS, SMS_DESK
 
         container.extras[SMS_DESK] = IN_A_PROCESS
 

@@ -17,7 +17,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot import metrics
 from bot.bootstrap import Container
-from bot.desk_process import ProcessDesk
+from bot.desk_process import IN_A_PROCESS, SMS_DESK, ProcessDesk
 from bot.inbound_desk import Desk
 from bot.settings import Settings
 from bot.spool import SpooledRequest, answer_or_keep_all
@@ -43,10 +43,6 @@ TWIML = "application/xml"
 # ends one, and its texts are answered one at a time (receive_texts), with the same answers.
 DESK_THREADS = 1
 DESK_BATCH = 32
-# `container.extras[SMS_DESK] = IN_A_PROCESS` (what `muster serve` sets, bot/process.py): the
-# texts are answered in a child process (bot/desk_process.py), not on the desk's thread.
-SMS_DESK = "sms_desk"
-IN_A_PROCESS = "process"
 # Outcomes logged at INFO (the rest at DEBUG): consent changes and texts kept for later.
 LOGGED_INTENTS = frozenset({"opt_out", "opt_in", "maybe_opt_out", "spooled"})
 

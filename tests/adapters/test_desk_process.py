@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.bootstrap import Container, bootstrap
-from bot.twilio_inbound import IN_A_PROCESS, SMS_DESK
+from bot.desk_process import IN_A_PROCESS, SMS_DESK
 from bot.web import create_app
 from storage.models import InboundMessage, Volunteer
 from tests.adapters.sms_phone import ACCOUNT_SID, AUTH_TOKEN, Phone
@@ -47,7 +47,9 @@ def _desk_children() -> list[multiprocessing.process.BaseProcess]:
 def _stored(engine, phone: str) -> tuple[int, list[str]]:
     with engine.connect() as conn:
         texts = conn.scalar(
-            select(func.count()).select_from(InboundMessage).where(InboundMessage.from_phone == phone)
+            select(func.count())
+            .select_from(InboundMessage)
+            .where(InboundMessage.from_phone == phone)
         )
         names = conn.scalars(select(Volunteer.first_name).where(Volunteer.phone == phone)).all()
     return texts or 0, [n or "" for n in names]
