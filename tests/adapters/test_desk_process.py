@@ -26,8 +26,8 @@ from tests.conftest import make_settings
 pytestmark = pytest.mark.timeout(120)
 
 
-@pytest.fixture
-def served(db_url: str, engine, tmp_path: Path) -> Iterator[tuple[Container, TestClient]]:
+def _container(db_url: str, engine, tmp_path: Path) -> Container:
+    """What `muster serve` builds: the test's database, the desk in a process of its own."""
     s = make_settings(
         db_url,
         twilio_auth_token=AUTH_TOKEN,
@@ -36,6 +36,12 @@ def served(db_url: str, engine, tmp_path: Path) -> Iterator[tuple[Container, Tes
     )
     container = bootstrap(s, engine=engine)
     container.extras[SMS_DESK] = IN_A_PROCESS
+    return container
+
+
+@pytest.fixture
+def served(db_url: str, engine, tmp_path: Path) -> Iterator[tuple[Container, TestClient]]:
+    container = _container(db_url, engine, tmp_path)
     with TestClient(create_app(container)) as client:
         yield container, client
 
@@ -82,16 +88,9 @@ def test_texts_are_answered_by_the_desk_process_and_a_dead_one_is_replaced(
 
 
 def test_the_desk_process_stops_with_the_app(db_url: str, engine, tmp_path: Path) -> None:
-    s = make_settings(
-        db_url,
-        twilio_auth_token=AUTH_TOKEN,
-        twilio_account_sid=ACCOUNT_SID,
-        spool_dir=str(tmp_path / "spool"),
-    )
-    container = bootstrap(s, engine=engine)
-    container.extras[SMS_DESK] = IN_A_PROCESS
+    container = _container(db_url, engine, tmp_path)
     with TestClient(create_app(container)) as client:
-        phone = Phone(client, random_phone(), public_url=s.public_url)
+        phone = Phone(client, random_phone(), public_url=container.settings.public_url)
         assert phone.text("HELP")
         (child,) = _desk_children()
     deadline = time.monotonic() + 10
