@@ -65,7 +65,8 @@ _TRIES = 2  # restarts a text is given to a new child after the one answering it
 
 
 class DeskDied(RuntimeError):
-    """The desk process could not be started again (the web process is stopping)."""
+    """No desk process will answer this text: the desk is stopping, or a child died on it again
+    and again."""
 
 
 class ProcessDesk(Generic[J, R]):
@@ -96,11 +97,6 @@ class ProcessDesk(Generic[J, R]):
         self._closing = False
         self._threads: list[threading.Thread] = []
         self._tries: dict[int, int] = {}
-        self.restarts = 0
-
-    @property
-    def pid(self) -> int | None:
-        return self._process.pid if self._process is not None else None
 
     def start(self) -> None:
         with self._lock:
@@ -208,7 +204,6 @@ class ProcessDesk(Generic[J, R]):
             if pause > 0:
                 time.sleep(pause)
             self._spawn()
-            self.restarts += 1
             again = []
             for n, (job, loop, future) in sorted(self._pending.items(), key=lambda kv: kv[0]):
                 self._tries[n] = tries = self._tries.get(n, 0) + 1

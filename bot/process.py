@@ -106,7 +106,9 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     threads: list[PartThread] = []
     # Texts are answered in a desk process beside this one (bot/desk_process.py), which also
     # replays the spool; an in-memory SQLite database (nothing to share) keeps the desk thread.
-    desk_process = not _in_memory(container.settings.database_url)
+    from storage.db import is_in_memory
+
+    desk_process = not is_in_memory(container.settings.database_url)
     if desk_process:
         from bot.desk_process import IN_A_PROCESS, SMS_DESK
 
@@ -152,13 +154,6 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     container.close()
     failed = any(t.failed for t in threads) or getattr(server, "startup_failed", False)
     return 1 if failed else 0
-
-
-def _in_memory(database_url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
-    url = make_url(database_url)
-    return url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
 
 
 class _Server:

@@ -40,7 +40,7 @@ def make_engine(
 
 
 def _sqlite_engine(url: str, *, echo: bool, hide_parameters: bool) -> Engine:
-    in_memory = make_url(url).database in (None, "", ":memory:")
+    in_memory = is_in_memory(url)
     kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
     if in_memory:
         from sqlalchemy.pool import StaticPool
@@ -92,6 +92,12 @@ def is_transaction_conflict(exc: BaseException) -> bool:
     could not serialize): SQLSTATE 40xxx, which psycopg raises as an OperationalError."""
     sqlstate = getattr(getattr(exc, "orig", None), "sqlstate", None)
     return isinstance(exc, DBAPIError) and isinstance(sqlstate, str) and sqlstate.startswith("40")
+
+
+def is_in_memory(url: str) -> bool:
+    """A SQLite database in this process's memory (nothing another process could open)."""
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
 
 
 def is_sqlite(engine: Engine) -> bool:
