@@ -1,5 +1,6 @@
-"""`python -m bench inbound_serve`: the one-command default, `muster serve` (web app, clock, sender
-and Slack poster in one process) on a SQLite file, with the sender and the poster busy.
+"""`python -m bench inbound_serve`: the one-command default, `muster serve` (the web app, and the
+clock, sender and Slack poster in the parts process beside it) on a SQLite file, with the sender
+and the poster busy (how many texts and posts they got through is printed with the figures).
 
 The same load as `bench inbound_sms` (its keyword mix plus first-time joiners, 16 connections,
 10,000 volunteers), against:
@@ -99,8 +100,35 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(server.stop)
                 setups.append((label, [server], url))
         good, _ = sms.measure(args, setups)
+        for label, _servers, url in setups:
+            if url is not None and "full" in label:
+                sent, posted = busy_work(url)
+                print(f"  {label}: the sender sent {sent:,} texts, the poster posted {posted:,}")
+                good &= sent > 0 and posted > 0
     print(f"  load average at the end: {os.getloadavg()[0]:.2f}")
     return 0 if good else 1
+
+
+def busy_work(database_url: str) -> tuple[int, int]:
+    """What the full process's sender and poster did meanwhile: texts the fake Twilio accepted,
+    posts the fake Slack accepted (so "busy" is measured, not assumed)."""
+    from sqlalchemy import create_engine, func, select
+
+    from storage.models import Delivery, DeliveryStatus, SlackPost, SlackPostStatus
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            went = Delivery.status.not_in([DeliveryStatus.PENDING, DeliveryStatus.CLAIMED])
+            sent = conn.scalar(select(func.count()).select_from(Delivery).where(went))
+            posted = conn.scalar(
+                select(func.count())
+                .select_from(SlackPost)
+                .where(SlackPost.status == SlackPostStatus.POSTED)
+            )
+    finally:
+        engine.dispose()
+    return int(sent or 0), int(posted or 0)
 
 
 if __name__ == "__main__":

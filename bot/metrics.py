@@ -6,9 +6,10 @@ Off unless `METRICS_TOKEN` is set (404), and then only for requests bearing it
 Two kinds of figures:
 - **Counters and the send-latency histogram of this process**, bumped where the work happens by
   the tiny functions below (`count_inbound`, `count_reply`, `count_delivery`,
-  `observe_send_latency`, `observe_scheduler_lag`). In the embedded `muster serve` every part runs
-  in the process that serves /metrics; with separate `worker` and `clock` processes their
-  counters stay in those processes, and the database figures below are the deployment-wide view.
+  `observe_send_latency`, `observe_scheduler_lag`). In the embedded `muster serve` the parts
+  process forwards what its parts measure to the web process (bot/parts_process.py), so its
+  /metrics shows every part's; with separate `worker` and `clock` processes their counters stay
+  in those processes, and the database figures below are the deployment-wide view.
 - **Gauges read from the database at scrape time**, the same whichever web process answers:
   deliveries by status, outbox depth (due now, held for later, in flight), the age of the oldest
   due delivery, pending Slack posts, scheduler lag (how overdue the oldest unfired one-off

@@ -50,8 +50,16 @@ def sender_wiring(
         "status_callback": (
             f"{settings.public_url.rstrip('/')}/twilio/status" if settings.twilio_enabled else None
         ),
-        "metrics": metrics.RECORDER,
+        "metrics": metrics_port(container),
     }
+
+
+def metrics_port(container: Container) -> Any:
+    """Where the parts report what they measure: Prometheus in this process, or, in `muster
+    serve`'s parts process, the web process's (bot/parts_process.py forwards it)."""
+    from bot.parts_process import METRICS_PORT
+
+    return container.extras.get(METRICS_PORT) or metrics.RECORDER
 
 
 def sender_for(container: Container, *, worker: str | None = None,
@@ -76,7 +84,7 @@ def timetable_wiring(container: Container) -> dict[str, Any]:
         "clock": container.clock,
         "org": container.org,
         "lease_ttl": timedelta(seconds=container.settings.clock_lease_seconds),
-        "metrics": metrics.RECORDER,
+        "metrics": metrics_port(container),
         "mobilize": build_mobilize(container.settings),  # None when Mobilize is off
         "action_network": build_action_network(container.settings),  # None without its key
     }
@@ -171,3 +179,13 @@ def run_slack_poster(container: Container, stop: threading.Event) -> None:
         clock=container.clock, org=container.org, render=SlackPostRender(settings.slack_command),
         inbox_channel=settings.slack_inbox_channel,
     )  # fmt: skip
+
+
+# The parts by the names `muster serve` runs them under (bot/process.py, bot/parts_process.py).
+RUNNERS = {
+    "clock": run_clock,
+    "sender": run_sender,
+    "slack": run_slack_poster,
+    "geocoder": run_address_lookups,
+    "calls": run_patch_calls,
+}

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily: the CLI catches signals before the heavy imports
     from bot.bootstrap import Container
+    from bot.parts_process import PartsProcess
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def run_parts(container: Container, parts: dict[str, Part]) -> int:
 
 
 def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
-    """The web app under uvicorn; with the clock and sender in this process unless web_only."""
+    """The web app under uvicorn; with the clock and sender beside it unless web_only."""
     import uvicorn
 
     from bot.web import create_app
@@ -105,33 +106,42 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     stop = threading.Event()
     threads: list[PartThread] = []
     # Texts are answered in a desk process beside this one (bot/desk_process.py), which also
-    # replays the spool; an in-memory SQLite database (nothing to share) keeps the desk thread.
+    # replays the spool, and the clock, the sender and the posters run in a process of their own
+    # (bot/parts_process.py): this one's interpreter is left to the webhooks. An in-memory SQLite
+    # database (nothing to share between processes) keeps them all as threads of this one.
     from storage.db import is_in_memory
 
-    desk_process = not is_in_memory(container.settings.database_url)
-    if desk_process:
+    in_processes = not is_in_memory(container.settings.database_url)
+    if in_processes:
         from bot.desk_process import IN_A_PROCESS, SMS_DESK
 
         container.extras[SMS_DESK] = IN_A_PROCESS
+    beside: list[PartsProcess] = []
 
     def start_background() -> None:
-        parts: list[tuple[str, Part]] = []
-        if not desk_process:
+        names: list[str] = []
+        if not web_only:
+            names = ["clock", "sender", "slack"]
+            if container.settings.geocoder != "off":
+                names.append("geocoder")
+            if container.settings.twilio_voice:
+                names.append("calls")
+        if in_processes and names:
+            from bot import metrics
+            from bot.parts_process import PartsProcess
+
+            beside.append(
+                PartsProcess(container.settings, names, recorder=metrics.RECORDER, stopping=stop)
+            )
+            beside[0].start()
+            names = []
+        from bot.parts import RUNNERS
+
+        parts: list[tuple[str, Part]] = [(name, RUNNERS[name]) for name in names]
+        if not in_processes:
             from bot.spool import run_spool_replayer
 
             parts.append(("spool", run_spool_replayer))  # every web process, or its desk's
-        if not web_only:
-            from bot.parts import run_clock, run_sender, run_slack_poster
-
-            parts += [("clock", run_clock), ("sender", run_sender), ("slack", run_slack_poster)]
-            if container.settings.geocoder != "off":
-                from bot.parts import run_address_lookups
-
-                parts.append(("geocoder", run_address_lookups))
-            if container.settings.twilio_voice:
-                from bot.parts import run_patch_calls
-
-                parts.append(("calls", run_patch_calls))
         for name, part in parts:
             thread = PartThread(name, part, container, stop)
             thread.start()
@@ -139,6 +149,8 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
 
     def stop_background() -> None:
         stop.set()
+        for process in beside:
+            process.stop()
         for thread in threads:
             thread.join(timeout=60)
 
@@ -152,8 +164,8 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     server = _Server(config, stop)
     server.run()
     container.close()
-    failed = any(t.failed for t in threads) or getattr(server, "startup_failed", False)
-    return 1 if failed else 0
+    failed = any(t.failed for t in threads) or any(p.failed for p in beside)
+    return 1 if failed or getattr(server, "startup_failed", False) else 0
 
 
 class _Server:
