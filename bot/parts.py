@@ -4,12 +4,15 @@
 factory, the ports, the org config and settings values as arguments. This module reads them
 from the Container and the settings and hands them over, with Prometheus (bot/metrics.py) as the
 metrics port and bot/slack_render.py as the poster's rendering. The `run_*` functions here have
-the shape `bot/process.py` runs a part in: `(container, stop)`.
+the shape `bot/process.py` runs a part in: `(container, stop)`, each on a `PartThread` (here,
+so that `bot/process.py` and `bot/parts_process.py` share it without importing each other).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -17,6 +20,14 @@ from typing import TYPE_CHECKING, Any
 from bot import metrics, slack_render
 from bot.bootstrap import Container
 from bot.integrations import build_action_network, build_mobilize
+
+log = logging.getLogger(__name__)
+
+# A long-running part: `run(container, stop)`, returning once `stop` is set (bot/process.py).
+Part = Callable[[Container, threading.Event], None]
+# `container.extras[METRICS_PORT]`: the parts' metrics port where it is not this process's
+# Prometheus (`muster serve`'s parts process forwards it: bot/parts_process.py).
+METRICS_PORT = "metrics_port"
 
 if TYPE_CHECKING:
     from handlers.ports import SmsSender
@@ -57,8 +68,6 @@ def sender_wiring(
 def metrics_port(container: Container) -> Any:
     """Where the parts report what they measure: Prometheus in this process, or, in `muster
     serve`'s parts process, the web process's (bot/parts_process.py forwards it)."""
-    from bot.parts_process import METRICS_PORT
-
     return container.extras.get(METRICS_PORT) or metrics.RECORDER
 
 
@@ -189,3 +198,20 @@ RUNNERS = {
     "geocoder": run_address_lookups,
     "calls": run_patch_calls,
 }
+
+
+class PartThread(threading.Thread):
+    """A part running in a thread; an unexpected crash is logged and stops the whole process."""
+
+    def __init__(self, name: str, part: Part, container: Container, stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self._part, self._container, self._stop_event = part, container, stop
+        self.failed = False
+
+    def run(self) -> None:
+        try:
+            self._part(self._container, self._stop_event)
+        except Exception:
+            self.failed = True
+            log.exception("%s crashed; stopping", self.name)
+            self._stop_event.set()

@@ -41,9 +41,6 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-# `container.extras[METRICS_PORT]`: the parts' metrics port in the child (bot/parts.py reads it).
-METRICS_PORT = "metrics_port"
-
 _FLUSH_S = 0.5  # how often the child forwards what its parts measured
 _STOP_WAIT_S = 75.0  # a part may take up to 60 s to release its work (bot/process.py)
 _FIRST_PAUSE_S, _LONGEST_PAUSE_S = 1.0, 60.0
@@ -227,13 +224,12 @@ def _child_main(settings: Settings, names: list[str], conn: Connection) -> None:
     configure_logging(settings.log_level, log_format=settings.log_format, log_sql=settings.log_sql)
     from bot import parts
     from bot.bootstrap import bootstrap
-    from bot.process import PartThread
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stop.set())
     recorder = ForwardingRecorder()
     container = bootstrap(settings)
-    container.extras[METRICS_PORT] = recorder
+    container.extras[parts.METRICS_PORT] = recorder
     send_lock = threading.Lock()
 
     def listen() -> None:  # the web process's word, or its end
@@ -254,7 +250,7 @@ def _child_main(settings: Settings, names: list[str], conn: Connection) -> None:
             return False
         return True
 
-    threads = [PartThread(name, parts.RUNNERS[name], container, stop) for name in names]
+    threads = [parts.PartThread(name, parts.RUNNERS[name], container, stop) for name in names]
     threading.Thread(target=listen, name="parts_listen", daemon=True).start()
     for thread in threads:
         thread.start()

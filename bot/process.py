@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily: the CLI catches signals before the heavy imports
     from bot.bootstrap import Container
+    from bot.parts import Part, PartThread
     from bot.parts_process import PartsProcess
 
 log = logging.getLogger(__name__)
-
-Part = Callable[["Container", threading.Event], None]
 
 
 _early_signal: list[int] = []
@@ -65,25 +64,10 @@ def stop_on_signals(
             signal.signal(sig, handler)
 
 
-class PartThread(threading.Thread):
-    """A part running in a thread; an unexpected crash is logged and stops the whole process."""
-
-    def __init__(self, name: str, part: Part, container: Container, stop: threading.Event):
-        super().__init__(name=name, daemon=True)
-        self._part, self._container, self._stop_event = part, container, stop
-        self.failed = False
-
-    def run(self) -> None:
-        try:
-            self._part(self._container, self._stop_event)
-        except Exception:
-            self.failed = True
-            log.exception("%s crashed; stopping", self.name)
-            self._stop_event.set()
-
-
 def run_parts(container: Container, parts: dict[str, Part]) -> int:
     """Run parts until a signal; returns the exit status (0 after a clean shutdown)."""
+    from bot.parts import PartThread
+
     stop = threading.Event()
     with stop_on_signals(stop):
         threads = [PartThread(name, part, container, stop) for name, part in parts.items()]
@@ -101,6 +85,7 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     """The web app under uvicorn; with the clock and sender beside it unless web_only."""
     import uvicorn
 
+    from bot.parts import PartThread
     from bot.web import create_app
 
     stop = threading.Event()

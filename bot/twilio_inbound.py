@@ -134,7 +134,7 @@ def desk_process_answers(
 
     from bot.bootstrap import bootstrap
     from bot.logs import configure_logging
-    from bot.process import PartThread
+    from bot.parts import PartThread
     from bot.spool import run_spool_replayer
 
     configure_logging(settings.log_level, log_format=settings.log_format, log_sql=settings.log_sql)
