@@ -71,13 +71,7 @@ class PartsProcess:
         self._watcher: threading.Thread | None = None
         self._pause = _FIRST_PAUSE_S
         self._started_at = 0.0
-        self.restarts = 0
         self.failed = False
-
-    @property
-    def pid(self) -> int | None:
-        process = self._process
-        return process.pid if process is not None else None
 
     def start(self) -> None:
         with self._lock:
@@ -160,10 +154,11 @@ class PartsProcess:
             return False
         self._pause = min(self._pause * 2, _LONGEST_PAUSE_S)
         with self._lock:
+            if self._stopping.is_set():  # (stop() came while we paused: it stops no new child)
+                return False
             if self._conn is not None:
                 self._conn.close()
             self._spawn()
-            self.restarts += 1
         return True
 
 
