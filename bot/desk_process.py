@@ -194,12 +194,24 @@ class ProcessDesk(Generic[J, R]):
 
     def _restart(self) -> None:
         with self._lock:
-            log.error(
-                "%s: the desk process died with %d texts unanswered; starting another",
-                self._name,
-                len(self._pending),
-            )
+            process = self._process
             self._reap(wait=1)
+            if process is not None and process.exitcode == 0:
+                # A SIGTERM of its own (a platform stopping every process of the web's): texts
+                # may still come while the web process drains, so another answers them.
+                log.info(
+                    "%s: the desk process stopped with %d texts unanswered; starting another",
+                    self._name,
+                    len(self._pending),
+                )
+            else:
+                log.error(
+                    "%s: the desk process died (exit status %s) with %d texts unanswered; "
+                    "starting another",
+                    self._name,
+                    None if process is None else process.exitcode,
+                    len(self._pending),
+                )
             pause = self._started_at + _RESTART_PAUSE_S - time.monotonic()
             if pause > 0:
                 time.sleep(pause)

@@ -4,6 +4,7 @@ dies is replaced and its texts answered, none twice; the child stops with the ap
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -85,6 +86,29 @@ def test_texts_are_answered_by_the_desk_process_and_a_dead_one_is_replaced(
     answer = phone.post(phone.params("Maria", sid=_last_sid(engine, phone.number)))
     assert answer.reply == after
     assert _stored(engine, phone.number) == (2, ["Maria"])
+
+
+def test_a_desk_process_stopped_by_its_own_sigterm_is_replaced_without_an_error(
+    served: tuple[Container, TestClient], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A platform stops every process of the web's at once: the desk ends between batches, and
+    the texts that still come while the web process drains are answered by another."""
+    container, client = served
+    phone = Phone(client, random_phone(), public_url=container.settings.public_url)
+    first = phone.text("HELP")
+    assert first and "STOP" in first
+    (child,) = _desk_children()
+    with caplog.at_level(logging.INFO, logger="bot.desk_process"):
+        os.kill(child.pid, signal.SIGTERM)
+        # (not joined here: the desk reaps its own child, and two waits on one pid race)
+        reply = phone.text("HELP")  # answered by the child that replaced it
+    assert reply == first
+    (again,) = _desk_children()
+    assert again.pid != child.pid
+    assert child.exitcode == 0  # it stopped on its own, cleanly
+    said = [r for r in caplog.records if r.name == "bot.desk_process" and "stopped" in r.message]
+    assert said and all(r.levelno == logging.INFO for r in said)
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
 
 
 def test_the_desk_process_stops_with_the_app(db_url: str, engine, tmp_path: Path) -> None:
