@@ -115,6 +115,17 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         return copy_database(args.source, args.target or settings.database_url)
 
+    if args.command in {"serve", "worker", "clock"}:
+        from storage.db import is_in_memory
+
+        if is_in_memory(settings.database_url):
+            print(
+                "muster: DATABASE_URL is an in-memory SQLite database, which each process would "
+                "have its own of and which is gone at exit; use a file (sqlite:///muster.db) "
+                "or PostgreSQL",
+                file=sys.stderr,
+            )
+            return 2
     container = bootstrap(settings)
     if args.command in {"serve", "worker", "clock"}:
         if args.command == "serve" and settings.is_sqlite:

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # imported lazily: the CLI catches signals before the heavy imports
     from bot.bootstrap import Container
-    from bot.parts import Part, PartThread
-    from bot.parts_process import PartsProcess
+    from bot.parts import Part
 
 log = logging.getLogger(__name__)
 
@@ -82,62 +81,39 @@ def run_parts(container: Container, parts: dict[str, Part]) -> int:
 
 
 def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
-    """The web app under uvicorn; with the clock and sender beside it unless web_only."""
+    """The web app under uvicorn; with the clock and sender beside it unless web_only.
+
+    Texts are answered in a desk process beside this one (bot/desk_process.py), which also
+    replays the spool, and the clock, the sender and the posters run in a parts process of their
+    own (bot/parts_process.py): this process's interpreter is left to the webhooks. (The CLI
+    refuses an in-memory database, which the processes could not share.)
+    """
     import uvicorn
 
-    from bot.parts import PartThread
+    from bot import metrics
+    from bot.desk_process import IN_A_PROCESS, SMS_DESK
+    from bot.parts_process import PartsProcess
     from bot.web import create_app
 
     stop = threading.Event()
-    threads: list[PartThread] = []
-    # Texts are answered in a desk process beside this one (bot/desk_process.py), which also
-    # replays the spool, and the clock, the sender and the posters run in a process of their own
-    # (bot/parts_process.py): this one's interpreter is left to the webhooks. An in-memory SQLite
-    # database (nothing to share between processes) keeps them all as threads of this one.
-    from storage.db import is_in_memory
-
-    in_processes = not is_in_memory(container.settings.database_url)
-    if in_processes:
-        from bot.desk_process import IN_A_PROCESS, SMS_DESK
-
-        container.extras[SMS_DESK] = IN_A_PROCESS
-    beside: list[PartsProcess] = []
+    container.extras[SMS_DESK] = IN_A_PROCESS
+    names: list[str] = []
+    if not web_only:
+        names = ["clock", "sender", "slack"]
+        if container.settings.geocoder != "off":
+            names.append("geocoder")
+        if container.settings.twilio_voice:
+            names.append("calls")
+    beside = PartsProcess(container.settings, names, recorder=metrics.RECORDER, stopping=stop)
 
     def start_background() -> None:
-        names: list[str] = []
-        if not web_only:
-            names = ["clock", "sender", "slack"]
-            if container.settings.geocoder != "off":
-                names.append("geocoder")
-            if container.settings.twilio_voice:
-                names.append("calls")
-        if in_processes and names:
-            from bot import metrics
-            from bot.parts_process import PartsProcess
-
-            beside.append(
-                PartsProcess(container.settings, names, recorder=metrics.RECORDER, stopping=stop)
-            )
-            beside[0].start()
-            names = []
-        from bot.parts import RUNNERS
-
-        parts: list[tuple[str, Part]] = [(name, RUNNERS[name]) for name in names]
-        if not in_processes:
-            from bot.spool import run_spool_replayer
-
-            parts.append(("spool", run_spool_replayer))  # every web process, or its desk's
-        for name, part in parts:
-            thread = PartThread(name, part, container, stop)
-            thread.start()
-            threads.append(thread)
+        if names:
+            beside.start()
 
     def stop_background() -> None:
         stop.set()
-        for process in beside:
-            process.stop()
-        for thread in threads:
-            thread.join(timeout=60)
+        if names:
+            beside.stop()
 
     app = create_app(container, on_startup=start_background, on_shutdown=stop_background)
     # What start-up built (modules, the ZIP table, the phone-number metadata) lives as long as
@@ -149,8 +125,7 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
     server = _Server(config, stop)
     server.run()
     container.close()
-    failed = any(t.failed for t in threads) or any(p.failed for p in beside)
-    return 1 if failed or getattr(server, "startup_failed", False) else 0
+    return 1 if beside.failed or getattr(server, "startup_failed", False) else 0
 
 
 class _Server:

@@ -121,6 +121,22 @@ def test_a_bad_setting_gives_one_clear_line(tmp_path: Path) -> None:
     assert "QUIET_HOURS" in lines[0] and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("command", ["serve", "worker", "clock"])
+def test_an_in_memory_database_is_refused_with_one_clear_line(tmp_path: Path, command: str) -> None:
+    done = subprocess.run(
+        [*MUSTER, command],
+        env=_env(tmp_path, DATABASE_URL="sqlite://"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert "in-memory" in lines[0] and "sqlite:///muster.db" in lines[0]
+
+
 def test_healthz_is_503_when_the_database_is_unreachable(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
