@@ -11,7 +11,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.bootstrap import Container, bootstrap
@@ -71,12 +70,6 @@ def _stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> int:
     finally:
         if proc.poll() is None:
             proc.kill()
-
-
-@pytest.fixture
-def fake() -> FakeTwilio:
-    with FakeTwilio(latency=0.05) as server:
-        yield server
 
 
 def test_sigterm_mid_broadcast_loses_nothing_and_doubles_nothing(

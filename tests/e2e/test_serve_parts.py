@@ -14,7 +14,6 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import Engine
 
 from bot.bootstrap import Container, bootstrap
@@ -73,12 +72,6 @@ def _sent_counted(port: int) -> float:
     response.raise_for_status()
     found = re.search(r'^muster_sends_total\{outcome="sent"\} (\S+)$', response.text, re.M)
     return float(found.group(1)) if found else 0.0
-
-
-@pytest.fixture
-def fake() -> FakeTwilio:
-    with FakeTwilio(latency=0.01) as server:
-        yield server
 
 
 def test_the_parts_run_beside_the_web_process_and_a_killed_one_is_replaced(
