@@ -49,8 +49,8 @@ _STOP = "stop"
 
 
 class PartsProcess:
-    """`start()` the child that runs the named parts; `stop()` it (returns False when a part
-    failed or the child did not stop cleanly)."""
+    """`start()` the child that runs the named parts; `stop()` it. `failed`: a child died, a part
+    in it failed, or it did not stop cleanly (the web process then exits 1)."""
 
     def __init__(
         self,
@@ -79,7 +79,7 @@ class PartsProcess:
         self._watcher = threading.Thread(target=self._watch, name="parts_watch", daemon=True)
         self._watcher.start()
 
-    def stop(self) -> bool:
+    def stop(self) -> None:
         self._stopping.set()
         with self._lock:
             process, conn = self._process, self._conn
@@ -101,7 +101,6 @@ class PartsProcess:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
-        return not self.failed
 
     # --- the web process's side ------------------------------------------------------------------
 
@@ -174,7 +173,7 @@ def _record(recorder: Any, measured: dict[str, Any]) -> None:
 
 class ForwardingRecorder:
     """The parts' metrics port in the child (`scheduler.ports.Metrics`): what they measure is
-    kept here and sent to the web process by `flush`."""
+    kept here until the child's main thread `take`s it to send to the web process."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
