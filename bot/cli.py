@@ -145,16 +145,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         container.extras["listen"] = (args.host, args.port)  # for the console's address
         return process.serve(container, host=args.host, port=args.port, web_only=args.web_only)
     if args.command == "worker":
-        from bot.parts import run_address_lookups, run_sender, run_slack_poster
+        from bot.parts import RUNNERS, worker_parts
 
-        parts = {"sender": run_sender, "slack": run_slack_poster}
-        if settings.geocoder != "off":
-            parts["geocoder"] = run_address_lookups
-        if settings.twilio_voice:
-            from bot.parts import run_patch_calls
-
-            parts["calls"] = run_patch_calls
-        return process.run_parts(container, parts)
+        return process.run_parts(container, {n: RUNNERS[n] for n in worker_parts(settings)})
     if args.command == "clock":
         from bot.parts import run_clock
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from bot import metrics, slack_render
 from bot.bootstrap import Container
 from bot.integrations import build_action_network, build_mobilize
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,18 @@ def run_slack_poster(container: Container, stop: threading.Event) -> None:
     )  # fmt: skip
 
 
-# The parts by the names `muster serve` runs them under (bot/process.py, bot/parts_process.py).
+def worker_parts(settings: Settings) -> list[str]:
+    """What `muster worker` runs (and `muster serve`'s parts process, with the clock): the sender
+    and the Slack poster, and the geocoder's and the caller's drains when they are on."""
+    names = ["sender", "slack"]
+    if settings.geocoder != "off":
+        names.append("geocoder")
+    if settings.twilio_voice:
+        names.append("calls")
+    return names
+
+
+# The parts by their names (bot/cli.py, bot/process.py, bot/parts_process.py).
 RUNNERS = {
     "clock": run_clock,
     "sender": run_sender,

@@ -92,18 +92,13 @@ def serve(container: Container, *, host: str, port: int, web_only: bool) -> int:
 
     from bot import metrics
     from bot.desk_process import IN_A_PROCESS, SMS_DESK
+    from bot.parts import worker_parts
     from bot.parts_process import PartsProcess
     from bot.web import create_app
 
     stop = threading.Event()
     container.extras[SMS_DESK] = IN_A_PROCESS
-    names: list[str] = []
-    if not web_only:
-        names = ["clock", "sender", "slack"]
-        if container.settings.geocoder != "off":
-            names.append("geocoder")
-        if container.settings.twilio_voice:
-            names.append("calls")
+    names = [] if web_only else ["clock", *worker_parts(container.settings)]
     beside = PartsProcess(container.settings, names, recorder=metrics.RECORDER, stopping=stop)
 
     def start_background() -> None:
