@@ -224,7 +224,6 @@ def _child_main(settings: Settings, names: list[str], conn: Connection) -> None:
     recorder = ForwardingRecorder()
     container = bootstrap(settings)
     container.extras[parts.METRICS_PORT] = recorder
-    send_lock = threading.Lock()
 
     def listen() -> None:  # the web process's word, or its end
         with contextlib.suppress(EOFError, OSError):
@@ -232,17 +231,14 @@ def _child_main(settings: Settings, names: list[str], conn: Connection) -> None:
                 pass
         stop.set()
 
-    def forward() -> bool:
+    def forward() -> None:  # (only this thread sends; `listen` only receives)
         measured = recorder.take()
         if measured is None:
-            return True
+            return
         try:
-            with send_lock:
-                conn.send(measured)
+            conn.send(measured)
         except OSError:  # the web process is gone
             stop.set()
-            return False
-        return True
 
     threads = [parts.PartThread(name, parts.RUNNERS[name], container, stop) for name in names]
     threading.Thread(target=listen, name="parts_listen", daemon=True).start()
