@@ -39,6 +39,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
+from bench._cpu import CpuMeter
+
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "b" * 32
 VOLUNTEERS = 10_000
@@ -492,12 +494,15 @@ def measure(
     (True if no error and every answered text was stored, each setup's figures)."""
     slot = args.seconds / args.rounds
     runs: dict[str, list[dict]] = {label: [] for label, _, _ in setups}
+    meters = {label: CpuMeter() for label, _, _ in setups}
     for round_ in range(args.rounds):
         for label, servers, _ in setups:
             url = ",".join(f"http://127.0.0.1:{srv.port}/twilio/sms" for srv in servers)
+            meters[label].start([srv.proc.pid for srv in servers])
             runs[label].append(
                 run_load(url, slot, args.warmup, args.connections, 11 + round_, args.joins)
             )
+            meters[label].stop(runs[label][-1]["answered"])
     results = {label: combine(r) for label, r in runs.items()}
     echo_rps = results[setups[0][0]]["rps"]
     good = True
@@ -507,6 +512,8 @@ def measure(
         for sample in result["error_samples"]:
             print(f"    error: {sample}")
         good &= not result["errors"]
+        postgres = bool(database_url and database_url.startswith("postgresql"))
+        print(f"    {meters[label].line(children=database_url is not None, postgres=postgres)}")
         if database_url is None:
             continue
         stored = stored_messages(database_url)
