@@ -255,6 +255,13 @@ def finish_broadcasts(session: Session, broadcast_ids: set[int]) -> None:
     )
 
 
+def sending_broadcasts(session: Session) -> set[int]:
+    """The broadcasts going out now (some may in fact be done: `finish_broadcasts` tells)."""
+    return set(
+        session.scalars(select(Broadcast.id).where(Broadcast.status == BroadcastStatus.SENDING))
+    )
+
+
 def release_claims(session: Session, ids: Sequence[int], *, worker: str, now: datetime) -> int:
     """Give rows this worker claimed but did not start back to the outbox, untouched."""
     if not ids:

@@ -171,6 +171,28 @@ def test_a_broadcast_whose_every_text_was_settled_unsent_is_finished(
         assert uow.session.get(Broadcast, broadcast_id).status == BroadcastStatus.SENT
 
 
+def test_a_broadcast_left_sending_with_nothing_to_send_is_finished_by_the_next_check(
+    app: Container, fake: FakeTwilio
+) -> None:
+    """Two workers writing a broadcast's last texts at the same moment each see the other's
+    still claimed, and neither marks it sent; a worker's regular check (at its start, then
+    every 30 s) does."""
+    broadcast_id = broadcast(app, 3)
+    drain(app, **FAST)
+    assert len(fake.sent()) == 3
+    with app.uow() as uow:  # the state that race leaves
+        uow.session.get(Broadcast, broadcast_id).status = BroadcastStatus.SENDING
+        uow.commit()
+    with RunningSender(app, **FAST):
+        wait_until(lambda: _status(app, broadcast_id) == BroadcastStatus.SENT, timeout=10)
+    assert len(fake.sent()) == 3  # and nothing was sent again
+
+
+def _status(app: Container, broadcast_id: int) -> BroadcastStatus:
+    with app.read_uow() as uow:
+        return uow.session.get(Broadcast, broadcast_id).status
+
+
 def _reminder_for(app: Container, *, drop: bool = False, cancel: bool = False) -> str:
     """A volunteer committed to a shift in two days, a reminder queued for that commitment; then
     maybe the volunteer drops, or the organizers cancel the shift. Returns the volunteer's phone."""
