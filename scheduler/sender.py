@@ -183,7 +183,7 @@ class Sender:
                 dead_workers=dead,
             )  # fmt: skip
             # Two workers writing a broadcast's last rows at once each see the other's row
-            # still claimed, and neither marks it sent: it is, here, within STALE_CHECK_S.
+            # still claimed, and neither marks it sent: this check does, within STALE_CHECK_S.
             finish_broadcasts(uow.session, sending_broadcasts(uow.session))
             uow.commit()
         if count:
