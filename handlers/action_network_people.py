@@ -39,7 +39,7 @@ from handlers.consent import record_opt_in, record_opt_out
 from handlers.district_crosswalk import apply_zip
 from handlers.emails import normalized_email
 from handlers.errors import InvalidInput
-from handlers.keywords import INTEREST_TAGS
+from handlers.onboarding_answers import INTEREST_TAGS
 from handlers.phones import to_e164, zone_from_number
 from handlers.ports import Clock
 from handlers.results import InboxPost, OutboundSms, Result

@@ -14,14 +14,17 @@ Revoking consent "by any reasonable means" (FCC 24-24): besides the keywords, pl
 English and Spanish ("stop texting me", "remove me from this list", "no me manden más mensajes")
 are opt-outs, and texts that only might be one (mentions of stopping, removing, a wrong number)
 come back as `MAYBE_OPT_OUT`, for the organizers to look at.
+
+The folding that matching works on is `handlers.text_folding`; answers that only the question
+asked gives a meaning to (a first name, interests) are read by `handlers.onboarding_answers`.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
 
+from handlers.text_folding import after_keyword, fold, strip_edges
 from storage.models import StrEnum
 
 
@@ -266,66 +269,8 @@ _SPANISH_HINT = re.compile(
     r"equivocado|quien)\b"
 )
 
-_NAME_PREFIX = re.compile(
-    r"^\s*(?:(?:hi|hello|hey|hola)[\s,!.]+)?(?:my name is|my name['’]s|name is|name['’]s|i am|"
-    r"i['’]m|im|it['’]s|its|this is|call me|me llamo|mi nombre es|nombre es|yo soy|soy)\s+",
-    re.IGNORECASE,
-)
 # What may join NAME to the name: "Name is Maria", "Name's Maria", "nombre es María", "NAME: Maria".
 _NAME_LEAD_IN = re.compile(r"^[^\w'’]*(?:['’]s\b|(?:is|es)\b)?", re.IGNORECASE)
-# A word as `fold` counts them: letters and digits, with the combining accents they carry.
-_FOLDED_WORD = re.compile(
-    r"(?:[^\W_][\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]*)+"
-)
-_NAME_WORD = re.compile(r"^[^\W\d_](?:[\w'’.\-]*[^\W\d_])?\.?$")
-_EDGE_JUNK = re.compile(r"^[\W_]+|[\W_]+$")
-
-INTEREST_TAGS = {
-    "1": "phonebank",
-    "2": "canvass",
-    "3": "textbank",
-    "4": "testify",
-    "5": "host",
-}
-_INTEREST_WORDS = {
-    "phonebank": "phonebank",
-    "phone": "phonebank",
-    "phones": "phonebank",
-    "calls": "phonebank",
-    "llamadas": "phonebank",
-    "canvass": "canvass",
-    "canvassing": "canvass",
-    "doors": "canvass",
-    "textbank": "textbank",
-    "texting": "textbank",
-    "mensajes": "textbank",
-    "testify": "testify",
-    "lobby": "testify",
-    "testificar": "testify",
-    "cabildear": "testify",
-    "host": "host",
-    "event": "host",
-    "evento": "host",
-}
-_INTEREST_FILLER = frozenset(["and", "y", "or", "o", "bank", "text", "an", "a", "to"])
-
-
-def fold(text: str) -> str:
-    """Lower case, accents removed, anything but letters and digits turned into single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
-    return " ".join(re.sub(r"[\W_]+", " ", stripped).split())
-
-
-def _strip_edges(text: str) -> str:
-    return _EDGE_JUNK.sub("", text.strip())
-
-
-def _after_keyword(original: str, n_words: int) -> str:
-    """The original text after its first `n_words` words, counted as `fold` counts them (so
-    "ZIP:02124" and "zip-code 02124" have their keyword too), untrimmed."""
-    ends = [m.end() for m in _FOLDED_WORD.finditer(original)]
-    return original[ends[n_words - 1] :] if len(ends) >= n_words else ""
 
 
 def _leading_filler(words: list[str]) -> int:
@@ -406,22 +351,22 @@ def parse(text: str) -> Parsed:
     named = _with_arg(folded, _NAME_WORDS)
     if named is not None:
         word, lang, n = named
-        name = _strip_edges(_NAME_LEAD_IN.sub("", _after_keyword(text, n), count=1))
+        name = strip_edges(_NAME_LEAD_IN.sub("", after_keyword(text, n), count=1))
         return Parsed(Intent.NAME, word.upper(), name or None, lang, folded)
     emailed = _with_arg(folded, _EMAIL_WORDS)
     if emailed is not None:
         word, lang, n = emailed
-        address = _after_keyword(text, n).strip().lstrip(":").strip()  # as typed, not folded
+        address = after_keyword(text, n).strip().lstrip(":").strip()  # as typed, not folded
         return Parsed(Intent.EMAIL, "EMAIL", address or None, lang, folded)
     zipped = _with_arg(folded, _ZIP_WORDS)
     if zipped is not None:
         word, lang, n = zipped
-        zip_code = _strip_edges(_after_keyword(text, n))  # "02124-3301" as typed, not folded
+        zip_code = strip_edges(after_keyword(text, n))  # "02124-3301" as typed, not folded
         return Parsed(Intent.ZIP, word.upper(), zip_code or None, lang, folded)
     addressed = _with_arg(folded, _ADDRESS_WORDS)
     if addressed is not None:
         word, lang, n = addressed
-        street = _after_keyword(text, n).strip(" \t:,-")  # as typed: "12 Main St, Boston"
+        street = after_keyword(text, n).strip(" \t:,-")  # as typed: "12 Main St, Boston"
         return Parsed(Intent.ADDRESS, word.upper(), street or None, lang, folded)
 
     # An opt-out keyword with only filler around it: "STOP please", "Please STOP", "STOP STOP".
@@ -442,39 +387,3 @@ def parse(text: str) -> Parsed:
         lang = "es" if _SPANISH_HINT.search(folded) else None
         return Parsed(Intent.MAYBE_OPT_OUT, None, None, lang, folded)
     return Parsed(Intent.OTHER, normalized=folded)
-
-
-# --- Context-dependent readings (onboarding) ---------------------------------------------------
-
-
-def parse_name(text: str) -> str | None:
-    """A first name from an onboarding answer ("Maria", "I'm Ana Lucía 😊", "me llamo José"), or
-    None when the text does not look like a name (a question, a sentence, digits)."""
-    words = _strip_edges(_NAME_PREFIX.sub("", text.strip())).split()
-    candidate = " ".join(words)  # also turns tabs and control separators into plain spaces
-    if not 1 <= len(words) <= 3 or len(candidate) > 40:
-        return None
-    if not all(_NAME_WORD.match(w) for w in words):
-        return None
-    if candidate.islower() or candidate.isupper():
-        candidate = " ".join(w[:1].upper() + w[1:].lower() for w in words)
-    return candidate
-
-
-def parse_interests(text: str) -> list[str] | None:
-    """Tags from "1 3", "1,2,5", "135", "canvass and phones"; None when it is none of these."""
-    folded = fold(text)
-    if not folded:
-        return None
-    tags: list[str] = []
-    for word in folded.split():
-        if word.isdigit():
-            if not all(d in INTEREST_TAGS for d in word):
-                return None
-            tags += [INTEREST_TAGS[d] for d in word]
-        elif word in _INTEREST_WORDS:
-            tags.append(_INTEREST_WORDS[word])
-        elif word not in _INTEREST_FILLER:
-            return None
-    unique = list(dict.fromkeys(tags))
-    return unique or None

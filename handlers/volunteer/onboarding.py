@@ -7,7 +7,8 @@ from handlers import geo
 from handlers.action_network_writes import volunteer_joined
 from handlers.chapters import follow_zip
 from handlers.district_crosswalk import ZipDistricts, apply_zip
-from handlers.keywords import Intent, parse_interests, parse_name
+from handlers.keywords import Intent
+from handlers.onboarding_answers import parse_interests, parse_name
 from handlers.volunteer.districts import address_question, answer_address, awaiting_address
 from handlers.volunteer.turn import Answer, Turn, place, shown
 from storage.models import OnboardingStep, VolunteerTag

@@ -7,7 +7,7 @@ from __future__ import annotations
 from handlers import geo
 from handlers.emails import normalized_email
 from handlers.errors import InvalidInput
-from handlers.keywords import parse_name
+from handlers.onboarding_answers import parse_name
 from handlers.volunteer.onboarding import ask_zip, set_zip, to_interests
 from handlers.volunteer.turn import Answer, Turn, shown
 from storage.integrations import release_waiting

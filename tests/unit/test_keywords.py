@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.keywords import Intent, parse, parse_interests, parse_name
+from handlers.keywords import Intent, parse
+from handlers.onboarding_answers import parse_interests, parse_name
 from handlers.segments import count_segments
 from handlers.sms_text import TEXTS, fit, fit_list, gsm_folded
 
