@@ -66,7 +66,7 @@ from handlers.config import OrgConfig
 from handlers.mobilize import MobilizeApi, sync_mobilize
 from handlers.mobilize_writes import drain_mobilize_writes
 from handlers.ports import Clock
-from handlers.schedules import cron_trigger
+from handlers.schedule_times import cron_trigger
 from scheduler import jobs
 from scheduler.leader import AdvisoryLock, LeaseRow, leadership_for
 from scheduler.ports import Metrics, NoMetrics, UowFactory

@@ -30,7 +30,8 @@ from handlers.errors import MusterError
 from handlers.ports import Clock
 from handlers.reminders import SweepResult, send_due_reminders
 from handlers.results import InboxPost
-from handlers.schedules import ScheduleKind, cron_trigger, fire_times, schedule_digest
+from handlers.schedule_times import cron_trigger, fire_times
+from handlers.schedules import ScheduleKind, schedule_digest
 from handlers.sending import enqueue_posts
 from storage.audit import audit
 from storage.models import (

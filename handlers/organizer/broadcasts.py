@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from handlers import broadcasts, schedules, views
+from handlers import broadcasts, schedule_times, views
 from handlers.audiences import Audience, parse_audience
 from handlers.broadcasts import check_body, check_follow_up
 from handlers.call_tally import call_tally
@@ -82,7 +82,7 @@ def _expiry(
             return None, None
     elif deadline_text:
         try:
-            deadline = schedules.parse_run_at(deadline_text, timezone=org.default_timezone)
+            deadline = schedule_times.parse_run_at(deadline_text, timezone=org.default_timezone)
         except UsageError:
             errors[deadline_key] = "use YYYY-MM-DD HH:MM, or a length like 2h"
             return None, None
@@ -144,7 +144,7 @@ def broadcast_request(
     run_at = None
     if values.get("at", "").strip():
         try:
-            run_at = schedules.parse_run_at(values["at"], timezone=org.default_timezone)
+            run_at = schedule_times.parse_run_at(values["at"], timezone=org.default_timezone)
         except UsageError:
             errors[at_key] = "use YYYY-MM-DD HH:MM"
         else:
@@ -156,7 +156,7 @@ def broadcast_request(
             errors["every"] = "give either a time or a repeat, not both"
         else:
             try:
-                cron = schedules.check_cron(cron, org.default_timezone, now=now)
+                cron = schedule_times.check_cron(cron, org.default_timezone, now=now)
             except UsageError as exc:
                 errors["every"] = exc.message
             else:

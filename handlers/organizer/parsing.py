@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.errors import UsageError
 from handlers.messages import OrganizerCommand
-from handlers.schedules import local_to_utc
+from handlers.schedule_times import local_to_utc
 
 COMMAND = "/muster"
 AUDIENCES = (
@@ -146,5 +146,5 @@ def no_args(cmd: OrganizerCommand) -> None:
 
 def parse_local_time(text: str, zone: ZoneInfo) -> datetime:
     """`YYYY-MM-DD HH:MM` in the organizers' zone -> UTC. ValueError when it cannot be read;
-    UsageError for a wall-clock time the clocks skip that night (schedules.local_to_utc)."""
+    UsageError for a wall-clock time the clocks skip that night (schedule_times.local_to_utc)."""
     return local_to_utc(datetime.strptime(" ".join(text.split()), _WHEN), zone)

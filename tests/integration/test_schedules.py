@@ -15,13 +15,8 @@ from sqlalchemy import func, select
 from handlers.config import OrgConfig
 from handlers.errors import InvalidInput, UnknownBroadcast, UnknownShift, UsageError
 from handlers.ports import FixedClock
-from handlers.schedules import (
-    cancel_schedule,
-    edit_schedule,
-    list_schedules,
-    parse_run_at,
-    schedule_broadcast,
-)
+from handlers.schedule_times import parse_run_at
+from handlers.schedules import cancel_schedule, edit_schedule, list_schedules, schedule_broadcast
 from scheduler.jobs import digest_text, ensure_digest_schedule, fire_schedule
 from storage.db import make_engine, make_session_factory
 from storage.models import (

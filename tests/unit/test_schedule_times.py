@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 
 from handlers.errors import UsageError
-from handlers.schedules import check_cron, cron_trigger, fire_times, next_fire_time, parse_run_at
+from handlers.schedule_times import (
+    check_cron,
+    cron_trigger,
+    fire_times,
+    next_fire_time,
+    parse_run_at,
+)
 
 NY = "America/New_York"
 NOW = datetime(2026, 10, 20, 12, 0, tzinfo=UTC)
