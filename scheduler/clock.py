@@ -35,6 +35,10 @@ conditional UPDATE, so it opens, closes and posts its result once whichever cloc
 The reminder sweep (every 30 s) lives in an in-memory job store: it is self-correcting (it
 looks at the database, not at what it did last), so persisting it would only write a row every
 30 s for nothing.
+
+What each job does on the leader is `scheduler/clock_jobs.py` (`TimetableJobs`, a base of
+`Timetable`). The entry points APScheduler calls stay here: stored jobs name this module
+(`scheduler.clock:run_schedule_job`), and a job store in an existing database must still find it.
 """
 
 from __future__ import annotations
@@ -61,13 +65,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import Engine, select
 
 from handlers.action_network import ActionNetworkApi
-from handlers.action_network_writes import drain_action_network_writes
 from handlers.config import OrgConfig
-from handlers.mobilize import MobilizeApi, sync_mobilize
-from handlers.mobilize_writes import drain_mobilize_writes
+from handlers.mobilize import MobilizeApi
 from handlers.ports import Clock
 from handlers.schedule_times import cron_trigger
 from scheduler import jobs
+from scheduler.clock_jobs import TimetableJobs
 from scheduler.leader import AdvisoryLock, LeaseRow, leadership_for
 from scheduler.ports import Metrics, NoMetrics, UowFactory
 from storage.db import make_engine
@@ -146,7 +149,7 @@ def run_action_network_writes_job() -> None:
         timetable.drain_action_network()
 
 
-class Timetable:
+class Timetable(TimetableJobs):
     """One clock: seeks leadership, and while it leads runs the APScheduler scheduler."""
 
     def __init__(
@@ -415,51 +418,6 @@ class Timetable:
             log.info("clock: %s removed", job_id)
         except JobLookupError:
             pass  # a one-off job APScheduler already dropped after its run
-
-    # --- what jobs do -----------------------------------------------------------------------
-
-    def fire(self, schedule_id: int) -> jobs.FireOutcome:
-        outcome = jobs.fire_schedule(self.uow(), self.clock, schedule_id=schedule_id, org=self.org)
-        if outcome.sent_run_at is not None:
-            late = (self.clock.now() - outcome.sent_run_at).total_seconds()
-            log.info(
-                "clock: schedule %s fired (broadcast %s, %d recipients, %.1f s after its time)",
-                schedule_id,
-                outcome.broadcast_id,
-                outcome.recipients,
-                late,
-            )
-        if outcome.missed:
-            log.warning("clock: schedule %s missed %d run(s)", schedule_id, len(outcome.missed))
-        return outcome
-
-    def sweep_reminders(self) -> None:
-        jobs.run_reminder_sweep(self.uow(), self.clock, org=self.org)
-
-    def sweep_ballots(self) -> None:
-        jobs.run_ballot_sweep(self.uow(), self.clock, org=self.org)
-
-    def sync_mobilize(self) -> None:
-        if self.mobilize is None:
-            return
-        report = sync_mobilize(
-            uow=self.uow(), org=self.org, clock=self.clock, mobilize=self.mobilize
-        )
-        log.info("clock: Mobilize sync: %s", report.summary)
-
-    def drain_mobilize(self) -> None:
-        if self.mobilize is None:
-            return
-        drain_mobilize_writes(
-            uow=self.uow(), clock=self.clock, mobilize=self.mobilize, pace=time.sleep
-        )
-
-    def drain_action_network(self) -> None:
-        if self.action_network is None:
-            return
-        drain_action_network_writes(
-            uow=self.uow(), clock=self.clock, api=self.action_network, pace=time.sleep
-        )
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         """A firing failed (the database was away, say). Nothing was committed, and APScheduler
