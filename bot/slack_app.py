@@ -21,6 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render as render
 from bot.bootstrap import Container
+from bot.slack_render_reports import home_view
 from handlers import views
 from handlers.errors import InvalidInput, MusterError
 from handlers.messages import Channel, OrganizerAction, OrganizerCommand
@@ -263,7 +264,7 @@ class SlackListeners:
         ballots = ()
         if stats is not None:
             ballots = await asyncio.to_thread(open_ballots, uow=c.read_uow(), org=c.org)
-        await client.views_publish(user_id=event["user"], view=render.home_view(stats, ballots))
+        await client.views_publish(user_id=event["user"], view=home_view(stats, ballots))
 
     async def on_message(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient
