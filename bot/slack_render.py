@@ -18,13 +18,6 @@ from functools import singledispatch
 from typing import Any
 
 from bot import slack_votes
-from bot.slack_modals import (  # noqa: F401  (the modals are part of what this module gives)
-    BROADCAST_MODAL,
-    SHIFT_MODAL,
-    broadcast_modal,
-    form_values,
-    shift_modal,
-)
 from bot.slack_render_broadcasts import (
     broadcast_done_blocks,
     broadcast_preview_blocks,
