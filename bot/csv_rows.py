@@ -2,7 +2,7 @@
 and their aliases, one row validated into an `ImportRow` (pure, no database), the import's counts
 (`ImportReport`), and the rejects file. The rules the rows follow are in `bot/csv_import.py`'s
 docstring and docs/data.md; adding an import column is a field of `ImportRow`, its cleaning here,
-and its writing in `bot/csv_import.py`.
+and its writing in `bot/csv_batch.py`.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 `scheduler/` imports nothing of `bot/`; its classes and `run_*` functions take a unit-of-work
 factory, the ports, the org config and settings values as arguments. This module reads them
 from the Container and the settings and hands them over, with Prometheus (bot/metrics.py) as the
-metrics port and bot/slack_render.py as the poster's rendering. The `run_*` functions here have
-the shape `bot/process.py` runs a part in: `(container, stop)`, each on a `PartThread` (here,
-so that `bot/process.py` and `bot/parts_process.py` share it without importing each other).
+metrics port and bot/slack_render.py (with bot/slack_render_volunteers.py) as the poster's
+rendering. The `run_*` functions here have the shape `bot/process.py` runs a part in:
+`(container, stop)`, each on a `PartThread` (here, so that `bot/process.py` and
+`bot/parts_process.py` share it without importing each other).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot import metrics, slack_render
+from bot import metrics, slack_render, slack_render_volunteers
 from bot.bootstrap import Container
 from bot.integrations import build_action_network, build_mobilize
 from bot.settings import Settings
@@ -117,7 +118,7 @@ class SlackPostRender:
         return slack_render.as_workspace_command((text, blocks), self.command)
 
     def inbox_header(self, view: InboxHeaderView) -> tuple[str, list[Any]]:
-        return slack_render.inbox_header(view)
+        return slack_render_volunteers.inbox_header(view)
 
 
 def run_sender(container: Container, stop: threading.Event) -> None:

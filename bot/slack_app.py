@@ -21,6 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import slack_render as render
 from bot.bootstrap import Container
+from bot.slack_modals import BROADCAST_MODAL, SHIFT_MODAL, broadcast_modal, form_values, shift_modal
+from bot.slack_render_reports import home_view
 from handlers import views
 from handlers.errors import InvalidInput, MusterError
 from handlers.messages import Channel, OrganizerAction, OrganizerCommand
@@ -92,8 +94,8 @@ class SlackListeners:
         app.action(re.compile(r"^muster\.(broadcast|roster)\."))(
             ack=self.ack_only, lazy=[self.on_button]
         )
-        app.view(render.SHIFT_MODAL)(ack=self.ack_modal, lazy=[self.on_modal])
-        app.view(render.BROADCAST_MODAL)(ack=self.ack_modal, lazy=[self.on_modal])
+        app.view(SHIFT_MODAL)(ack=self.ack_modal, lazy=[self.on_modal])
+        app.view(BROADCAST_MODAL)(ack=self.ack_modal, lazy=[self.on_modal])
         app.event("app_home_opened")(self.on_app_home_opened)
         app.event("message")(self.on_message)
 
@@ -148,10 +150,10 @@ class SlackListeners:
             return
         view = result.view
         if isinstance(view, views.ShiftFormView):
-            modal = render.as_workspace_command(render.shift_modal(view), self.command)
+            modal = render.as_workspace_command(shift_modal(view), self.command)
             await client.views_open(trigger_id=command["trigger_id"], view=modal)
         elif isinstance(view, views.BroadcastFormView):
-            modal = render.as_workspace_command(render.broadcast_modal(view), self.command)
+            modal = render.as_workspace_command(broadcast_modal(view), self.command)
             await client.views_open(trigger_id=command["trigger_id"], view=modal)
         elif isinstance(view, views.ExportView):
             await self._send_export(view, user_id=cmd.user_id, client=client)
@@ -205,12 +207,12 @@ class SlackListeners:
     # --- modals ---------------------------------------------------------------------------------
 
     def _modal_action(self, body: dict[str, Any], view: dict[str, Any]) -> OrganizerAction:
-        name = "shift.submit" if view["callback_id"] == render.SHIFT_MODAL else "broadcast.submit"
+        name = "shift.submit" if view["callback_id"] == SHIFT_MODAL else "broadcast.submit"
         return OrganizerAction(
             channel=Channel.SLACK,
             user_id=body["user"]["id"],
             name=name,
-            values=render.form_values(view.get("state", {})),
+            values=form_values(view.get("state", {})),
             issued_at=self.container.clock.now(),
             action_id=view.get("id"),
         )
@@ -263,7 +265,7 @@ class SlackListeners:
         ballots = ()
         if stats is not None:
             ballots = await asyncio.to_thread(open_ballots, uow=c.read_uow(), org=c.org)
-        await client.views_publish(user_id=event["user"], view=render.home_view(stats, ballots))
+        await client.views_publish(user_id=event["user"], view=home_view(stats, ballots))
 
     async def on_message(
         self, body: dict[str, Any], event: dict[str, Any], client: AsyncWebClient

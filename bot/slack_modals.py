@@ -1,5 +1,5 @@
-"""The modals Muster opens (add a shift, a broadcast) and reading their submitted state, kept
-apart from `bot/slack_render.py`, which gives them with the rest of Muster's Block Kit."""
+"""The modals Muster opens (add a shift, a broadcast) and reading their submitted state: one of
+the Slack rendering modules beside `bot/slack_render.py`; `bot/slack_app.py` opens them."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from functools import singledispatch
 
-from bot.slack_render import bar, quiet_words
+from bot.slack_render_broadcasts import quiet_words
+from bot.slack_render_kit import bar
 from handlers import views
 from handlers.results import Result
 

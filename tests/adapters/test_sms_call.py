@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select, update
 from starlette.testclient import TestClient
 
-from bot import legislators_cli, slack_render
+from bot import legislators_cli, slack_render_reports
 from bot.bootstrap import Container, bootstrap
 from bot.web import create_app
 from handlers.broadcasts import confirm_broadcast, create_draft
@@ -236,7 +236,7 @@ def test_the_report_counts_sent_delivered_yes_no_done_by_district_and_exports_wh
     # the App Home shows the same counts for the last call to action
     home = dashboard("U0ORGANIZER", uow=app.uow(), org=app.org, clock=app.clock)
     assert home is not None and home.last_call is not None and home.last_call.id == bid
-    shown = json.dumps(slack_render.home_view(home), ensure_ascii=False)
+    shown = json.dumps(slack_render_reports.home_view(home), ensure_ascii=False)
     assert "4 sent · 2 delivered · YES 2 · NO 1 · DONE 2" in shown
     export = run(f"broadcast {bid}", "export")
     rows = list(csv.DictReader(io.StringIO(export.content.decode())))

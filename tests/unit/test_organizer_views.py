@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bot import slack_render
+from bot import slack_modals, slack_render, slack_render_broadcasts, slack_render_reports
 from bot.slack_app import slack_to_plain
 from bot.text_render import render_text
 from handlers import views
@@ -171,11 +171,11 @@ def test_every_view_type_has_a_sample():
 def test_every_view_renders_as_text_and_block_kit(view):
     assert render_text(Result(view=view)).strip()
     if isinstance(view, views.ShiftFormView):
-        modal = slack_render.shift_modal(view)
+        modal = slack_modals.shift_modal(view)
         assert len(modal["blocks"]) <= 100
         return
     if isinstance(view, views.BroadcastFormView):
-        assert slack_render.broadcast_modal(view)["callback_id"] == slack_render.BROADCAST_MODAL
+        assert slack_modals.broadcast_modal(view)["callback_id"] == slack_modals.BROADCAST_MODAL
         return
     text, blocks = slack_render.blocks(view)
     assert text and len(blocks) <= 50
@@ -188,10 +188,10 @@ def test_every_view_renders_as_text_and_block_kit(view):
 
 def test_home_tab_for_organizers_and_others():
     stats = next(v for v in SAMPLES if isinstance(v, views.StatsView))
-    home = slack_render.home_view(stats)
+    home = slack_render_reports.home_view(stats)
     assert home["type"] == "home" and "W7" in json.dumps(home)
     assert "YES 4 · NO 1 · DONE 3" in json.dumps(home, ensure_ascii=False)
-    assert "organizers only" in json.dumps(slack_render.home_view(None))
+    assert "organizers only" in json.dumps(slack_render_reports.home_view(None))
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def stop_buttons(blocks: list[dict]) -> list[dict]:
         element
         for block in blocks
         for element in [*block.get("elements", []), block.get("accessory") or {}]
-        if element.get("action_id") == slack_render.STOP
+        if element.get("action_id") == slack_render_broadcasts.STOP
     ]
 
 
