@@ -1,6 +1,6 @@
 """The reminder ladder's texts, one per rung (`day_before_text`, `two_hours_text`, `checkin_text`),
-each worded from one due rung: a `_Due`, the plain row the sweep's queries return. Finding the due
-rungs and queueing their texts is the work of `handlers/reminders.py`.
+each worded from one due rung: a `DueRung`, the plain row the sweep's queries return. Finding the
+due rungs and queueing their texts is the work of `handlers/reminders.py`.
 
 Each text is in the volunteer's language (`volunteers.language`, English or Spanish, worded like
 `handlers/sms_text.py`) and kept within three segments (`sms_text.fit`). The replies they ask for
@@ -19,7 +19,7 @@ from handlers.sms_text import fit, lang_of, when
 
 
 @dataclass(frozen=True, slots=True)
-class _Due:
+class DueRung:
     """One due rung for one commitment (plain columns, no ORM objects: sweeps stay cheap)."""
 
     commitment_id: int
@@ -43,13 +43,14 @@ class _Due:
 
 def _when(moment: datetime, tz: ZoneInfo, shift_tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
-    text = f"{local:%a %b} {local.day}, {_clock(local)}"
+    text = f"{local:%a %b} {local.day}, {clock_time(local)}"
     if tz.key != shift_tz.key:
         text += f" {local.tzname()}"
     return text
 
 
-def _clock(local: datetime) -> str:
+def clock_time(local: datetime) -> str:
+    """ "9:05 AM": a local time as the texts write it."""
     hour = local.hour % 12 or 12
     return f"{hour}:{local:%M} {'AM' if local.hour < 12 else 'PM'}"
 
@@ -74,7 +75,7 @@ def _day_word(moment: datetime, now: datetime, tz: ZoneInfo, language: str = "en
     return {0: "today", 1: "tomorrow"}.get(delta, f"on {local:%A}")
 
 
-def _place(d: _Due) -> str:
+def _place(d: DueRung) -> str:
     if d.location:
         return d.location
     if lang_of(d.language) == "es":
@@ -82,7 +83,7 @@ def _place(d: _Due) -> str:
     return f"ZIP {d.zip}" if d.zip else "the place in your sign-up"
 
 
-def _zones(d: _Due, org: OrgConfig) -> tuple[ZoneInfo, ZoneInfo]:
+def _zones(d: DueRung, org: OrgConfig) -> tuple[ZoneInfo, ZoneInfo]:
     return zone(d.volunteer_tz, org.default_timezone), zone(d.shift_tz, org.zone.key)
 
 
@@ -91,7 +92,7 @@ def _zone_suffix(moment: datetime, tz: ZoneInfo, shift_tz: ZoneInfo) -> str:
     return f" {moment.astimezone(tz).tzname()}" if tz.key != shift_tz.key else ""
 
 
-def day_before_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
+def day_before_text(d: DueRung, *, now: datetime, org: OrgConfig) -> str:
     tz, shift_tz = _zones(d, org)
     if lang_of(d.language) == "es":
         hello = f"¡Hola, {d.first_name}!" if d.first_name else "¡Hola!"
@@ -111,7 +112,7 @@ def day_before_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
     return fit(text, MAX_SEGMENTS)
 
 
-def two_hours_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
+def two_hours_text(d: DueRung, *, now: datetime, org: OrgConfig) -> str:
     tz, shift_tz = _zones(d, org)
     local = d.starts_at.astimezone(tz)
     zone_name = _zone_suffix(d.starts_at, tz, shift_tz)
@@ -123,14 +124,14 @@ def two_hours_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
         )
     else:
         text = (
-            f"{org.org_name}: {d.title} starts at {_clock(local)}{zone_name} "
+            f"{org.org_name}: {d.title} starts at {clock_time(local)}{zone_name} "
             f"{_day_word(d.starts_at, now, tz)} at {_place(d)}. See you there! "
             f"DROP {d.shift_id} if you can't make it."
         )
     return fit(text, MAX_SEGMENTS)
 
 
-def checkin_text(d: _Due, *, now: datetime, org: OrgConfig) -> str:
+def checkin_text(d: DueRung, *, now: datetime, org: OrgConfig) -> str:
     tz = zone(d.volunteer_tz, org.default_timezone)
     local = d.starts_at.astimezone(tz)
     if lang_of(d.language) == "es":

@@ -36,7 +36,13 @@ from sqlalchemy.orm import Session
 
 from handlers.config import OrgConfig
 from handlers.quiet_hours import zone
-from handlers.reminder_texts import _clock, _Due, checkin_text, day_before_text, two_hours_text
+from handlers.reminder_texts import (
+    DueRung,
+    checkin_text,
+    clock_time,
+    day_before_text,
+    two_hours_text,
+)
 from handlers.results import InboxPost, OutboundSms
 from handlers.sending import enqueue_posts, enqueue_sms
 from storage.models import (
@@ -117,15 +123,15 @@ def _candidates(kind: str) -> Any:
     )
 
 
-def _rows(session: Session, stmt: Any) -> list[_Due]:
-    return [_Due(*row) for row in session.execute(stmt)]
+def _rows(session: Session, stmt: Any) -> list[DueRung]:
+    return [DueRung(*row) for row in session.execute(stmt)]
 
 
 def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
 
 
-def _day_before_due(d: _Due, tz: ZoneInfo) -> datetime:
+def _day_before_due(d: DueRung, tz: ZoneInfo) -> datetime:
     day = d.starts_at.astimezone(tz).date() - timedelta(days=1)
     return datetime.combine(day, DAY_BEFORE_AT, tzinfo=tz).astimezone(UTC)
 
@@ -148,7 +154,7 @@ def _volunteer_zones(session: Session, *, now: datetime, default: str) -> set[st
     return set(zones)
 
 
-def find_day_before(session: Session, *, now: datetime, org: OrgConfig) -> list[_Due]:
+def find_day_before(session: Session, *, now: datetime, org: OrgConfig) -> list[DueRung]:
     """Due day-before rungs: per volunteer zone, shifts whose 11:00-the-day-before has come."""
     default = org.default_timezone
     per_zone, cutoffs = [], []
@@ -172,14 +178,14 @@ def find_day_before(session: Session, *, now: datetime, org: OrgConfig) -> list[
     return _rows(session, stmt)
 
 
-def find_two_hours(session: Session, *, now: datetime) -> list[_Due]:
+def find_two_hours(session: Session, *, now: datetime) -> list[DueRung]:
     stmt = _candidates(TWO_HOURS).where(
         Shift.starts_at > now, Shift.starts_at <= now + TWO_HOURS_BEFORE
     )
     return _rows(session, stmt)
 
 
-def find_checkin(session: Session, *, now: datetime) -> list[_Due]:
+def find_checkin(session: Session, *, now: datetime) -> list[DueRung]:
     stmt = _candidates(CHECKIN).where(
         Commitment.checked_in_at.is_(None),
         Shift.ends_at <= now - CHECKIN_AFTER,
@@ -191,7 +197,7 @@ def find_checkin(session: Session, *, now: datetime) -> list[_Due]:
 # --- The sweep -----------------------------------------------------------------------------
 
 
-def _due_at(kind: str, d: _Due, org: OrgConfig) -> datetime:
+def _due_at(kind: str, d: DueRung, org: OrgConfig) -> datetime:
     if kind == DAY_BEFORE:
         return _day_before_due(d, zone(d.volunteer_tz, org.default_timezone))
     if kind == TWO_HOURS:
@@ -199,7 +205,7 @@ def _due_at(kind: str, d: _Due, org: OrgConfig) -> datetime:
     return d.ends_at + CHECKIN_AFTER
 
 
-def _deadline(kind: str, d: _Due) -> datetime:
+def _deadline(kind: str, d: DueRung) -> datetime:
     if kind == DAY_BEFORE:
         return d.starts_at - TWO_HOURS_BEFORE
     if kind == TWO_HOURS:
@@ -210,7 +216,7 @@ def _deadline(kind: str, d: _Due) -> datetime:
 _TEXTS = {DAY_BEFORE: day_before_text, TWO_HOURS: two_hours_text, CHECKIN: checkin_text}
 
 
-def _messages(kind: str, due: list[_Due], *, now: datetime, org: OrgConfig) -> list[OutboundSms]:
+def _messages(kind: str, due: list[DueRung], *, now: datetime, org: OrgConfig) -> list[OutboundSms]:
     text = _TEXTS[kind]
     return [
         OutboundSms(
@@ -314,7 +320,7 @@ def list_unconfirmed(session: Session, *, now: datetime, org: OrgConfig) -> list
             InboxPost(
                 kind="unconfirmed",
                 text=(
-                    f"Shift {shift_id}, {entry['title']}, starts at {_clock(local)}: "
+                    f"Shift {shift_id}, {entry['title']}, starts at {clock_time(local)}: "
                     f"{len(unconfirmed)} of {entry['on_roster']} have not confirmed: {listed}. "
                     f"They just got the 2-hour reminder; /muster roster {shift_id} for details."
                 ),

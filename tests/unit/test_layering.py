@@ -11,7 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handlers", "storage", "scheduler")
-MAX_LINES = 600
+MAX_LINES = 450
 FORBIDDEN = {
     "storage": {"handlers", "bot", "scheduler"},
     "handlers": {"bot", "scheduler", "slack_bolt", "slack_sdk", "twilio", "starlette", "uvicorn"},
