@@ -5,15 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.slack_render_kit import Block, plain
 from handlers import views
 
-Block = dict[str, Any]
 SHIFT_MODAL = "muster.shift_add"
 BROADCAST_MODAL = "muster.broadcast"
-
-
-def _plain(text: str, emoji: bool = True) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:150], "emoji": emoji}
 
 
 def _input(
@@ -22,19 +18,19 @@ def _input(
     block: Block = {
         "type": "input",
         "block_id": block_id,
-        "label": _plain(label),
+        "label": plain(label),
         "element": {**element, "action_id": block_id},
         "optional": optional,
     }
     if hint:
-        block["hint"] = _plain(hint)
+        block["hint"] = plain(hint)
     return block
 
 
 def _text_input(placeholder: str = "", multiline: bool = False, max_length: int = 0) -> dict:
     element: dict[str, Any] = {"type": "plain_text_input", "multiline": multiline}
     if placeholder:
-        element["placeholder"] = _plain(placeholder)
+        element["placeholder"] = plain(placeholder)
     if max_length:
         element["max_length"] = max_length
     return element
@@ -45,9 +41,9 @@ def shift_modal(view: views.ShiftFormView) -> dict[str, Any]:
         "type": "modal",
         "callback_id": SHIFT_MODAL,
         "private_metadata": view.channel_id or "",
-        "title": _plain("Add a shift"),
-        "submit": _plain("Add shift"),
-        "close": _plain("Cancel"),
+        "title": plain("Add a shift"),
+        "submit": plain("Add shift"),
+        "close": plain("Cancel"),
         "blocks": [
             _input(
                 "title", "Title", _text_input("Phonebank for the Clean Energy bill", max_length=200)
@@ -74,9 +70,9 @@ def broadcast_modal(view: views.BroadcastFormView) -> dict[str, Any]:
         "type": "modal",
         "callback_id": BROADCAST_MODAL,
         "private_metadata": view.channel_id or "",
-        "title": _plain("Broadcast"),
-        "submit": _plain("Preview"),
-        "close": _plain("Cancel"),
+        "title": plain("Broadcast"),
+        "submit": plain("Preview"),
+        "close": plain("Cancel"),
         "blocks": [
             _input("to", "To", _text_input("all"), hint=f"Audiences: {view.audiences}"),
             _input(
@@ -119,8 +115,8 @@ def broadcast_modal(view: views.BroadcastFormView) -> dict[str, Any]:
                     "type": "checkboxes",
                     "options": [
                         {
-                            "text": _plain("Override quiet hours: a true emergency"),
-                            "description": _plain("Sent at once even at night; audited as yours"),
+                            "text": plain("Override quiet hours: a true emergency"),
+                            "description": plain("Sent at once even at night; audited as yours"),
                             "value": "override",
                         }
                     ],
