@@ -321,7 +321,7 @@ def main() -> int:
     server (scratch databases are created and dropped)."""
     import contextlib
 
-    from bench.inbound_sms import ScratchPostgres
+    from bench._inbound_data import ScratchPostgres
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -22,7 +22,8 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import inbound_sms as b
+from bench import _inbound_data as b
+from bench._inbound_servers import muster_env
 
 
 def texts(n: int, rng: random.Random) -> list:
@@ -69,7 +70,7 @@ def measure(url: str, n: int, batch: int) -> dict[str, float]:
 
     b.seed(url)
     saved = dict(os.environ)
-    os.environ.update(b.muster_env(url, 8000))
+    os.environ.update(muster_env(url, 8000))
     try:
         c = bootstrap(load_settings())
     finally:

@@ -26,8 +26,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench import inbound_sms as sms
+from bench._inbound_data import ACCOUNT_SID, AUTH_TOKEN, ROOT
+from bench._inbound_servers import Server, seed_in_tree, start_echo, start_muster
 from bench._sending import confirm_broadcast_to_all
+from bench.inbound_sms import measure, parser_of
 
 SEND_RATE = "50"  # msg/s: the broadcast to 10,000 lasts the whole run
 FAKE_SLACK = (
@@ -37,9 +39,7 @@ FAKE_SLACK = (
 
 
 def start_fake(args: list[str]) -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen(
-        [sys.executable, *args], cwd=sms.ROOT, stdout=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, *args], cwd=ROOT, stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     url = proc.stdout.readline().strip()
     if not url.startswith("http://127.0.0.1:"):
@@ -48,7 +48,7 @@ def start_fake(args: list[str]) -> tuple[subprocess.Popen, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = sms.parser_of("python -m bench inbound_serve")
+    parser = parser_of("python -m bench inbound_serve")
     args = parser.parse_args(argv if argv is not None else [])
     print(
         f"inbound_serve: POST /twilio/sms against `muster serve` on SQLite, sender sending a "
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmpdir)
         twilio, twilio_url = start_fake(
             ["-m", "tests.fakes.twilio_api", "--latency", "0.15", "--account-sid",
-             sms.ACCOUNT_SID, "--auth-token", sms.AUTH_TOKEN]
+             ACCOUNT_SID, "--auth-token", AUTH_TOKEN]
         )  # fmt: skip
         stack.callback(twilio.terminate)
         slack, slack_url = start_fake(["-c", FAKE_SLACK])
@@ -77,12 +77,12 @@ def main(argv: list[str] | None = None) -> int:
             "SEND_RATE_MPS": SEND_RATE,
             "QUIET_HOURS": "off",
         }
-        echo = sms.start_echo(tmp)
+        echo = start_echo(tmp)
         stack.callback(echo.stop)
-        setups: list[tuple[str, list[sms.Server], str | None]] = [
+        setups: list[tuple[str, list[Server], str | None]] = [
             ("baseline: Starlette TwiML echo + signature", [echo], None)
         ]
-        trees = [("", sms.ROOT)]
+        trees = [("", ROOT)]
         if args.baseline_tree:
             trees.append((" (before)", args.baseline_tree.resolve()))
         for suffix, root in trees:
@@ -90,16 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             for mode, web_only in modes if not suffix else modes[1:]:
                 url = f"sqlite:///{tmp / f'serve-{len(setups)}.db'}"
                 label = f"muster serve {mode}{suffix}"
-                code = "import sys; from bench.inbound_sms import seed; seed(sys.argv[1])"
-                subprocess.run([sys.executable, "-c", code, url], cwd=root, check=True)
+                seed_in_tree(url, root)
                 if not web_only:
                     confirm_broadcast_to_all(url)
-                server = sms.start_muster(
+                server = start_muster(
                     url, tmp, label, root=root, web_only=web_only, env=busy, seeded=True
                 )
                 stack.callback(server.stop)
                 setups.append((label, [server], url))
-        good, _ = sms.measure(args, setups)
+        good, _ = measure(args, setups)
         for label, _servers, url in setups:
             if url is not None and "full" in label:
                 sent, posted = busy_work(url)

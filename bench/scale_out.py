@@ -24,8 +24,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench import inbound_sms as sms
+from bench._inbound_data import GROUP_NUMBER, ROOT, ScratchPostgres, seed, stored_messages
+from bench._inbound_servers import start_muster
 from bench._sending import ACCOUNT, TOKEN, FakeProcess, confirm_broadcast_to_all, unsent
+from bench.inbound_sms import measure, parser_of
 
 SEND_RATE = 150.0  # msg/s over both workers: the broadcast outlasts the inbound load
 
@@ -68,19 +70,19 @@ def start_worker(database_url: str, fake: FakeProcess, log: Path) -> subprocess.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SLACK_"))}
     env.update(
         DATABASE_URL=database_url, TWILIO_API_URL=fake.url, TWILIO_ACCOUNT_SID=ACCOUNT,
-        TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM_NUMBER=sms.GROUP_NUMBER, QUIET_HOURS="off",
+        TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM_NUMBER=GROUP_NUMBER, QUIET_HOURS="off",
         PUBLIC_URL="https://muster.example.org", SEND_RATE_MPS=str(SEND_RATE),
         SEND_CONCURRENCY="60", LOG_LEVEL="WARNING",
     )  # fmt: skip
     out = log.open("w")
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "worker"], cwd=sms.ROOT, env=env, stdout=out,
+        [sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env=env, stdout=out,
         stderr=subprocess.STDOUT,
     )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sms.parser_of("python -m bench scale_out").parse_args(argv if argv is not None else [])
+    args = parser_of("python -m bench scale_out").parse_args(argv if argv is not None else [])
     if not (args.postgres and args.postgres.startswith("postgresql")):
         print("scale_out: needs a PostgreSQL server (--postgres / TEST_DATABASE_URL); skipped")
         return 0
@@ -94,14 +96,14 @@ def main(argv: list[str] | None = None) -> int:
         contextlib.ExitStack() as stack,
     ):
         tmp = Path(tmpdir)
-        url = stack.enter_context(sms.ScratchPostgres(args.postgres))
-        sms.seed(url)
+        url = stack.enter_context(ScratchPostgres(args.postgres))
+        seed(url)
         recipients = confirm_broadcast_to_all(url)
         fake = FakeProcess()
         stack.callback(fake.close)
         webs = []
         for n in (1, 2):
-            server = sms.start_muster(url, tmp, f"web {n}", seeded=True)
+            server = start_muster(url, tmp, f"web {n}", seeded=True)
             stack.callback(server.stop)
             webs.append(server)
         workers = [start_worker(url, fake, tmp / f"worker-{n}.log") for n in (1, 2)]
@@ -112,14 +114,14 @@ def main(argv: list[str] | None = None) -> int:
             ("one web process", [webs[0]], None),
             ("two web processes", webs, None),
         ]
-        good, results = sms.measure(args, setups)
+        good, results = measure(args, setups)
         answered = sum(r["answered"] for r in results.values())
         one, two = (results[label]["rps"] for label, _, _ in setups)
         print(f"  two web processes / one: {two / one:.2f} x")
         deadline = time.monotonic() + 300
         while unsent(url) and time.monotonic() < deadline:
             time.sleep(1)
-        stored = sms.stored_messages(url)
+        stored = stored_messages(url)
         # Texts the fake accepted beside the outbox rows marked sent, by number (a DROP's
         # promotion texts a volunteer the broadcast reached too: two rows, two texts).
         to = Counter(m["to"] for m in fake.sent())
