@@ -13,11 +13,14 @@ from urllib.parse import urlencode
 
 import httpx
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.testclient import TestClient
 
 from bot.bootstrap import Container, bootstrap
 from bot.web import create_app
 from handlers.ports import FixedClock
+from storage.models import Delivery
 from tests.conftest import make_settings
 from tests.fakes.slack_api import Call, FakeSlackApi
 
@@ -178,6 +181,22 @@ def blocks_text(call: Call) -> str:
 
     walk(blocks)
     return "\n".join(parts)
+
+
+def buttons(call) -> dict[str, str]:
+    """A message's buttons: action_id -> value (those in its actions blocks)."""
+    out = {}
+    for block in call.json_param("blocks") or []:
+        for element in block.get("elements", []):
+            if element.get("type") == "button":
+                out[element["action_id"]] = element["value"]
+    return out
+
+
+def deliveries(engine) -> int:
+    """How many texts are in the outbox, in any status."""
+    with Session(bind=engine) as session:
+        return session.scalar(select(func.count()).select_from(Delivery)) or 0
 
 
 @contextmanager

@@ -1,5 +1,10 @@
-"""Broadcasts and exports from Slack: preview, Confirm (once, even clicked twice), Cancel,
-the modal's field errors, and a CSV that only ever goes to the asking organizer's DM."""
+"""Broadcasts and exports from Slack, sent now: preview, Confirm (once, even clicked twice),
+Cancel, usage for a malformed command, the modal's field errors, a CSV that only ever goes to the
+asking organizer's DM, the last broadcast's report in `stats`, and Stop sending on a confirmed
+broadcast (or one the clock fired).
+
+Scheduled and recurring broadcasts are in test_slack_broadcast_schedule.py; the `volunteers`
+fixture (the audience) is in conftest.py."""
 
 from __future__ import annotations
 
@@ -10,39 +15,17 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from storage.models import AuditEntry, Broadcast, Delivery, Schedule
+from storage.models import AuditEntry, Broadcast, Delivery
 from tests.adapters.slack_harness import (
     ORGANIZER,
     STRANGER,
     SlackHarness,
     blocks_text,
+    buttons,
+    deliveries,
 )
-from tests.builders import make_shift, make_volunteer
+from tests.builders import make_shift
 from tests.conftest import T0
-
-
-@pytest.fixture
-def volunteers(engine) -> int:
-    with Session(bind=engine) as session:
-        for name in ("Maria", "Dev", "Sam"):
-            make_volunteer(session, first_name=name, tags=["canvass"])
-        make_volunteer(session, first_name="Gone", status="opted_out", tags=["canvass"])
-        session.commit()
-    return 3
-
-
-def deliveries(engine) -> int:
-    with Session(bind=engine) as session:
-        return session.scalar(select(func.count()).select_from(Delivery)) or 0
-
-
-def buttons(call) -> dict[str, str]:
-    out = {}
-    for block in call.json_param("blocks") or []:
-        for element in block.get("elements", []):
-            if element.get("type") == "button":
-                out[element["action_id"]] = element["value"]
-    return out
 
 
 def test_preview_then_confirm_twice_sends_once(slack: SlackHarness, engine, volunteers):
@@ -165,45 +148,6 @@ def test_export_roster(slack: SlackHarness, engine):
     assert "There is no shift 404" in blocks_text(slack.ask("export roster 404"))
     completed = slack.slack.calls_to("files.completeUploadExternal")
     assert json.loads(completed[0].params["files"])[0]["title"] == f"Roster of shift #{shift_id}"
-
-
-def test_scheduled_broadcast_confirmed_twice_is_scheduled_once(
-    slack: SlackHarness, engine, volunteers
-):
-    answer = slack.ask('broadcast to=all at="2026-11-20 18:00" message="Town hall tonight, 7pm"')
-    text = blocks_text(answer)
-    assert "Fri Nov 20, 18:00 EST" in text and "3 volunteers" in text
-    token = buttons(answer)["muster.broadcast.confirm"]
-    first = slack.click("muster.broadcast.confirm", token)
-    second = slack.click("muster.broadcast.confirm", token)
-    replies = {blocks_text(slack.answer(first)), blocks_text(slack.answer(second))}
-    assert any("Scheduled as #1" in r for r in replies)
-    assert any("already scheduled" in r for r in replies)
-    with Session(bind=engine) as session:
-        (schedule,) = session.scalars(select(Schedule)).all()
-    assert schedule.run_at == datetime(2026, 11, 20, 23, 0, tzinfo=UTC)
-    assert schedule.created_by == ORGANIZER and deliveries(engine) == 0
-
-    listed = blocks_text(slack.ask("scheduled"))
-    assert "#1" in listed and "Town hall tonight" in listed and "Fri Nov 20, 18:00 EST" in listed
-    assert "is cancelled" in blocks_text(slack.ask("unschedule 1"))
-    assert "No broadcasts are scheduled" in blocks_text(slack.ask("scheduled"))
-    assert "There is no scheduled broadcast 99" in blocks_text(slack.ask("unschedule 99"))
-    with Session(bind=engine) as session:
-        actions = session.scalars(select(AuditEntry.action)).all()
-    assert actions.count("schedule.create") == 1 and actions.count("schedule.cancel") == 1
-
-
-def test_recurring_broadcast(slack: SlackHarness, engine, volunteers):
-    answer = slack.ask('broadcast to=all every="0 9 * * MON" message="This week: phonebanks"')
-    assert "every `0 9 * * MON`" in blocks_text(answer)
-    slack.answer(
-        slack.click("muster.broadcast.confirm", buttons(answer)["muster.broadcast.confirm"])
-    )
-    listed = blocks_text(slack.ask("scheduled"))
-    assert "every `0 9 * * MON` (America/New_York), next Mon Nov 23, 09:00 EST" in listed
-    too_often = blocks_text(slack.ask('broadcast to=all every="*/5 * * * *" message="spam"'))
-    assert "more than once an hour" in too_often
 
 
 def test_stats_show_the_last_broadcasts_report(slack: SlackHarness, engine, volunteers):
@@ -362,105 +306,3 @@ def test_a_broadcast_the_clock_fired_is_stopped_from_scheduled(
     assert "3 texts not yet sent will not go; 0 had already gone" in blocks_text(stopped)
     assert statuses(engine) == ["cancelled"] * 3
     assert "Going out now" not in blocks_text(slack.ask("scheduled"))
-
-
-# --- Long and non-Latin scheduled messages: every button value fits Slack's 2,000 ------------
-
-SPANISH = (
-    "¡Hola! Mañana a las diez habrá una reunión en la biblioteca pública de Dorchester. "
-    "Vengan con sus vecinos: hablaremos de la campaña, de la energía limpia y de cómo "
-    "organizarnos para la votación. ¿Pueden ayudar? Respondan SÍ o NO. "
-)
-CONFIRM, CANCEL = "muster.broadcast.confirm", "muster.broadcast.cancel"
-CHINESE = "志愿者您好，本周六上午十点在图书馆举行社区会议，讨论清洁能源法案和投票安排，欢迎参加。"
-
-
-def long_message(sentence: str, length: int) -> str:
-    """`sentence` repeated to exactly `length` characters (ending on one that is not a space)."""
-    text = (sentence * (length // len(sentence) + 1))[:length]
-    assert text == text.strip()
-    return text
-
-
-def button_values(call) -> list[str]:
-    return [
-        element["value"]
-        for block in call.json_param("blocks") or []
-        for element in [*block.get("elements", []), block.get("accessory") or {}]
-        if element.get("type") == "button"
-    ]
-
-
-@pytest.mark.parametrize(
-    ("message", "when"),
-    [
-        (long_message(SPANISH, 1600), 'at="2026-11-20 18:00"'),
-        (long_message(CHINESE, 600), 'at="2026-11-20 18:00"'),
-        (long_message(SPANISH, 1600), 'every="0 9 * * MON"'),
-        (long_message(CHINESE, 600), 'every="0 9 * * MON"'),
-    ],
-    ids=["spanish-at", "chinese-at", "spanish-every", "chinese-every"],
-)
-def test_a_long_scheduled_preview_fits_slack_and_schedules_exactly_the_message(
-    slack: SlackHarness, engine, volunteers, message, when
-):
-    assert len(message) in (1600, 600) and '"' not in message
-    preview = slack.ask(f'broadcast to=all {when} message="{message}"')
-    assert "3 volunteers" in blocks_text(preview)
-    values = button_values(preview)
-    assert len(values) == 2 and all(len(v) < 2000 for v in values)
-
-    done = slack.answer(slack.click("muster.broadcast.confirm", buttons(preview)[CONFIRM]))
-    assert "Scheduled as #1" in blocks_text(done)
-    with Session(bind=engine) as session:
-        (schedule,) = session.scalars(select(Schedule)).all()
-    assert schedule.body == message and schedule.audience == "all"
-    if "every" in when:
-        assert (schedule.cron, schedule.run_at) == ("0 9 * * MON", None)
-    else:
-        assert (schedule.cron, schedule.run_at) == (None, datetime(2026, 11, 20, 23, tzinfo=UTC))
-    assert deliveries(engine) == 0  # a schedule's preview and Confirm text nobody yet
-
-
-def test_a_long_message_from_the_modal_fits_too(slack: SlackHarness, engine, volunteers):
-    message = long_message(CHINESE, 600)
-    slack.submit(
-        "muster.broadcast",
-        {
-            "to": {"type": "plain_text_input", "value": "all"},
-            "message": {"type": "plain_text_input", "value": message},
-            "date": {"type": "datepicker", "selected_date": "2026-11-20"},
-            "time": {"type": "timepicker", "selected_time": "18:00"},
-            "every": {"type": "plain_text_input", "value": None},
-        },
-    )
-    preview = slack.slack.wait_for("chat.postEphemeral")[0]
-    assert all(len(v) < 2000 for v in button_values(preview))
-    slack.answer(slack.click("muster.broadcast.confirm", buttons(preview)[CONFIRM]))
-    with Session(bind=engine) as session:
-        assert session.scalars(select(Schedule.body)).all() == [message]
-
-
-def test_a_cancelled_scheduled_preview_cannot_be_confirmed_later(
-    slack: SlackHarness, engine, volunteers
-):
-    preview = slack.ask('broadcast to=all at="2026-11-20 18:00" message="Town hall at 7"')
-    values = buttons(preview)
-    cancelled = slack.answer(slack.click("muster.broadcast.cancel", values[CANCEL]))
-    assert "nothing was scheduled or sent" in blocks_text(cancelled)
-    late = slack.answer(slack.click("muster.broadcast.confirm", values[CONFIRM]))
-    assert "was cancelled; nothing was scheduled" in blocks_text(late)
-    with Session(bind=engine) as session:
-        assert session.scalars(select(Schedule)).all() == []
-
-
-def test_a_scheduled_preview_confirmed_then_cancelled_stays_scheduled(
-    slack: SlackHarness, engine, volunteers
-):
-    preview = slack.ask('broadcast to=all every="0 9 * * MON" message="This week: phonebanks"')
-    values = buttons(preview)
-    slack.answer(slack.click("muster.broadcast.confirm", values[CONFIRM]))
-    late = slack.answer(slack.click("muster.broadcast.cancel", values[CANCEL]))
-    assert "already scheduled" in blocks_text(late) and "/muster unschedule ID" in blocks_text(late)
-    with Session(bind=engine) as session:
-        assert session.scalars(select(Schedule.status)).all() == ["active"]

@@ -12,8 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from storage.models import AuditEntry, Broadcast, Delivery, Schedule
-from tests.adapters.slack_harness import ORGANIZER, SlackHarness, blocks_text
-from tests.adapters.test_slack_broadcast import buttons
+from tests.adapters.slack_harness import ORGANIZER, SlackHarness, blocks_text, buttons
 from tests.builders import make_volunteer
 
 NIGHT = datetime(2026, 11, 17, 3, 0, tzinfo=UTC)  # Mon Nov 16, 22:00 in Boston: quiet hours

@@ -13,9 +13,8 @@ from handlers.messages import Channel, InboundText
 from handlers.volunteer.receive import receive_text
 from storage.models import Delivery, SlackPost, Volunteer
 from storage.votes import Ballot, BallotStatus
-from tests.adapters.slack_harness import ORGANIZER, SlackHarness, blocks_text
+from tests.adapters.slack_harness import ORGANIZER, SlackHarness, blocks_text, buttons
 from tests.adapters.sms_phone import new_sid
-from tests.adapters.test_slack_broadcast import buttons
 from tests.builders import make_volunteer, random_phone
 from tests.conftest import T0
 
