@@ -50,7 +50,7 @@ NAMES = ["Maria", "Sam", "Aisha", "Jorge", "Mei", "Olu", "Priya", "Dana", "Luis"
 ACCOUNTED = {s.value for s in DeliveryStatus} - {"pending", "claimed"}
 
 
-def _flaky_twilio(latency: float):
+def flaky_twilio(latency: float):
     """The shared fake Twilio, failing a fixed share of requests at random (5% 500, 2% 429),
     and noting when it accepted each message."""
     from tests.fakes.twilio_api import FakeTwilio, _error
@@ -86,7 +86,7 @@ def _flaky_twilio(latency: float):
     return FlakyTwilio(latency=latency)
 
 
-def _seed(engine: Engine, now) -> tuple[list[int], list[str]]:
+def seed(engine: Engine, now) -> tuple[list[int], list[str]]:
     from handlers.consent import record_opt_in
     from storage.db import make_session_factory
 
@@ -126,7 +126,7 @@ def _broadcast(engine: Engine, n: int, audience: str) -> int:
     return queued
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as s:
@@ -134,7 +134,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _fault_plan(
+def fault_plan(
     engine: Engine, pg, worker: MusterProcess, events: dict[str, float]
 ) -> Callable[[], None]:
     """The faults and broadcasts, at fixed points of the load phase."""
@@ -176,7 +176,7 @@ def _retrying(fn: Callable[[], object], attempts: int = 10) -> object:
     return None
 
 
-async def _load(texter: Texter, shift_ids: list[int], seeded: list[str]) -> None:
+async def load(texter: Texter, shift_ids: list[int], seeded: list[str]) -> None:
     """New volunteers join and sign up; seeded ones commit and opt out; some texts come twice."""
     rnd = random.Random(8)
     stoppers = rnd.sample(seeded, STOPPERS)
@@ -208,7 +208,7 @@ async def _load(texter: Texter, shift_ids: list[int], seeded: list[str]) -> None
         await asyncio.gather(*tasks)
 
 
-def _drain(engine: Engine, timeout: float) -> bool:
+def drain(engine: Engine, timeout: float) -> bool:
     """Wait until the outbox holds nothing pending (due, or waiting for a retry) or in flight."""
     from storage.models import Delivery
 
@@ -227,7 +227,7 @@ def _drain(engine: Engine, timeout: float) -> bool:
     return False
 
 
-def _replay_times(web_log: str) -> dict[str, float]:
+def replay_times(web_log: str) -> dict[str, float]:
     """MessageSid -> when the web process replayed it from the spool (from its JSON log)."""
     times = {}
     for line in web_log.splitlines():
@@ -242,7 +242,7 @@ def _replay_times(web_log: str) -> dict[str, float]:
     return times
 
 
-def _stop_times(report, replayed: dict[str, float]) -> dict[str, float]:
+def stop_times_of(report, replayed: dict[str, float]) -> dict[str, float]:
     """Phone -> wall time its STOP took effect: when it was answered, or, for a STOP kept in the
     spool while the database was away, when it was replayed."""
     stops: dict[str, float] = {}
@@ -253,7 +253,7 @@ def _stop_times(report, replayed: dict[str, float]) -> dict[str, float]:
     return stops
 
 
-def _sent_after_stop(accepted, stop_times) -> tuple[list, int, int]:
+def sent_after_stop(accepted, stop_times) -> tuple[list, int, int]:
     """Texts the provider was asked to send to a number after its STOP took effect, but for
     the STOP's one confirmation.
 

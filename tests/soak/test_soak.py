@@ -38,15 +38,15 @@ from tests.soak.scenario import (
     LOAD_SECONDS,
     ORG_NAME,
     SEND_CONCURRENCY,
-    _drain,
-    _fault_plan,
-    _flaky_twilio,
-    _free_port,
-    _load,
-    _replay_times,
-    _seed,
-    _sent_after_stop,
-    _stop_times,
+    drain,
+    fault_plan,
+    flaky_twilio,
+    free_port,
+    load,
+    replay_times,
+    seed,
+    sent_after_stop,
+    stop_times_of,
 )
 
 pytestmark = [
@@ -75,9 +75,9 @@ def test_soak_under_faults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         engine = make_engine(pg.url, pool_size=4)
         from handlers.ports import SystemClock
 
-        shift_ids, seeded = _seed(engine, SystemClock().now())
-        with _flaky_twilio(latency=0.02) as fake:
-            port = _free_port()
+        shift_ids, seeded = seed(engine, SystemClock().now())
+        with flaky_twilio(latency=0.02) as fake:
+            port = free_port()
             base = f"http://127.0.0.1:{port}"
             env = muster_env(
                 DATABASE_URL=pg.url,
@@ -99,16 +99,16 @@ def test_soak_under_faults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
             wait_for_health(base)
 
             events: dict[str, float] = {}
-            faults = _fault_plan(engine, pg, workers[0], events)
+            faults = fault_plan(engine, pg, workers[0], events)
             texter = Texter(base, fake.auth_token, to="+16175550100", concurrency=24)
             load_started = time.time()
             fault_thread = threading.Thread(target=faults, daemon=True)
             fault_thread.start()
-            asyncio.run(_load(texter, shift_ids, seeded))
+            asyncio.run(load(texter, shift_ids, seeded))
             fault_thread.join(LOAD_SECONDS * 2 + 120)
             load_seconds = time.time() - load_started
 
-            drained = _drain(engine, timeout=150)
+            drained = drain(engine, timeout=150)
             alive = {p.name: p.alive() for p in processes}
             exits = {p.name: p.terminate() for p in processes}
             provider_requests = len(fake.requests)
@@ -135,13 +135,13 @@ def test_soak_under_faults(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
         engine.dispose()
 
         # --- what a volunteer or organizer would notice ------------------------------------
-        stop_times = _stop_times(report, _replay_times(web.log()))
+        stop_times = stop_times_of(report, replay_times(web.log()))
         by_sid = {d.provider_sid: d for d in deliveries if d.provider_sid}
         per_text = Counter((to, body) for _, _, to, body, _ in accepted)
         duplicates = sum(n - 1 for n in per_text.values() if n > 1)
         statuses = Counter(str(d.status.value) for d in deliveries)
         unaccounted = [d for d in deliveries if d.status.value not in ACCOUNTED]
-        after_stop, in_flight, confirmed = _sent_after_stop(accepted, stop_times)
+        after_stop, in_flight, confirmed = sent_after_stop(accepted, stop_times)
         miscounted = [
             sh.id
             for sh in shifts
