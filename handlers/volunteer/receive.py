@@ -13,7 +13,7 @@ left.
 state, as answering its texts one at a time in the order they came; when it cannot commit whole,
 its texts are answered one at a time. It is pinned by `tests/integration/test_inbound_batches.py`
 (the same answers and rows, seats taken and freed within a batch, a repeated message id, a text
-that fails, the database away) and by `tests/adapters/test_sms_webhook.py` (a hundred YES texts at
+that fails, the database away) and by `tests/adapters/test_sms_route.py` (a hundred YES texts at
 once through the route fill exactly the capacity); `python -m bench inbound_sms` measures it.
 
 What makes it fast, all here but for two lines it calls:
