@@ -7,11 +7,16 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 
-from bot.bootstrap import Container
+from bot.bootstrap import Container, bootstrap
 from bot.parts import sender_for
-from storage.models import Delivery, DeliveryStatus
+from handlers.broadcasts import confirm_broadcast, create_draft
+from handlers.ports import FixedClock
+from storage.models import Delivery, DeliveryStatus, Volunteer
+from tests.builders import make_volunteer
+from tests.conftest import make_settings
+from tests.fakes.twilio_api import FakeTwilio
 
 
 def outstanding(container: Container) -> int:
@@ -68,3 +73,43 @@ def drain(container: Container, timeout: float = 30.0, **options: object) -> Non
     """Run a sender until nothing is due or in flight, then stop it."""
     with RunningSender(container, **options):
         wait_until(lambda: outstanding(container) == 0, timeout)
+
+
+FAST = {"rate_mps": 10_000.0, "concurrency": 8}
+
+
+def twilio_container(db_url: str, engine: Engine, clock: FixedClock, fake: FakeTwilio) -> Container:
+    settings = make_settings(
+        db_url,
+        twilio_account_sid=fake.account_sid,
+        twilio_auth_token=fake.auth_token,
+        twilio_api_url=fake.url,
+        twilio_from_number="+16175550100",
+    )
+    return bootstrap(settings, clock=clock, engine=engine)
+
+
+def broadcast(c: Container, n: int = 0, *, body: str = "Canvass Sat 10am. Reply YES", **kw) -> int:
+    """n new Boston volunteers (plus any already there) and a confirmed broadcast to all."""
+    with c.uow() as uow:
+        for _ in range(n):
+            make_volunteer(uow.session)
+        draft = create_draft(uow.session, body=body, audience="all", created_by="U1",
+                             now=c.clock.now(), **kw)  # fmt: skip
+        confirm_broadcast(uow.session, broadcast_id=draft.id, user_id="U1", now=c.clock.now())
+        uow.commit()
+        return draft.id
+
+
+def deliveries(c: Container) -> list[Delivery]:
+    with c.read_uow() as uow:
+        rows = list(uow.session.scalars(select(Delivery).order_by(Delivery.id)))
+        uow.session.expunge_all()
+        return rows
+
+
+def volunteer(c: Container, phone: str) -> Volunteer:
+    with c.read_uow() as uow:
+        found = uow.session.scalar(select(Volunteer).where(Volunteer.phone == phone))
+        uow.session.expunge_all()
+        return found

@@ -141,8 +141,7 @@ def test_the_sender_counts_its_sends_and_their_latency(db_url, engine, clock) ->
     from handlers.results import OutboundSms
     from handlers.sending import enqueue_sms
     from tests.fakes.twilio_api import FakeTwilio
-    from tests.integration.test_sender import twilio_container
-    from tests.sending import drain
+    from tests.sending import drain, twilio_container
 
     def now_counts() -> dict:
         return _samples(metrics.generate_latest(metrics.REGISTRY).decode())

@@ -16,8 +16,7 @@ from handlers.ports import FixedClock
 from storage.models import Delivery, DeliveryStatus, Volunteer, VolunteerStatus
 from tests.builders import make_volunteer
 from tests.fakes.twilio_api import FakeTwilio
-from tests.integration.test_sender import twilio_container
-from tests.sending import drain
+from tests.sending import drain, twilio_container
 
 FAST = {"rate_mps": 10_000.0, "concurrency": 4}
 

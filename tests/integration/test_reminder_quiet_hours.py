@@ -15,8 +15,7 @@ from scheduler.jobs import run_reminder_sweep
 from storage.models import Commitment, CommitmentStatus, Delivery, DeliveryStatus
 from tests.builders import make_shift, make_volunteer
 from tests.fakes.twilio_api import FakeTwilio
-from tests.integration.test_sender import twilio_container
-from tests.sending import drain
+from tests.sending import drain, twilio_container
 
 FAST = {"rate_mps": 10_000.0, "concurrency": 4}
 
