@@ -1,7 +1,7 @@
 """The rule of the arrows (docs/architecture.md), read from the source with `ast`: no project
 code is imported. `bot` and `scheduler` use `handlers`, `handlers` uses `storage`, never the
 other way; no two modules import each other (function-level imports count); no module past
-MAX_LINES."""
+MAX_LINES, the benchmarks' and the tests' own included."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handlers", "storage", "scheduler")
+SIZED_TOO = ("bench", "tests")  # held to MAX_LINES, not to the arrows
 MAX_LINES = 450
 FORBIDDEN = {
     "storage": {"handlers", "bot", "scheduler"},
@@ -102,6 +103,18 @@ def test_no_module_is_past_the_line_limit() -> None:
         lines = path.read_text().count("\n")
         if lines > MAX_LINES and module not in ALLOWED_SIZES:
             long.append(f"{module}: {lines} lines")
+    assert not long, "\n".join(long)
+
+
+def test_no_benchmark_or_test_module_is_past_the_line_limit() -> None:
+    """A newcomer finds a test or a benchmark by what it is about, as they do the code."""
+    paths = [p for d in SIZED_TOO for p in sorted((ROOT / d).rglob("*.py"))]
+    assert len(paths) > 50  # (the walk found them)
+    long = [
+        f"{path.relative_to(ROOT)}: {lines} lines"
+        for path in paths
+        if (lines := path.read_text().count("\n")) > MAX_LINES
+    ]
     assert not long, "\n".join(long)
 
 
