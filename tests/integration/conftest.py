@@ -1,6 +1,6 @@
 """Fixtures for the integration tests: the fake Twilio and a container that sends to it, for the
-sender tests (tests/integration/test_sender_*.py). A module that needs another `fake` or `app`
-defines its own, which takes precedence."""
+sender tests (test_sender_*.py) and the broadcast-fields tests. A module that needs another
+`fake` or `app` defines its own, which takes precedence."""
 
 from __future__ import annotations
 

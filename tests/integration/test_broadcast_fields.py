@@ -4,13 +4,12 @@ through the fake Twilio, a retry sends the text first rendered. SQLite and Postg
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
-from bot.bootstrap import Container, bootstrap
+from bot.bootstrap import Container
 from bot.text_render import text as text_view
 from handlers.broadcasts import (
     PRICE_PER_SEGMENT_USD,
@@ -40,7 +39,7 @@ from storage.models import (
     VolunteerStatus,
 )
 from tests.builders import make_volunteer
-from tests.conftest import T0, make_settings
+from tests.conftest import T0
 from tests.fakes.twilio_api import FakeTwilio
 from tests.sending import drain
 
@@ -60,24 +59,6 @@ def test_render_fallbacks_and_missing() -> None:
     assert render("Hi { first_name }", {"first_name": "Ana"}) == "Hi Ana"
     assert render("Call {rep}", {"rep": None}) is None
     assert render("Set {a:1} and {} stay", {}) == "Set {a:1} and {} stay"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as server:
-        yield server
-
-
-@pytest.fixture
-def app(db_url: str, engine: Engine, clock: FixedClock, fake: FakeTwilio) -> Container:
-    settings = make_settings(
-        db_url,
-        twilio_account_sid=fake.account_sid,
-        twilio_auth_token=fake.auth_token,
-        twilio_api_url=fake.url,
-        twilio_from_number="+16175550100",
-    )
-    return bootstrap(settings, clock=clock, engine=engine)
 
 
 def _fifty(session) -> dict[str, list[Volunteer]]:
