@@ -181,7 +181,9 @@ async def load(texter: Texter, shift_ids: list[int], seeded: list[str]) -> None:
     rnd = random.Random(8)
     stoppers = rnd.sample(seeded, STOPPERS)
     committers = rnd.sample([p for p in seeded if p not in set(stoppers)], COMMITTERS)
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    # Idle connections are dropped after 2 s, before uvicorn closes them (5 s): a request sent
+    # on a connection the server is closing fails with ReadError, the client's race, not Muster's.
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32, keepalive_expiry=2.0)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def later(delay: float, phone: str, bodies: list[str]) -> None:
