@@ -45,7 +45,7 @@ from sqlalchemy import Update, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from handlers import districts, shifts
+from handlers import districts, shift_lists
 from handlers.config import OrgConfig
 from handlers.messages import InboundText
 from handlers.ports import Clock
@@ -202,8 +202,8 @@ class _Alone:
 
     def nearest_open_shifts(
         self, session: Session, now: datetime, near_zip: str | None
-    ) -> list[shifts.OpenShift]:
-        return shifts.list_open_shifts(session, now=now, near_zip=near_zip)
+    ) -> list[shift_lists.OpenShift]:
+        return shift_lists.list_open_shifts(session, now=now, near_zip=near_zip)
 
     def districts_of(self, session: Session, volunteer_id: int) -> dict[str, str]:
         return districts.districts_of(session, volunteer_id)
@@ -239,10 +239,10 @@ class _Batch:
     inbound: list[dict[str, object]] = field(default_factory=list)
     posts: list[InboxPost] = field(default_factory=list)
     # Open shifts as the batch's first SHIFTS read them, until a text takes or frees a seat.
-    _open: list[shifts.OpenShift] | None = None
+    _open: list[shift_lists.OpenShift] | None = None
     _open_at: datetime | None = None
     # nearest_first of the open shifts for a ZIP, while none of them has started
-    _nearest: dict[str | None, list[shifts.OpenShift]] = field(default_factory=dict)
+    _nearest: dict[str | None, list[shift_lists.OpenShift]] = field(default_factory=dict)
     # Senders none of whose texts has been answered yet, and their districts once read.
     _unanswered: set[int] = field(default_factory=set)
     _districts: dict[int, dict[str, str]] | None = None
@@ -278,17 +278,17 @@ class _Batch:
 
     def nearest_open_shifts(
         self, session: Session, now: datetime, near_zip: str | None
-    ) -> list[shifts.OpenShift]:
-        """`shifts.nearest_first(shifts.open_shifts(...))`, the open shifts read once for the
-        batch and kept up to date by `seat_taken` / `seat_freed`."""
+    ) -> list[shift_lists.OpenShift]:
+        """`shift_lists.nearest_first(shift_lists.open_shifts(...))`, the open shifts read once for
+        the batch and kept up to date by `seat_taken` / `seat_freed`."""
         if self._open is None or self._open_at is None or now < self._open_at:
-            self._open, self._open_at = shifts.open_shifts(session, now=now), now
+            self._open, self._open_at = shift_lists.open_shifts(session, now=now), now
             self._nearest = {}
         if any(s.starts_at <= now for s in self._open):  # one has started since: not cached
-            return shifts.nearest_first(self._open, now=now, near_zip=near_zip)
+            return shift_lists.nearest_first(self._open, now=now, near_zip=near_zip)
         found = self._nearest.get(near_zip)
         if found is None:
-            found = self._nearest[near_zip] = shifts.nearest_first(
+            found = self._nearest[near_zip] = shift_lists.nearest_first(
                 self._open, now=now, near_zip=near_zip
             )
         return found
@@ -312,7 +312,7 @@ class _Batch:
                 if left > 0:
                     self._open[i] = replace(s, spots_left=left)
                     return
-                if len(self._open) < shifts.CANDIDATES:
+                if len(self._open) < shift_lists.CANDIDATES:
                     del self._open[i]
                     return
                 break

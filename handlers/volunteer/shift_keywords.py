@@ -3,7 +3,7 @@ waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked abou
 
 from __future__ import annotations
 
-from handlers import action_network_writes, mobilize_writes, shifts, sms_text
+from handlers import action_network_writes, mobilize_writes, shift_lists, shifts, sms_text
 from handlers.shifts import CommitStatus, DropStatus
 from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn, who
 from storage.models import Commitment, CommitmentStatus, Shift, ShiftSource, Volunteer
@@ -13,7 +13,7 @@ def list_shifts(t: Turn) -> Answer:
     v = t.volunteer
     assert v is not None
     nearest = t.batch.nearest_open_shifts(t.session, t.now, v.zip)
-    own = shifts.open_shifts_in_districts(
+    own = shift_lists.open_shifts_in_districts(
         t.session, now=t.now, districts=list(t.batch.districts_of(t.session, v.id).values())
     )
     # The volunteer's own districts' shifts first, then the nearest (five in all).

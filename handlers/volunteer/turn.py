@@ -16,7 +16,7 @@ from typing import Protocol
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from handlers import geo, shifts, sms_text
+from handlers import geo, shift_lists, sms_text
 from handlers.config import OrgConfig
 from handlers.keywords import Parsed, parse
 from handlers.messages import InboundText
@@ -35,7 +35,7 @@ class Batch(Protocol):
 
     def nearest_open_shifts(
         self, session: Session, now: datetime, near_zip: str | None
-    ) -> list[shifts.OpenShift]: ...
+    ) -> list[shift_lists.OpenShift]: ...
 
     def districts_of(self, session: Session, volunteer_id: int) -> dict[str, str]:
         """`handlers.districts.districts_of`, for a turn that reads them before it changes them."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from handlers.districts import put_districts
-from handlers.shifts import list_open_shifts, open_shifts_in_districts
+from handlers.shift_lists import list_open_shifts, open_shifts_in_districts
 from storage.districts import DistrictSource, TargetDistrict
 from storage.models import AuditEntry, Commitment, CommitmentStatus, InboundMessage, Shift
 from tests.adapters.slack_harness import SlackHarness, blocks_text

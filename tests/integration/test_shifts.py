@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, func, select
 
-from handlers import shifts
+from handlers import shift_lists, shifts
 from handlers.shifts import CommitStatus, DropStatus
 from storage.db import make_session_factory
 from storage.models import (
@@ -189,11 +189,11 @@ def test_open_shifts_nearest_first_and_full_or_past_ones_left_out(uow) -> None:
         nozip = make_shift(s, starts_at=T0 + timedelta(hours=5), zip=None, title="Online")
         make_shift(s, starts_at=T0 + timedelta(days=1), capacity=0, title="Full")
         make_shift(s, starts_at=T0 - timedelta(days=1), title="Past")
-        near = shifts.list_open_shifts(s, now=T0, near_zip="02125")
+        near = shift_lists.list_open_shifts(s, now=T0, near_zip="02125")
         assert [x.id for x in near] == [dorchester.id, worcester.id, nozip.id]
-        soonest = shifts.list_open_shifts(s, now=T0)
+        soonest = shift_lists.list_open_shifts(s, now=T0)
         assert [x.id for x in soonest] == [nozip.id, worcester.id, dorchester.id]
-        assert len(shifts.list_open_shifts(s, now=T0, limit=2)) == 2
+        assert len(shift_lists.list_open_shifts(s, now=T0, limit=2)) == 2
 
 
 def test_confirm_takes_the_next_reminded_commitment(uow) -> None:
