@@ -1,9 +1,10 @@
-"""Broadcasts: preview, draft, confirm (expand into the outbox), cancel, report.
+"""Broadcasts: preview, draft, confirm (expand into the outbox), cancel.
 
 Every function here runs inside the CALLER's unit of work (a Slack command, a button, the clock's
 job), so the organizer's action, its audit entry and the outbox rows commit together or not at all.
 Nothing here talks to Twilio: `expand_broadcast` writes one `deliveries` row per recipient, in one
-INSERT ... SELECT, and the sender (scheduler/sender.py) takes it from there.
+INSERT ... SELECT, and the sender (scheduler/sender.py) takes it from there. Where a broadcast
+stands afterwards is `handlers.broadcast_reports`.
 """
 
 from __future__ import annotations
@@ -40,12 +41,8 @@ from storage.audit import audit
 from storage.models import (
     Broadcast,
     BroadcastStatus,
-    ConsentAction,
-    ConsentEvent,
-    CtaResponse,
     Delivery,
     DeliveryStatus,
-    InboundMessage,
     Volunteer,
 )
 
@@ -84,33 +81,6 @@ class BroadcastPreview:
     @property
     def segments_per_message(self) -> int:
         return self.segments.segments
-
-
-@dataclass(frozen=True, slots=True)
-class BroadcastReport:
-    """Where a broadcast stands, for Slack's report and the console."""
-
-    broadcast_id: int
-    status: str
-    audience: str
-    body: str
-    recipients: int
-    queued: int  # in the outbox, not yet handed to Twilio (held for quiet hours included)
-    sent: int  # accepted by Twilio, not yet reported delivered
-    delivered: int
-    failed: int  # failed or undelivered
-    skipped: int  # opted out or unreachable by the time their turn came
-    expired: int  # past the deadline before they could go
-    cancelled: int
-    opted_out_since: int
-    replied: int
-    yes: int
-    no: int
-    segments_sent: int
-
-    @property
-    def estimated_cost_usd(self) -> Decimal:
-        return PRICE_PER_SEGMENT_USD * self.segments_sent
 
 
 def check_body(body: str, *, key: str = "message") -> str:
@@ -353,64 +323,6 @@ def cancel_broadcast(session: Session, *, broadcast_id: int, user_id: str, now: 
     )
     session.flush()
     return count
-
-
-def broadcast_report(session: Session, broadcast_id: int) -> BroadcastReport:
-    broadcast = session.get(Broadcast, broadcast_id)
-    if broadcast is None:
-        raise UnknownBroadcastId(broadcast_id)
-    rows = session.execute(
-        select(Delivery.status, func.count(), func.coalesce(func.sum(Delivery.segments), 0))
-        .where(Delivery.broadcast_id == broadcast_id)
-        .group_by(Delivery.status)
-    ).all()
-    counts = {DeliveryStatus(status): (n, segs) for status, n, segs in rows}
-
-    def n(*statuses: DeliveryStatus) -> int:
-        return sum(counts.get(s, (0, 0))[0] for s in statuses)
-
-    went = (DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED,
-            DeliveryStatus.UNDELIVERED)  # fmt: skip
-    since = broadcast.confirmed_at or broadcast.created_at
-    members = select(Delivery.volunteer_id).where(Delivery.broadcast_id == broadcast_id)
-    opted_out = session.scalar(
-        select(func.count(func.distinct(ConsentEvent.volunteer_id))).where(
-            ConsentEvent.action == ConsentAction.OPT_OUT,
-            ConsentEvent.occurred_at >= since,
-            ConsentEvent.volunteer_id.in_(members),
-        )
-    )
-    replied = session.scalar(
-        select(func.count(func.distinct(InboundMessage.volunteer_id))).where(
-            InboundMessage.received_at >= since, InboundMessage.volunteer_id.in_(members)
-        )
-    )
-    answers = dict(
-        session.execute(
-            select(CtaResponse.answer, func.count())
-            .where(CtaResponse.broadcast_id == broadcast_id)
-            .group_by(CtaResponse.answer)
-        ).all()
-    )
-    return BroadcastReport(
-        broadcast_id=broadcast.id,
-        status=str(broadcast.status),
-        audience=broadcast.audience,
-        body=broadcast.body,
-        recipients=broadcast.recipient_count,
-        queued=n(DeliveryStatus.PENDING, DeliveryStatus.CLAIMED),
-        sent=n(DeliveryStatus.QUEUED, DeliveryStatus.SENT),
-        delivered=n(DeliveryStatus.DELIVERED),
-        failed=n(DeliveryStatus.FAILED, DeliveryStatus.UNDELIVERED),
-        skipped=n(DeliveryStatus.SKIPPED),
-        expired=n(DeliveryStatus.EXPIRED),
-        cancelled=n(DeliveryStatus.CANCELLED),
-        opted_out_since=opted_out or 0,
-        replied=replied or 0,
-        yes=answers.get("yes", 0),
-        no=answers.get("no", 0),
-        segments_sent=sum(counts.get(s, (0, 0))[1] for s in went),
-    )
 
 
 def _locked(session: Session, broadcast_id: int) -> Broadcast:

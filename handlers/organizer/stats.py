@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers import views
-from handlers.broadcasts import broadcast_report
+from handlers.broadcast_reports import broadcast_report
 from handlers.call_tally import call_totals
 from handlers.config import OrgConfig
 from handlers.messages import OrganizerCommand

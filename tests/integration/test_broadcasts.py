@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from handlers.audiences import parse_audience
+from handlers.broadcast_reports import broadcast_report
 from handlers.broadcasts import (
-    broadcast_report,
     cancel_broadcast,
     confirm_broadcast,
     create_draft,
