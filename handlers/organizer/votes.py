@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from handlers import broadcasts, views, votes
+from handlers import broadcasts, views, vote_rules, votes
 from handlers.config import OrgConfig
 from handlers.districts import district_label
 from handlers.errors import InvalidInput, NotAnOrganizer, UsageError
@@ -88,7 +88,8 @@ def add_vote(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: C
     opens = "now" if ballot.opens_at <= now else _when(ballot.opens_at, org.zone)
     when = (
         f"opens {opens}, closes {_when(ballot.closes_at, org.zone)}; passes with "
-        f"{votes.rule_text(ballot)}; eligible: members on the day it opens (counted again then)"
+        f"{vote_rules.rule_text(ballot)}; eligible: members on the day it opens "
+        "(counted again then)"
     )
     view = views.BroadcastPreviewView(
         token=f"v:{ballot.id}",
@@ -213,7 +214,7 @@ def show_vote(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: 
 
 
 def ballot_view(session: Session, ballot: Ballot, *, org: OrgConfig) -> views.BallotView:
-    outcome = votes.outcome_of(session, ballot)
+    outcome = vote_rules.outcome_of(session, ballot)
     options = tuple(
         views.BallotOptionLine(
             number=n,
@@ -242,7 +243,7 @@ def ballot_view(session: Session, ballot: Ballot, *, org: OrgConfig) -> views.Ba
         status=str(ballot.status),
         opens=_when(ballot.opens_at, org.zone),
         closes=_when(ballot.closes_at, org.zone),
-        rule=votes.rule_text(ballot),
+        rule=vote_rules.rule_text(ballot),
         eligible=ballot.eligible_count,
         voted=outcome.voted,
         options=options,

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DatabaseError
 
 from bot.bootstrap import Container
-from handlers import votes
+from handlers import vote_rules, votes
 from handlers.messages import Channel, InboundText
 from handlers.organizer.parsing import parse_local_time
 from handlers.ports import FixedClock
@@ -269,6 +269,6 @@ def test_500_members_voting_at_once_are_each_counted_once(container: Container) 
     with container.session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Vote)) == 500
         ballot = s.get(Ballot, n)
-        outcome = votes.outcome_of(s, ballot)
+        outcome = vote_rules.outcome_of(s, ballot)
     expected = {o: list(choices.values()).count(o) for o in (1, 2, 3)}
     assert outcome.counts == expected and outcome.voted == 500

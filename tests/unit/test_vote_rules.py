@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from handlers.votes import decide, parse_threshold
+from handlers.vote_rules import decide, parse_threshold
 from storage.votes import BallotRule
 
 MAJORITY, TWO_THIRDS = (BallotRule.MAJORITY, Fraction(1, 2)), (BallotRule.THRESHOLD, Fraction(2, 3))
