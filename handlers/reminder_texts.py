@@ -3,7 +3,7 @@ each worded from one due rung: a `DueRung`, the plain row the sweep's queries re
 due rungs and queueing their texts is the work of `handlers/reminders.py`.
 
 Each text is in the volunteer's language (`volunteers.language`, English or Spanish, worded like
-`handlers/sms_text.py`) and kept within three segments (`sms_text.fit`). The replies they ask for
+`handlers/sms_text.py`) and kept within three segments (`sms_fitting.fit`). The replies they ask for
 are understood in both languages: C (or CONFIRMAR), DROP N, Y/N or SÍ/NO.
 """
 
@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo
 
 from handlers.config import OrgConfig
 from handlers.quiet_hours import zone
-from handlers.sms_text import fit, lang_of, when
+from handlers.sms_fitting import fit
+from handlers.sms_text import lang_of, when
 
 
 @dataclass(frozen=True, slots=True)

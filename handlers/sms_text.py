@@ -1,18 +1,15 @@
 """The words Muster texts volunteers, in English and Spanish, and how shifts read in a text.
 
-Every reply is written to fit one SMS segment where it can (160 GSM-7 characters); lists (SHIFTS,
-MY) are cut to fit three. Spanish replies keep their accents: correct Spanish is worth the switch
-to UCS-2, and each of them still fits the three-segment limit.
+Every reply is written to fit one SMS segment where it can (160 GSM-7 characters). Spanish replies
+keep their accents: correct Spanish is worth the switch to UCS-2, and each of them still fits the
+three-segment limit. Fitting a text into its segments is `handlers/sms_fitting.py`.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from handlers.segments import count_segments, is_gsm7
 from storage.models import Shift
 
 LANGUAGES = ("en", "es")
@@ -374,56 +371,3 @@ def help_reply(language: str | None, *, org: str, contact: str | None) -> str:
 def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:
     """`#12 Sat 11/21 10am Phonebank for the Clean...`: number, local start and title."""
     return f"#{shift.id} {when(shift.starts_at, zone, language)} {short_title(shift.title)}"
-
-
-# Look-alikes outside GSM-7 that have a GSM-7 spelling (the rest fold by dropping the accent).
-_GSM_LOOKALIKES = str.maketrans(
-    {"’": "'", "‘": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "\u00a0": " "}
-)
-
-
-def gsm_folded(text: str) -> str:
-    """`text` with what GSM-7 lacks spelled in GSM-7 where it can be: á -> a, ’ -> ', … -> ..."""
-    out = []
-    for ch in text.translate(_GSM_LOOKALIKES):
-        if is_gsm7(ch):
-            out.append(ch)
-            continue
-        base = "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c))
-        out.append(base if base and is_gsm7(base) else ch)
-    return "".join(out)
-
-
-def _cheapest(text: str) -> str:
-    """Accents are kept unless dropping them saves a segment."""
-    if is_gsm7(text):
-        return text
-    folded = gsm_folded(text)
-    return folded if count_segments(folded).segments < count_segments(text).segments else text
-
-
-# Characters no text should carry (and XML 1.0, hence TwiML, cannot): C0/C1 controls but newline.
-_CONTROLS = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
-
-
-def fit(text: str, max_segments: int) -> str:
-    """The text in as few segments as it can take, cut (with "...") to `max_segments`."""
-    text = _CONTROLS.sub("", text)
-    if len(text) <= 70 or (len(text) <= 160 and is_gsm7(text)):
-        return text  # one segment whatever its encoding: nothing to gain
-    text = _cheapest(text)
-    if count_segments(text).segments <= max_segments:
-        return text
-    cut = text
-    while cut and count_segments(cut + "...").segments > max_segments:
-        cut = cut[: max(len(cut) - max(len(cut) // 20, 1), 0)]
-    return cut.rstrip() + "..."
-
-
-def fit_list(head: str, lines: list[str], foot: str, max_segments: int) -> str:
-    """Head, as many whole lines as fit, and the foot, in at most `max_segments` segments."""
-    for k in range(len(lines), 0, -1):
-        text = _cheapest("\n".join(part for part in (head, *lines[:k], foot) if part))
-        if count_segments(text).segments <= max_segments:
-            return text
-    return fit("\n".join(part for part in (head, *lines[:1]) if part), max_segments)

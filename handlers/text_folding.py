@@ -5,7 +5,7 @@ Arguments stay as typed, not folded: `after_keyword` finds the text after a keyw
 counted as `fold` counts them (an email address, a ZIP+4, a street line keep their case and
 punctuation), and `strip_edges` trims the punctuation and emoji around a typed answer. Used by
 `handlers.keywords` (the grammar) and `handlers.onboarding_answers`. The GSM-7 folding of the
-texts Muster sends is another thing (`handlers.sms_text`).
+texts Muster sends is another thing (`handlers.sms_fitting`).
 """
 
 from __future__ import annotations

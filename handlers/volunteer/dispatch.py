@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from handlers import sms_text
+from handlers import sms_fitting
 from handlers.keywords import Intent, parse
 from handlers.volunteer import (
     calls_to_action,
@@ -58,7 +58,7 @@ def answer(t: Turn) -> Answer:
     if t.volunteer is not None and t.volunteer.language != t.lang:
         t.update(language=t.lang)
     reply, intent = _route(t)
-    return (sms_text.fit(reply, MAX_SEGMENTS) if reply else None), intent
+    return (sms_fitting.fit(reply, MAX_SEGMENTS) if reply else None), intent
 
 
 def _route(t: Turn) -> Answer:

@@ -3,7 +3,14 @@ waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked abou
 
 from __future__ import annotations
 
-from handlers import action_network_writes, mobilize_writes, shift_lists, shifts, sms_text
+from handlers import (
+    action_network_writes,
+    mobilize_writes,
+    shift_lists,
+    shifts,
+    sms_fitting,
+    sms_text,
+)
 from handlers.shifts import CommitStatus, DropStatus
 from handlers.volunteer.turn import MAX_SEGMENTS, Answer, Turn, who
 from storage.models import Commitment, CommitmentStatus, Shift, ShiftSource, Volunteer
@@ -26,7 +33,7 @@ def list_shifts(t: Turn) -> Answer:
         for s in found
     ]
     head, foot = t.say("shifts_header"), t.say("shifts_footer", n=found[0].id)
-    return sms_text.fit_list(head, lines, foot, MAX_SEGMENTS), "shifts"
+    return sms_fitting.fit_list(head, lines, foot, MAX_SEGMENTS), "shifts"
 
 
 def commit(t: Turn) -> Answer:
@@ -128,7 +135,7 @@ def my_shifts(t: Turn) -> Answer:
         elif c.status == CommitmentStatus.CONFIRMED:
             line += f" ({t.say('my_confirmed')})"
         lines.append(line)
-    return sms_text.fit_list(t.say("my_header"), lines, "", MAX_SEGMENTS), "my"
+    return sms_fitting.fit_list(t.say("my_header"), lines, "", MAX_SEGMENTS), "my"
 
 
 def confirm(t: Turn) -> Answer:

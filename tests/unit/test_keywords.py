@@ -7,7 +7,8 @@ import pytest
 from handlers.keywords import Intent, parse
 from handlers.onboarding_answers import parse_interests, parse_name
 from handlers.segments import count_segments
-from handlers.sms_text import TEXTS, fit, fit_list, gsm_folded
+from handlers.sms_fitting import fit, fit_list, gsm_folded
+from handlers.sms_text import TEXTS
 
 ROWS = [
     # text, intent, argument, language
