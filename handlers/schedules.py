@@ -2,8 +2,8 @@
 
 Organizers' requests (Slack `/muster broadcast at=... every=...`, `/muster scheduled`,
 `/muster unschedule ID`, the console) write `schedules` rows here, inside the caller's unit of work.
-The clock alone turns those rows into APScheduler jobs (`scheduler/clock.py`); web processes never
-touch the job store. Every change is audited.
+The clock alone turns those rows into APScheduler jobs (`scheduler/clock_schedules.py`); web
+processes never touch the job store. Every change is audited.
 
 How the times and cron expressions organizers type are read (in their zone, across daylight
 saving), and when a recurring schedule fires: `handlers.schedule_times`.

@@ -11,11 +11,12 @@ How it works, every tick (1 s):
    nor repeats a job: a schedule due while the clock was down is still in the store with its past
    run time and runs as soon as the clock leads again.
 3. Every 2 s the leader reads the `schedules` rows changed since it last looked (by
-   `updated_at`) and turns them into jobs: id `schedule:<id>`, `replace_existing=True`, so a
-   second registration replaces rather than doubles. A job is replaced only when the schedule's
-   timing changed (so a pending past run time survives a restart); cancelled and finished
-   schedules lose their job. Web processes only write rows; APScheduler 3 cannot share a job store
-   between processes (its FAQ: "You can't"), so only this process writes the store.
+   `updated_at`) and turns them into jobs (`scheduler/clock_schedules.py`): id `schedule:<id>`,
+   `replace_existing=True`, so a second registration replaces rather than doubles. A job is
+   replaced only when the schedule's timing changed (so a pending past run time survives a
+   restart); cancelled and finished schedules lose their job. Web processes only write rows;
+   APScheduler 3 cannot share a job store between processes (its FAQ: "You can't"), so only this
+   process writes the store.
 
 Job options, on purpose: `misfire_grace_time=None` and `coalesce=True` for schedule jobs.
 APScheduler's own misfire handling drops a late run with a log line nobody reads; Muster instead
@@ -37,8 +38,10 @@ looks at the database, not at what it did last), so persisting it would only wri
 30 s for nothing.
 
 What each job does on the leader is `scheduler/clock_jobs.py` (`TimetableJobs`, a base of
-`Timetable`). The entry points APScheduler calls stay here: stored jobs name this module
-(`scheduler.clock:run_schedule_job`), and a job store in an existing database must still find it.
+`Timetable`); turning the schedules into jobs is `scheduler/clock_schedules.py`
+(`TimetableSchedules`, the other base). The entry points APScheduler calls stay here: stored jobs
+name this module (`scheduler.clock:run_schedule_job`), and a job store in an existing database
+must still find it.
 """
 
 from __future__ import annotations
@@ -56,34 +59,30 @@ from apscheduler.events import (
     JobSubmissionEvent,
 )
 from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from handlers.action_network import ActionNetworkApi
 from handlers.config import OrgConfig
 from handlers.mobilize import MobilizeApi
 from handlers.ports import Clock
-from handlers.schedule_times import cron_trigger
 from scheduler import jobs
 from scheduler.clock_jobs import TimetableJobs
+from scheduler.clock_schedules import SCHEDULE_STORE, TimetableSchedules
 from scheduler.leader import AdvisoryLock, LeaseRow, leadership_for
 from scheduler.ports import Metrics, NoMetrics, UowFactory
 from storage.db import make_engine
-from storage.models import Schedule, ScheduleStatus
 
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 SYNC_EVERY = timedelta(seconds=2)
-SYNC_OVERLAP = timedelta(seconds=30)  # re-read rows this far behind the watermark (late commits)
 REMINDER_SWEEP_SECONDS = 30
 RETRY_SECONDS = 30.0  # after a failed firing
-SCHEDULE_STORE, BUILTIN_STORE = "default", "builtin"
+BUILTIN_STORE = "builtin"
 SCHEDULE_JOB_DEFAULTS = {"misfire_grace_time": None, "coalesce": True, "max_instances": 1}
 REMINDER_JOB_ID = "muster:reminders"
 BALLOT_JOB_ID, BALLOT_SWEEP_SECONDS = "muster:ballots", 5
@@ -97,17 +96,6 @@ ACTION_NETWORK_WRITES_SECONDS = 10
 # (textual references, so they pickle) and reach their database and ports through it.
 _leading: Timetable | None = None
 _leading_lock = threading.Lock()
-
-
-def schedule_job_id(schedule_id: int) -> str:
-    return f"schedule:{schedule_id}"
-
-
-def timing_version(schedule: Any) -> str:
-    """What a schedule's job depends on; the job is replaced only when this changes."""
-    when = schedule.cron or (schedule.run_at.isoformat() if schedule.run_at else "")
-    changed = schedule.timing_set_at.isoformat() if schedule.timing_set_at else ""
-    return f"{when}|{schedule.timezone}|{changed}"
 
 
 def run_schedule_job(schedule_id: int, timing: str = "") -> None:
@@ -149,7 +137,7 @@ def run_action_network_writes_job() -> None:
         timetable.drain_action_network()
 
 
-class Timetable(TimetableJobs):
+class Timetable(TimetableJobs, TimetableSchedules):
     """One clock: seeks leadership, and while it leads runs the APScheduler scheduler."""
 
     def __init__(
@@ -345,79 +333,6 @@ class Timetable(TimetableJobs):
             if _leading is self:
                 _leading = None
         self.leadership.abandon()
-
-    # --- schedules -> jobs -------------------------------------------------------------------
-
-    def sync_schedules(self) -> int:
-        """Turn the schedules changed since the last look into jobs; returns jobs (re)added."""
-        assert self.scheduler is not None
-        columns = (
-            Schedule.id,
-            Schedule.kind,
-            Schedule.status,
-            Schedule.run_at,
-            Schedule.cron,
-            Schedule.timezone,
-            Schedule.timing_set_at,
-            Schedule.updated_at,
-        )
-        stmt = select(*columns)
-        if self._watermark is not None:
-            stmt = stmt.where(Schedule.updated_at >= self._watermark - SYNC_OVERLAP)
-        with self.read_uow() as uow:
-            rows = uow.session.execute(stmt).all()
-        self._last_sync = time.monotonic()
-        changed = 0
-        for schedule in rows:
-            changed += self._sync_one(schedule)
-        if self._watermark is None:
-            active = {schedule_job_id(s.id) for s in rows if s.status == ScheduleStatus.ACTIVE}
-            for job_id in set(self._versions) - active:
-                self._remove(job_id)
-        if rows:
-            newest = max(s.updated_at for s in rows)
-            self._watermark = max(newest, self._watermark) if self._watermark else newest
-        return changed
-
-    def _sync_one(self, schedule: Any) -> int:
-        job_id = schedule_job_id(schedule.id)
-        if schedule.status != ScheduleStatus.ACTIVE:
-            self._remove(job_id)
-            return 0
-        version = timing_version(schedule)
-        if self._versions.get(job_id) == version:
-            return 0
-        if schedule.cron:
-            trigger: Any = cron_trigger(schedule.cron, schedule.timezone)
-        elif schedule.run_at is not None:
-            trigger = DateTrigger(run_date=schedule.run_at, timezone=UTC)
-        else:
-            return 0
-        assert self.scheduler is not None
-        self.scheduler.add_job(
-            "scheduler.clock:run_schedule_job",
-            trigger=trigger,
-            args=(schedule.id,),
-            kwargs={"timing": version},
-            id=job_id,
-            name=f"schedule {schedule.id} ({schedule.kind})",
-            jobstore=SCHEDULE_STORE,
-            replace_existing=True,
-        )
-        self._versions[job_id] = version
-        log.info("clock: schedule %s registered (%s)", schedule.id, version.split("|")[0])
-        return 1
-
-    def _remove(self, job_id: str) -> None:
-        if job_id not in self._versions:
-            return
-        self._versions.pop(job_id, None)
-        assert self.scheduler is not None
-        try:
-            self.scheduler.remove_job(job_id, jobstore=SCHEDULE_STORE)
-            log.info("clock: %s removed", job_id)
-        except JobLookupError:
-            pass  # a one-off job APScheduler already dropped after its run
 
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         """A firing failed (the database was away, say). Nothing was committed, and APScheduler

@@ -3,9 +3,10 @@ schedule, the reminder and ballot sweeps) or a peer's sync or drain (Mobilize, A
 the timetable's unit-of-work factory, clock, settings and peer APIs, and logs what came of it.
 
 `TimetableJobs` is the part of `scheduler.clock.Timetable` that does this work; the timetable
-itself seeks leadership, owns the APScheduler scheduler and registers the jobs. APScheduler calls
-the module-level entry points in `scheduler.clock` (`run_schedule_job`, `run_reminder_job`, ...),
-which hand the call to the timetable that leads. Those stay in `scheduler.clock`: the job store
+itself seeks leadership, owns the APScheduler scheduler and registers the jobs (the schedules'
+through `scheduler/clock_schedules.py`). APScheduler calls the module-level entry points in
+`scheduler.clock` (`run_schedule_job`, `run_reminder_job`, ...), which hand the call to the
+timetable that leads. Those stay in `scheduler.clock`: the job store
 keeps each schedule's job by its textual reference, `scheduler.clock:run_schedule_job`, so that
 name must keep resolving for the jobs already stored in existing databases.
 """

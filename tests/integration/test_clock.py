@@ -19,7 +19,8 @@ from bot.bootstrap import Container, bootstrap
 from bot.parts import timetable_for
 from handlers.ports import Clock, FixedClock, SystemClock
 from handlers.schedules import cancel_schedule, edit_schedule, schedule_broadcast
-from scheduler.clock import Timetable, schedule_job_id
+from scheduler.clock import Timetable
+from scheduler.clock_schedules import schedule_job_id
 from storage.db import make_engine
 from storage.models import Broadcast, BroadcastStatus, Delivery, Schedule, ScheduleStatus, SlackPost
 from tests.builders import make_volunteer
