@@ -4,7 +4,7 @@ While the database cannot be reached, the spool (bot/spool.py) keeps a volunteer
 and may answer it at once with a short acknowledgement. It must not answer a number that has
 opted out (its latest consent ledger entry is an opt-out, with or without a volunteer on file), and
 it cannot ask the database. So each web process keeps this view of the ledger: the numbers whose
-latest entry is an opt-in, as the key `bot.spool.sender_key` makes of them (never the numbers
+latest entry is an opt-in, as the key `bot.spool_files.sender_key` makes of them (never the numbers
 themselves). It is read from `consent_events` once the database answers (the ledger is
 append-only, so after the first read only the rows with a higher id are read: one indexed query a
 second, by the spool's replayer thread), and this process's own answers (a STOP, a JOIN) count at

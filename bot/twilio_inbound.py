@@ -20,7 +20,8 @@ from bot.bootstrap import Container
 from bot.desk_process import IN_A_PROCESS, SMS_DESK, ProcessDesk
 from bot.inbound_desk import Desk
 from bot.settings import Settings
-from bot.spool import SpooledRequest, answer_or_keep_all
+from bot.spool import answer_or_keep_all
+from bot.spool_files import SpooledRequest
 from bot.twilio_form import inbound_text
 from bot.twilio_signature import TwilioWebhook, signed_path
 from handlers import geo

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from bot.spool import Spool, SpooledRequest
+from bot.spool_files import Spool, SpooledRequest
 from storage.db import is_database_away, make_engine
 from tests.builders import random_phone
 from tests.conftest import ON_POSTGRES, T0
