@@ -7,7 +7,7 @@ the organizer's Slack: `/muster ...` goes to `handlers.organizer.commands.run_co
 such as Confirm to `run_action`) and comes back through `bot.text_render.render_text`. What the
 sender delivers through the console transport (broadcasts, reminders, waitlist promotions,
 replies) shows up in the right phone as it is sent: the page polls small JSON endpoints once a
-second.
+second, which read what they show through `bot/console_queries.py`.
 
 Who may use it:
 - only when no Twilio credentials are set (with Twilio configured these routes do not exist: 404);
@@ -33,14 +33,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.bootstrap import Container
+from bot.console_queries import inbox, phones, thread_items
 from bot.text_render import render_text
 from handlers import views
 from handlers.config import OrgConfig
@@ -50,13 +49,6 @@ from handlers.organizer.commands import run_action, run_command, split_command
 from handlers.phones import display, masked, to_e164
 from handlers.results import Result
 from handlers.volunteer.receive import receive_text
-from storage.models import (
-    Delivery,
-    DeliveryStatus,
-    InboundMessage,
-    SlackPost,
-    Volunteer,
-)
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +61,6 @@ ASSETS = {
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 MAX_ROSTER_BUTTONS = 10
 MAX_TEXT = 1600  # Twilio's own limit for one message body
-THREAD_LIMIT = 200
-SHOWN_SENT = (DeliveryStatus.QUEUED, DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
-SHOWN_WAITING = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -195,8 +184,8 @@ class ConsoleApi:
                 "org": self.org.org_name,
                 "organizer": CONSOLE_ORGANIZER,
                 "command": self.container.settings.slack_command,
-                "phones": _phones(uow.session),
-                "inbox": _inbox(uow.session),
+                "phones": phones(uow.session),
+                "inbox": inbox(uow.session),
             }
 
     async def thread(self, request: Request) -> Response:
@@ -211,7 +200,7 @@ class ConsoleApi:
 
     def _thread(self, phone: str, now: datetime) -> list[dict[str, Any]]:
         with self.container.read_uow() as uow:
-            return _thread_items(uow.session, phone, now=now)
+            return thread_items(uow.session, phone, now=now)
 
     # --- acting ------------------------------------------------------------------------------
 
@@ -355,88 +344,3 @@ async def _json(request: Request) -> dict[str, Any] | None:
     except ValueError:
         return None
     return body if isinstance(body, dict) else None
-
-
-# --- queries -------------------------------------------------------------------------------------
-
-
-def _phones(session: Session) -> list[dict[str, Any]]:
-    """The numbers to pick from: volunteers, newest activity first, with how many texts each got."""
-    received = (
-        select(Delivery.to_phone, func.count().label("n"))
-        .where(Delivery.status.in_(SHOWN_SENT))
-        .group_by(Delivery.to_phone)
-        .subquery()
-    )
-    stmt = (
-        select(Volunteer, func.coalesce(received.c.n, 0))
-        .outerjoin(received, received.c.to_phone == Volunteer.phone)
-        .where(Volunteer.phone.is_not(None))
-        .order_by(Volunteer.updated_at.desc(), Volunteer.id.desc())
-        .limit(100)
-    )
-    return [
-        {
-            "phone": v.phone,
-            "display": display(v.phone),
-            "name": v.first_name or "",
-            "status": str(v.status),
-            "zip": v.zip or "",
-            "received": int(n),
-        }
-        for v, n in session.execute(stmt)
-    ]
-
-
-def _inbox(session: Session) -> list[dict[str, Any]]:
-    """What would go to the organizers' Slack inbox channel (free texts, sign-ups, alerts)."""
-    posts = session.scalars(select(SlackPost).order_by(SlackPost.id.desc()).limit(50))
-    return [
-        {"id": p.id, "kind": p.kind, "text": p.text, "at": _iso(p.created_at)}
-        for p in reversed(list(posts))
-    ]
-
-
-def _thread_items(session: Session, phone: str, *, now: datetime) -> list[dict[str, Any]]:
-    """One phone's conversation: its texts, the bot's replies, and the texts sent to it."""
-    items: list[tuple[datetime, int, dict[str, Any]]] = []
-    inbound = session.scalars(
-        select(InboundMessage)
-        .where(InboundMessage.from_phone == phone)
-        .order_by(InboundMessage.id.desc())
-        .limit(THREAD_LIMIT)
-    )
-    for msg in inbound:
-        items.append((msg.received_at, 0, _item(f"in{msg.id}", "me", msg.body, msg.received_at)))
-        if msg.reply:
-            items.append(
-                (msg.received_at, 1, _item(f"re{msg.id}", "bot", msg.reply, msg.received_at))
-            )
-    deliveries = session.scalars(
-        select(Delivery)
-        .where(Delivery.to_phone == phone, Delivery.status.in_(SHOWN_SENT + SHOWN_WAITING))
-        .order_by(Delivery.id.desc())
-        .limit(THREAD_LIMIT)
-    )
-    for d in deliveries:
-        if d.status in SHOWN_SENT:
-            at = d.sent_at or d.updated_at
-            items.append((at, 2, _item(f"d{d.id}", "bot", d.body, at, kind=d.kind)))
-        else:
-            waiting = _item(f"w{d.id}", "bot", d.body, d.send_after, kind=d.kind)
-            waiting["waiting"] = (
-                f"waiting until {_iso(d.send_after)}" if d.send_after > now else "sending"
-            )
-            items.append((d.send_after, 3, waiting))
-    items.sort(key=lambda item: (item[0], item[1]))
-    return [item for _at, _order, item in items[-THREAD_LIMIT:]]
-
-
-def _item(
-    key: str, who: str, text: str | None, at: datetime | None, *, kind: str | None = None
-) -> dict[str, Any]:
-    return {"key": key, "who": who, "text": text or "", "at": _iso(at), "kind": kind}
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
