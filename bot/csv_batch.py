@@ -1,7 +1,7 @@
 """Writing one batch of checked rows (`ImportRow`s from `bot/csv_rows.py`) for `muster import
 volunteers`, inside the caller's transaction: one SELECT of the numbers already on file, one of
-their consent history, one multi-row INSERT each for the new volunteers, their tags, districts,
-chapters and consent records, and the volunteers on file that a row changes updated one by one.
+their consent history, which rows are new, unchanged or refused, and the volunteers on file that a
+row changes updated one by one. The new volunteers are inserted by `bot/csv_batch_insert.py`.
 The rules it keeps are in `bot/csv_import.py`'s docstring and docs/data.md.
 """
 
@@ -10,40 +10,28 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.csv_batch_insert import insert_new, ledger_detail
 from bot.csv_rows import IMPORT_CHANNEL, ImportReport, ImportRow
 from handlers.consent import record_opt_in, record_opt_out
 from handlers.districts import districts_of, put_districts
 from storage.chapters import (
     ChapterSource,
-    VolunteerChapter,
     all_chapters,
     join_by_zip,
     membership,
     put_membership,
 )
-from storage.districts import DistrictSource, VolunteerDistrict, enqueue_lookup
+from storage.districts import DistrictSource, enqueue_lookup
 from storage.models import (
     ConsentAction,
     ConsentEvent,
-    Delivery,
-    DeliveryStatus,
-    OnboardingStep,
     Volunteer,
     VolunteerStatus,
     VolunteerTag,
 )
-
-
-def _insert_returning(session: Session, model: Any, rows: list[dict[str, Any]], *cols: Any) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING cols, on either database."""
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(model).on_conflict_do_nothing().returning(*cols)
-    return session.execute(stmt, rows).all()
 
 
 def _latest_consent(session: Session, phones: list[str]) -> dict[str, tuple[str, datetime]]:
@@ -114,39 +102,6 @@ def _would_change(
     )
 
 
-def _ledger_detail(row: ImportRow, detail: str) -> str:
-    return f"{detail}; source={row.source}; line={row.line}"
-
-
-def _ledger_row(
-    row: ImportRow,
-    volunteer_id: int,
-    detail: str,
-    *,
-    action: ConsentAction,
-    occurred_at: datetime,
-) -> dict[str, Any]:
-    """The ledger row `handlers.consent.record_opt_in` (or `record_opt_out`) writes, for a
-    multi-row INSERT of new volunteers (the status and time it sets are in the volunteers' own
-    INSERT)."""
-    return {
-        "phone": row.phone,
-        "volunteer_id": volunteer_id,
-        "action": action,
-        "keyword": None,
-        "channel": IMPORT_CHANNEL,
-        "message_sid": None,
-        "detail": _ledger_detail(row, detail),
-        "occurred_at": occurred_at,
-    }
-
-
-def _new_status(row: ImportRow) -> VolunteerStatus:
-    if row.opted_out:
-        return VolunteerStatus.OPTED_OUT
-    return VolunteerStatus.ACTIVE if row.opted_in_at else VolunteerStatus.UNREACHABLE
-
-
 def import_batch(
     session: Session,
     rows: list[ImportRow],
@@ -191,8 +146,8 @@ def import_batch(
             )  # fmt: skip
 
     if new_rows:
-        _insert_new(session, new_rows, now=now, detail=detail, report=report, geocode=geocode,
-                    chapter_ids=chapter_ids)  # fmt: skip
+        insert_new(session, new_rows, now=now, detail=detail, report=report, geocode=geocode,
+                   chapter_ids=chapter_ids)  # fmt: skip
     if chapter_ids:  # the others join their ZIP's chapter, as a volunteer who texts their ZIP
         join_by_zip(session, now=now)
 
@@ -207,110 +162,6 @@ def _known_chapters(rows: list[ImportRow], chapter_ids: dict[str, int], reject: 
         else:
             known.append(row)
     return known
-
-
-def _insert_new(
-    session: Session,
-    new_rows: list[ImportRow],
-    *,
-    now: datetime,
-    detail: str,
-    report: ImportReport,
-    geocode: bool,
-    chapter_ids: dict[str, int],
-) -> None:
-    values = [
-        {
-            "phone": r.phone,
-            "first_name": r.name,
-            "email": r.email,
-            "member_since": r.member_since,
-            "zip": r.zip,
-            "state": r.state,
-            "timezone": r.timezone,
-            "language": "en",
-            "status": _new_status(r),
-            "onboarding_step": OnboardingStep.DONE,
-            "zip_attempts": 0,
-            "digest_opt_in": False,
-            "source": r.source,
-            "address": r.address,
-            # Only an opt-in the ledger records is kept: an opted-out row's stays in the file.
-            "opted_in_at": None if r.opted_out else r.opted_in_at,
-            "opted_out_at": (r.opted_out_at or now) if r.opted_out else None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for r in new_rows
-    ]
-    ids = dict(
-        (phone, vid)
-        for vid, phone in _insert_returning(
-            session, Volunteer, values, Volunteer.id, Volunteer.phone
-        )
-    )
-    tags, ledger, stopped, districts, placed = [], [], [], [], []
-    for row in new_rows:
-        vid = ids.get(row.phone)
-        if vid is None:  # someone texted JOIN from this number a moment ago: theirs stands
-            report.unchanged += 1
-            continue
-        report.created += 1
-        if geocode and row.address and len(row.districts) < 3:
-            enqueue_lookup(session, volunteer_id=vid, notify=False, now=now)
-        tags += [{"volunteer_id": vid, "tag": t} for t in row.tags]
-        districts += [
-            {
-                "volunteer_id": vid,
-                "chamber": chamber,
-                "district": district,
-                "source": DistrictSource.IMPORT,
-                "vintage": None,
-                "set_at": now,
-            }
-            for chamber, district in row.districts
-        ]
-        if row.chapter:
-            placed.append(
-                {
-                    "volunteer_id": vid,
-                    "chapter_id": chapter_ids[row.chapter],
-                    "source": ChapterSource.IMPORT,
-                    "set_at": now,
-                }
-            )
-        if row.opted_out:
-            when = row.opted_out_at or now
-            ledger.append(
-                _ledger_row(row, vid, detail, action=ConsentAction.OPT_OUT, occurred_at=when)
-            )
-            stopped.append(row.phone)
-            report.kept_opted_out += 1
-            report.opted_out += 1
-        elif row.opted_in_at:
-            ledger.append(
-                _ledger_row(
-                    row, vid, detail, action=ConsentAction.OPT_IN, occurred_at=row.opted_in_at
-                )
-            )
-            report.subscribed += 1
-        else:
-            report.not_subscribed += 1
-    if tags:
-        session.execute(insert(VolunteerTag), tags)
-    if districts:
-        session.execute(insert(VolunteerDistrict), districts)
-    if placed:
-        session.execute(insert(VolunteerChapter), placed)
-    if ledger:
-        session.execute(insert(ConsentEvent), ledger)
-    if stopped:  # as `record_opt_out` does: nothing still queued for these numbers goes out
-        session.execute(
-            update(Delivery)
-            .where(Delivery.to_phone.in_(stopped), Delivery.status == DeliveryStatus.PENDING)
-            .values(status=DeliveryStatus.SKIPPED, error_message="opted out", updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
 
 
 def _update_existing(
@@ -366,7 +217,7 @@ def _update_existing(
             keyword=None,
             channel=IMPORT_CHANNEL,
             now=row.opted_out_at or now,
-            detail=_ledger_detail(row, detail),
+            detail=ledger_detail(row, detail),
         )
         report.opted_out += 1
         changed = True
@@ -378,7 +229,7 @@ def _update_existing(
             keyword=None,
             channel=IMPORT_CHANNEL,
             now=row.opted_in_at,
-            detail=_ledger_detail(row, detail),
+            detail=ledger_detail(row, detail),
         )
         report.subscribed += 1
         changed = True
