@@ -1,5 +1,6 @@
 """Driving `/slack/events` as Slack does: signed HTTP requests into the real route, with the Web
-API (and every `response_url`) pointed at a local fake (tests/fakes/slack_api.py)."""
+API (and every `response_url`) pointed at a local fake (tests/fakes/slack_api.py); and what the
+tests count in the database afterwards (the outbox, any table's rows, the audit log)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from starlette.testclient import TestClient
 from bot.bootstrap import Container, bootstrap
 from bot.web import create_app
 from handlers.ports import FixedClock
-from storage.models import Delivery
+from storage.models import AuditEntry, Delivery
 from tests.conftest import make_settings
 from tests.fakes.slack_api import Call, FakeSlackApi
 
@@ -197,6 +198,16 @@ def deliveries(engine) -> int:
     """How many texts are in the outbox, in any status."""
     with Session(bind=engine) as session:
         return session.scalar(select(func.count()).select_from(Delivery)) or 0
+
+
+def count(engine, model) -> int:
+    with engine.connect() as conn:
+        return conn.scalar(select(func.count()).select_from(model))
+
+
+def audit_actions(engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        return [(a, b) for a, b in conn.execute(select(AuditEntry.actor, AuditEntry.action))]
 
 
 @contextmanager
