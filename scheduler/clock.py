@@ -334,6 +334,8 @@ class Timetable(TimetableJobs, TimetableSchedules):
                 _leading = None
         self.leadership.abandon()
 
+    # --- failed firings ------------------------------------------------------------------
+
     def _on_job_error(self, event: JobExecutionEvent) -> None:
         """A firing failed (the database was away, say). Nothing was committed, and APScheduler
         has already moved the job on (a one-off job is gone): in RETRY_SECONDS the clock

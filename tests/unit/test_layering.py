@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "handlers", "storage", "scheduler")
 SIZED_TOO = ("bench", "tests")  # held to MAX_LINES, not to the arrows
-MAX_LINES = 450
+MAX_LINES = 400
 FORBIDDEN = {
     "storage": {"handlers", "bot", "scheduler"},
     "handlers": {"bot", "scheduler", "slack_bolt", "slack_sdk", "twilio", "starlette", "uvicorn"},
