@@ -3,32 +3,19 @@ Twilio API; one that could only arrive after its shift started is dropped, never
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from bot.bootstrap import Container
-from handlers.ports import FixedClock
 from scheduler.jobs import run_reminder_sweep
 from storage.models import Commitment, CommitmentStatus, Delivery, DeliveryStatus
 from tests.builders import make_shift, make_volunteer
 from tests.fakes.twilio_api import FakeTwilio
-from tests.sending import drain, twilio_container
+from tests.sending import drain
 
 FAST = {"rate_mps": 10_000.0, "concurrency": 4}
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as server:
-        yield server
-
-
-@pytest.fixture
-def app(db_url: str, engine: Engine, clock: FixedClock, fake: FakeTwilio) -> Container:
-    return twilio_container(db_url, engine, clock, fake)  # QUIET_HOURS 21:00-09:00
+# `app` and `fake` are tests/integration/conftest.py's: the settings' QUIET_HOURS 21:00-09:00.
 
 
 def _signed_up(app: Container, *, starts_at: datetime, hours: float = 2, title: str) -> int:
