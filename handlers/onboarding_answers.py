@@ -63,6 +63,15 @@ def parse_name(text: str) -> str | None:
     return candidate
 
 
+def is_a_message(text: str) -> bool:
+    """Whether an onboarding text is said to us (a question, a sentence) rather than a try at the
+    answer asked for: no digit in it, and a question mark or four words or more. Such a text is
+    kept for the organizers and the question asked again, never refused as a bad answer."""
+    if any(ch.isdigit() for ch in text):
+        return False
+    return "?" in text or len(text.split()) >= 4
+
+
 def parse_interests(text: str) -> list[str] | None:
     """Tags from "1 3", "1,2,5", "135", "canvass and phones"; None when it is none of these."""
     folded = fold(text)

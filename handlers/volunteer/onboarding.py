@@ -8,7 +8,7 @@ from handlers.action_network_writes import volunteer_joined
 from handlers.chapters import follow_zip
 from handlers.district_crosswalk import ZipDistricts, apply_zip
 from handlers.keywords import Intent
-from handlers.onboarding_answers import parse_interests, parse_name
+from handlers.onboarding_answers import is_a_message, parse_interests, parse_name
 from handlers.volunteer.districts import address_question, answer_address, awaiting_address
 from handlers.volunteer.turn import Answer, Turn, place, shown
 from storage.models import OnboardingStep, VolunteerTag
@@ -54,6 +54,8 @@ def answer_question(t: Turn) -> Answer | None:
     if v.onboarding_step == OnboardingStep.ZIP:
         if skip:
             return to_interests(t), "onboarding_zip"
+        if is_a_message(t.msg.text):
+            return None  # a question mid-sign-up: for the organizers, and the ZIP asked again
         info = geo.zip_info(t.msg.text.strip())
         if info is None:
             t.update(zip_attempts=v.zip_attempts + 1)
@@ -67,6 +69,8 @@ def answer_question(t: Turn) -> Answer | None:
         return to_interests(t), "onboarding_zip"
     if v.onboarding_step == OnboardingStep.INTERESTS:
         tags = [] if skip else parse_interests(t.msg.text)
+        if tags is None and is_a_message(t.msg.text):
+            return None  # kept for the organizers, and the question asked again
         if tags is None:
             t.update(zip_attempts=v.zip_attempts + 1)
             if v.zip_attempts < INTEREST_TRIES:

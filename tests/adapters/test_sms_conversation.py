@@ -333,3 +333,19 @@ def test_every_alias_through_the_webhook(volunteer, db, text, expected) -> None:
     with db() as s:
         shift = make_shift(s, starts_at=T0 + timedelta(days=1))
     assert expected in phone.text(text.format(n=shift.id))
+
+
+def test_a_question_at_the_zip_or_interests_step_reaches_the_organizers(phone_for, db) -> None:
+    phone = phone_for()
+    phone.text("JOIN")
+    phone.text("Ana")
+    asked = phone.text("when is the next canvass?")
+    assert "isn't a US ZIP code" not in asked and "ZIP code? (or SKIP)" in asked
+    assert "when is the next canvass?" in posts(db, "inbox")[-1].text
+    v = volunteer_of(db, phone)
+    assert (v.onboarding_step, v.zip_attempts) == (OnboardingStep.ZIP, 0)
+    assert INTERESTS_PROMPT in phone.text("02124")
+    assert INTERESTS_PROMPT in phone.text("Is there parking at the office?")
+    assert "Is there parking at the office?" in posts(db, "inbox")[-1].text
+    assert volunteer_of(db, phone).onboarding_step == OnboardingStep.INTERESTS
+    assert "all set, Ana" in phone.text("1")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.keywords import Intent, parse
-from handlers.onboarding_answers import parse_interests, parse_name
+from handlers.onboarding_answers import is_a_message, parse_interests, parse_name
 from handlers.segments import count_segments
 from handlers.sms_fitting import fit, fit_list, gsm_folded
 from handlers.sms_text import TEXTS
@@ -243,3 +243,20 @@ def test_email_keyword_keeps_the_address_as_typed() -> None:
     assert (p.intent, p.arg) == (Intent.EMAIL, "Me.Too@Example.org")
     assert parse("email: me@example.org").arg == "me@example.org"
     assert parse("email").arg is None
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("when is the next canvass?", True),
+        ("I can help on weekends only", True),
+        ("02124", False),
+        ("my zip is 02124 ok?", False),
+        ("Boston", False),
+        ("all of them", False),
+    ],
+)
+def test_an_onboarding_text_is_a_message_when_it_is_a_question_or_a_sentence(
+    text: str, message: bool
+) -> None:
+    assert is_a_message(text) == message
