@@ -7,6 +7,7 @@ three-segment limit. Fitting a text into its segments is `handlers/sms_fitting.p
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -335,8 +336,13 @@ def lang_of(language: str | None) -> str:
     return language if language in LANGUAGES else "en"
 
 
+# A sentence's full stop right after a value that already ends one: "... the Clean...." or
+# "Testify!." reads as a typo. The value's own mark ends the sentence.
+_DOUBLE_STOP = re.compile(r"(\.\.\.|[!?…])\.(?=\s|$)")
+
+
 def say(key: str, language: str | None, **values: object) -> str:
-    return TEXTS[key][lang_of(language)].format(**values)
+    return _DOUBLE_STOP.sub(r"\1", TEXTS[key][lang_of(language)].format(**values))
 
 
 def when(at: datetime, zone: str | None, language: str | None) -> str:

@@ -260,3 +260,15 @@ def test_an_onboarding_text_is_a_message_when_it_is_a_question_or_a_sentence(
     text: str, message: bool
 ) -> None:
     assert is_a_message(text) == message
+
+
+@pytest.mark.parametrize("lang", ["en", "es"])
+def test_a_cut_title_ends_its_sentence_without_a_second_stop(lang: str) -> None:
+    from handlers.sms_text import say, short_title
+
+    cut = short_title("Phonebank for the Clean Energy Jobs Act before the vote")
+    line = f"#1 Tue 12/8 6pm {cut}"
+    assert cut.endswith("...")
+    assert f"{cut} " in say("committed", lang, shift=line, n=1)
+    assert "...." not in say("confirmed", lang, shift=line)
+    assert say("committed", lang, shift="#2 Wed 12/9 10am Canvass", n=2).count("Canvass. ") == 1
