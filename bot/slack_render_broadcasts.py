@@ -50,6 +50,8 @@ def broadcast_preview_blocks(view: views.BroadcastPreviewView) -> tuple[str, lis
             text += f"\n*{label}:* " + escape(follow_up).replace(chr(10), " ")
     if view.left_out:
         text += "\n:warning: " + escape(view.left_out_text)
+    if view.nobody:
+        text += "\n:warning: " + escape(view.nobody)
     label = "Schedule" if when else f"Send to {view.recipients:,}"
     confirm = button(label, CONFIRM, view.token, "primary")
     confirm["confirm"] = {

@@ -133,6 +133,8 @@ def _(view: views.BroadcastPreviewView) -> str:
         lines.append(f"If NO: {view.on_no}")
     if view.left_out:
         lines.append(view.left_out_text)
+    if view.nobody:
+        lines.append(view.nobody)
     quiet = quiet_words(view)
     if quiet:
         lines.append(quiet)

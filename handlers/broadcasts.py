@@ -17,6 +17,7 @@ from sqlalchemy import Integer, String, and_, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from handlers.audience_hints import nobody_reason
 from handlers.audiences import (
     Audience,
     audience_condition,
@@ -73,6 +74,7 @@ class BroadcastPreview:
     samples: list[str] = field(default_factory=list)
     left_out: int = 0
     left_out_fields: dict[str, int] = field(default_factory=dict)
+    nobody: str = ""  # with no recipient: why, and what the organizer may have meant
 
     @property
     def encoding(self) -> str:
@@ -122,6 +124,7 @@ def preview_broadcast(
     names = session.scalars(
         recipients(aud).with_only_columns(Volunteer.first_name).limit(SAMPLE_NAMES)
     ).all()
+    nobody = nobody_reason(session, aud) if total == 0 else ""
     if has_fields(text):
         r = preview_rendered(session, where, text)
         return BroadcastPreview(
@@ -136,6 +139,7 @@ def preview_broadcast(
             samples=r.samples,
             left_out=r.left_out,
             left_out_fields=r.left_out_fields,
+            nobody=nobody,
         )
     return BroadcastPreview(
         audience=str(aud),
@@ -146,6 +150,7 @@ def preview_broadcast(
         in_quiet_hours_now=quiet,
         first_names=[n or "(no name yet)" for n in names],
         non_gsm_characters=non_gsm_characters(text),
+        nobody=nobody,
     )
 
 

@@ -139,6 +139,7 @@ class BroadcastPreviewView:
     left_out_fields: tuple[tuple[str, int], ...] = ()
     on_yes: str | None = None
     on_no: str | None = None
+    nobody: str = ""  # with no recipient: why (a tag no volunteer has, say)
 
     @property
     def left_out_text(self) -> str:

@@ -326,6 +326,7 @@ def preview(
         on_no=request.on_no,
         deadline=_expiry_in_words(request, org),
         quiet_hours_override=request.quiet_hours_override,
+        nobody=p.nobody,
     )
     return Result(view=view, intent="broadcast.preview")
 

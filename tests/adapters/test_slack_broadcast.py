@@ -49,6 +49,18 @@ def test_preview_then_confirm_twice_sends_once(slack: SlackHarness, engine, volu
     assert actions.count("broadcast.confirm") == 1 and "broadcast.draft" in actions
 
 
+def test_a_preview_that_reaches_nobody_says_why(slack: SlackHarness, engine, volunteers):
+    typo = blocks_text(slack.ask('broadcast to=tag:canvas message="Canvass Saturday?"'))
+    assert "0 volunteers" in typo
+    assert "No volunteer has the tag 'canvas'. Did you mean tag:canvass?" in typo
+    assert "Tags in use: canvass." in typo
+    gone = blocks_text(slack.ask('broadcast to=zip:9 message="Canvass Saturday?"'))
+    assert "Nobody in zip:9 can be texted now" in gone
+    found = blocks_text(slack.ask('broadcast to=tag:canvass message="Canvass Saturday?"'))
+    assert "3 volunteers" in found and "Nobody" not in found and "No volunteer" not in found
+    assert deliveries(engine) == 0
+
+
 def test_cancel_sends_nothing(slack: SlackHarness, engine, volunteers):
     answer = slack.ask('broadcast to=all message="Rally moved to 6pm"')
     token = buttons(answer)["muster.broadcast.cancel"]
