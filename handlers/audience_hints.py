@@ -1,4 +1,4 @@
-"""Why a broadcast's preview reaches nobody, in words an organizer can act on.
+"""Why a broadcast's (or a ballot's) preview reaches nobody, in words an organizer can act on.
 
 A tag no volunteer has is most often a typo (`tag:phonebanking` for `tag:phonebank`): the
 preview names the tags in use and the nearest one. It is a warning, not a refusal: a schedule
@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers.audiences import Audience
-from storage.models import VolunteerTag
+from storage.models import Volunteer, VolunteerTag
 
 SHOWN_TAGS = 12
 
@@ -21,6 +21,11 @@ SHOWN_TAGS = 12
 def nobody_reason(session: Session, audience: Audience) -> str:
     """The warning for a preview with no recipient."""
     for part in audience.terms:
+        if part.kind == "members" and not _any_member(session):
+            return (
+                "No volunteer is a member yet: `member PHONE since=YYYY-MM-DD` makes one, and a "
+                "volunteers import takes a `member_since` column."
+            )
         if part.kind != "tag" or _has_tag(session, part.value):
             continue
         in_use = _tags_in_use(session)
@@ -34,6 +39,11 @@ def nobody_reason(session: Session, audience: Audience) -> str:
         f"Nobody in {audience} can be texted now: no volunteer matches, or those who do have "
         "opted out. Nothing would be sent."
     )
+
+
+def _any_member(session: Session) -> bool:
+    found = select(Volunteer.id).where(Volunteer.member_since.is_not(None)).limit(1)
+    return session.scalar(found) is not None
 
 
 def _has_tag(session: Session, tag: str) -> bool:

@@ -16,6 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from handlers import broadcasts, views, vote_rules, votes
+from handlers.audience_hints import nobody_reason
+from handlers.audiences import parse_audience
 from handlers.config import OrgConfig
 from handlers.districts import district_label
 from handlers.errors import InvalidInput, NotAnOrganizer, UsageError
@@ -78,8 +80,9 @@ def add_vote(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: C
         names = s.scalars(
             select(Volunteer.first_name).where(who).order_by(Volunteer.id).limit(5)
         ).all()
+        total = sum(n for _, n in by_zone)
+        nobody = nobody_reason(s, parse_audience(ballot.audience)) if total == 0 else ""
         uow.commit()
-    total = sum(n for _, n in by_zone)
     quiet = sum(
         n for tz, n in by_zone if in_quiet_hours(now, tz, org.quiet_hours,
                                                  default=org.default_timezone)
@@ -102,6 +105,7 @@ def add_vote(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock: C
         in_quiet_hours=quiet if ballot.opens_at <= now else 0,
         first_names=tuple(n or "(no name yet)" for n in names),
         when=when,
+        nobody=nobody,
     )
     return Result(view=view, intent="vote.preview")
 
@@ -340,5 +344,6 @@ def remind_vote(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
         first_names=tuple(p.first_names),
         when="now",
         broadcast_id=draft.id,
+        nobody=p.nobody,
     )
     return Result(view=view, intent="vote.remind.preview")

@@ -52,6 +52,14 @@ def test_member_sets_and_ends_a_membership(slack: SlackHarness, engine) -> None:
     assert "YYYY-MM-DD" in blocks_text(slack.ask(f"member {phone} since=March"))
 
 
+def test_a_ballot_with_no_member_yet_says_how_to_make_one(slack: SlackHarness, engine) -> None:
+    text = blocks_text(slack.ask(ADD))
+    assert "0 volunteers" in text
+    assert "No volunteer is a member yet: `member PHONE since=YYYY-MM-DD` makes one" in text
+    members(engine, 1)
+    assert "No volunteer is a member" not in blocks_text(slack.ask(ADD))
+
+
 def test_a_ballot_from_preview_to_result(slack: SlackHarness, engine) -> None:
     phones = members(engine, 3)
     answer = slack.ask(ADD)
