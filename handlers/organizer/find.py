@@ -1,4 +1,7 @@
-"""`/muster find QUERY`: look volunteers up by phone, name, ZIP prefix or tag."""
+"""`/muster find QUERY`: look volunteers up by phone, name, ZIP prefix or tag.
+
+Rosters, the inbox and the logs show a number masked to its last four digits (***-***-0111): that
+form, or the four digits alone, finds the volunteer (four digits also match ZIP prefixes)."""
 
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ from storage.models import Commitment, CommitmentStatus, Shift, Volunteer, Volun
 from storage.uow import UnitOfWork
 
 FIND_LIMIT = 25
+_MASKED = re.compile(r"[*x•]{3}[-. ]?[*x•]{3}[-. ]?(\d{4})", re.IGNORECASE)
 
 
 def find_volunteers(
@@ -83,6 +87,13 @@ def _find_condition(query: str) -> tuple[object, str]:
     if lowered.startswith("tag:"):
         tag = lowered[4:].strip()
         return Volunteer.tags.any(VolunteerTag.tag == tag), "tag"
+    masked = _MASKED.fullmatch(query)
+    if masked:  # as a roster or a log shows a number: ***-***-0111
+        return Volunteer.phone.endswith(masked[1], autoescape=True), "last four digits"
+    if re.fullmatch(r"\d{4}", query):  # the last four of a masked number, or a ZIP prefix
+        zip_prefix = Volunteer.zip.startswith(query, autoescape=True)
+        last_four = Volunteer.phone.endswith(query, autoescape=True)
+        return or_(zip_prefix, last_four), "ZIP prefix or last four digits"
     if re.fullmatch(r"\d{1,5}", query):
         return Volunteer.zip.startswith(query, autoescape=True), "ZIP prefix"
     digits = re.sub(r"\D", "", query)

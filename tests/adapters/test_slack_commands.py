@@ -134,13 +134,17 @@ def test_a_non_organizer_is_refused_every_command(slack: SlackHarness, engine, c
     assert not slack.slack.calls_to("files.completeUploadExternal")
 
 
-def test_find_by_phone_name_zip_prefix_and_tag(slack: SlackHarness, engine):
+def test_find_by_phone_its_last_four_name_zip_prefix_and_tag(slack: SlackHarness, engine):
     from sqlalchemy.orm import Session
 
     with Session(bind=engine) as session:
         make_volunteer(session, first_name="Maria", phone="+16175550123", zip="02124")
-        make_volunteer(session, first_name="Mariana", zip="02130", tags=["canvass"])
-        make_volunteer(session, first_name="Dev", zip="60601", tags=["phonebank"])
+        make_volunteer(
+            session, first_name="Mariana", phone="+16175550456", zip="02130", tags=["canvass"]
+        )
+        make_volunteer(
+            session, first_name="Dev", phone="+13125550789", zip="60601", tags=["phonebank"]
+        )
         session.commit()
     assert "Maria" in blocks_text(slack.ask("find (617) 555-0123"))
     by_name = blocks_text(slack.ask("find mari"))
@@ -151,6 +155,12 @@ def test_find_by_phone_name_zip_prefix_and_tag(slack: SlackHarness, engine):
     assert "Dev" in by_tag and "Maria" not in by_tag
     assert "Dev" in blocks_text(slack.ask("find phonebank"))
     assert "No volunteer matches" in blocks_text(slack.ask("find Zed"))
+    # a number as a roster shows it (masked to the last four), or those four digits alone
+    masked = blocks_text(slack.ask("find ***-***-0123"))
+    assert "Maria" in masked and "Mariana" not in masked and "last four digits" in masked
+    four = blocks_text(slack.ask("find 0123"))
+    assert "Maria" in four and "Mariana" not in four and "Dev" not in four
+    assert "Dev" in blocks_text(slack.ask("find 6060"))  # still a ZIP prefix too
 
 
 def test_stats_counts_volunteers_and_signups(slack: SlackHarness, engine):
