@@ -19,6 +19,10 @@ from handlers.schedules import ScheduledView
 from storage.models import Broadcast, Delivery
 from storage.uow import UnitOfWork
 
+# A schedule whose text is written when it fires (the digest lists the open shifts of that day).
+_MADE_AT_SEND = {
+    schedules.ScheduleKind.DIGEST: "(the digest of open shifts, written when it goes out)"
+}
 GOING_OUT_LIMIT = 10  # broadcasts still going out, listed by `scheduled` with Stop sending
 
 
@@ -32,7 +36,7 @@ def list_scheduled(
             views.ScheduleLine(
                 id=s.id,
                 audience=s.audience,
-                body=s.body,
+                body=s.body or _MADE_AT_SEND.get(s.kind, ""),
                 when=_schedule_when(s),
                 created_by=s.created_by,
             )

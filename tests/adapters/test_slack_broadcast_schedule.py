@@ -57,6 +57,19 @@ def test_recurring_broadcast(slack: SlackHarness, engine, volunteers):
     assert "more than once an hour" in too_often
 
 
+def test_the_digest_is_listed_with_what_it_sends(slack: SlackHarness, engine) -> None:
+    from handlers.schedules import schedule_digest
+
+    with Session(bind=engine) as session:
+        schedule_digest(
+            session, cron="0 10 * * MON", timezone="America/New_York", created_by="seed",
+            now=datetime(2026, 11, 19, tzinfo=UTC),
+        )  # fmt: skip
+        session.commit()
+    listed = blocks_text(slack.ask("scheduled"))
+    assert "`digest`" in listed and "the digest of open shifts, written when it goes out" in listed
+
+
 # --- Long and non-Latin scheduled messages: every button value fits Slack's 2,000 ------------
 
 SPANISH = (
