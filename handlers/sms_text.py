@@ -314,6 +314,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "{org}: thanks, we got your message. An organizer will read it.",
         "es": "{org}: gracias, recibimos tu mensaje. Un organizador lo leerá.",
     },
+    "maybe_drop_which": {
+        "en": "{org}: to leave a shift, reply DROP and its number (MY lists yours). To stop all "
+        "texts from us, reply STOP.",
+        "es": "{org}: para salir de un turno, responde DROP y su número (MY muestra los tuyos). "
+        "Para no recibir más mensajes, responde ALTO.",
+    },
     "maybe_drop": {
         "en": "To leave shift {n}, reply DROP {n}. To stop all texts from us, reply STOP.",
         "es": "Para salir del turno {n}, responde DROP {n}. Para no recibir más mensajes, "

@@ -7,6 +7,7 @@ change goes in the consent ledger (`handlers.consent`) with the text's keyword a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from sqlalchemy import func, select
@@ -19,6 +20,12 @@ from handlers.volunteer.inbox import ACK_INTERVAL
 from handlers.volunteer.onboarding import current_question
 from handlers.volunteer.turn import Answer, Turn, storable
 from storage.models import InboundMessage, OnboardingStep, Volunteer, VolunteerStatus
+
+# "cancel my shift", "I have to cancel Saturday's canvass": a wish to drop, not (only) to stop.
+_ABOUT_A_SHIFT = re.compile(
+    r"\b(shifts?|spots?|sign ?ups?|canvass\w*|phone ?banks?\w*|text ?banks?|events?|"
+    r"turnos?|eventos?|lugar)\b"
+)
 
 
 def help_reply(t: Turn) -> str:
@@ -132,6 +139,8 @@ def maybe_opt_out(t: Turn) -> Answer:
     reply = t.say("maybe_opt_out", org=t.org.org_name)
     if t.parsed.number is not None:
         reply = t.say("maybe_drop", n=t.parsed.number)
+    elif _ABOUT_A_SHIFT.search(t.parsed.normalized or ""):
+        reply = t.say("maybe_drop_which", org=t.org.org_name)
     return reply, "maybe_opt_out"
 
 

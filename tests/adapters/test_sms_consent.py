@@ -99,6 +99,8 @@ def test_courtesy_before_a_stop_word_or_the_word_twice_opts_out(volunteer, db, t
         "wrong number",
         "CANCEL 12",
         "please don't stop the canvass",
+        "cancel my shift",
+        "I have to cancel my spot on saturday",
     ],
 )
 def test_messages_that_might_be_opt_outs_are_flagged_not_acted_on(volunteer, db, text) -> None:
@@ -112,6 +114,8 @@ def test_messages_that_might_be_opt_outs_are_flagged_not_acted_on(volunteer, db,
         assert s.scalars(select(InboundMessage.flagged)).all() == [True]
     if text == "CANCEL 12":
         assert "DROP 12" in reply
+    if "cancel my" in text:  # a shift, with no number: how to leave one, and how to stop
+        assert "to leave a shift, reply DROP and its number (MY lists yours)" in reply
 
 
 def test_stop_start_stop_in_the_consent_ledger(volunteer, db) -> None:
