@@ -21,8 +21,9 @@ def shift_text(line: views.ShiftLine) -> str:
         source = (
             f" · <{line.mobilize_url}|from Mobilize>" if line.mobilize_url else " · from Mobilize"
         )
+    cancelled = " · :no_entry: *cancelled*" if line.cancelled else ""
     return (
-        f"*#{line.id} {escape(line.title)}*{source}\n{line.when}"
+        f"*#{line.id} {escape(line.title)}*{cancelled}{source}\n{line.when}"
         + (f" · {escape(where)}" if where else "")
         + f"\n`{bar(line.filled, line.capacity)}` {line.filled}/{line.capacity} filled{wait}{tags}"
     )

@@ -27,8 +27,9 @@ def shift_line(line: views.ShiftLine) -> str:
     source = (
         f" (from Mobilize: {line.mobilize_url or 'edit it there'})" if line.from_mobilize else ""
     )
+    cancelled = " (CANCELLED)" if line.cancelled else ""
     return (
-        f"#{line.id} {line.title}{source}\n  {line.when}"
+        f"#{line.id} {line.title}{cancelled}{source}\n  {line.when}"
         + (f" - {where}" if where else "")
         + f"\n  [{bar(line.filled, line.capacity)}] {line.filled}/{line.capacity} filled{wait}"
     )

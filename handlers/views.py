@@ -37,6 +37,7 @@ class ShiftLine:
     tags: tuple[str, ...] = ()
     mobilize_url: str | None = None  # set for a shift from Mobilize (edited there, not here)
     from_mobilize: bool = False
+    cancelled: bool = False  # `shift cancel N` (its volunteers were told); kept for the record
 
     @property
     def spots_left(self) -> int:

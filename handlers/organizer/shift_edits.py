@@ -30,6 +30,7 @@ from storage.uow import UnitOfWork
 
 EDITABLE = ("title", "start", "end", "capacity", "location", "zip", "tags")
 _WHEN = "%Y-%m-%d %H:%M"
+_AS_TYPED = {"starts_at": "start", "ends_at": "end"}  # column -> the key `shift edit` takes
 
 
 class MobilizeShift(MusterError):
@@ -124,7 +125,8 @@ def edit_shift(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock:
             detail={"changed": changed, "told": told, "promoted": len(promoted)},
             at=now,
         )
-        text = f"Shift #{shift_id} updated ({', '.join(changed)})."
+        said = [_AS_TYPED.get(k, k) for k in columns if k in changed]  # the command's words
+        text = f"Shift #{shift_id} updated: {', '.join(said)}."
         if told:
             text += f" {told} volunteer{'s' if told != 1 else ''} told of the change by text."
         if promoted:

@@ -222,6 +222,7 @@ def shift_lines(session: Session, shifts: list[Shift], org: OrgConfig) -> list[v
             tags=tuple(s.tags or ()),
             mobilize_url=s.url if s.source == ShiftSource.MOBILIZE else None,
             from_mobilize=s.source == ShiftSource.MOBILIZE,
+            cancelled=s.cancelled_at is not None,
         )
         for s in shifts
     ]

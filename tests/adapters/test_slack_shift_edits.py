@@ -55,7 +55,7 @@ def test_a_moved_shift_is_told_once_and_more_seats_go_to_the_waitlist(
     moved = blocks_text(
         slack.ask(f'shift edit {n} start="2026-11-19 18:00" end="2026-11-19 20:00"')
     )
-    assert f"Shift #{n} updated (ends_at, starts_at)" in moved and "3 volunteers told" in moved
+    assert f"Shift #{n} updated: start, end." in moved and "3 volunteers told" in moved
     again = blocks_text(
         slack.ask(f'shift edit {n} start="2026-11-19 18:00" end="2026-11-19 20:00"')
     )
@@ -88,6 +88,9 @@ def test_a_cancelled_shift_is_told_once(slack: SlackHarness, engine, crew) -> No
     assert f"Shift #{n} (Phonebank) is cancelled. 3 volunteers told by text." in answer
     assert "cancelled already" in blocks_text(slack.ask(f"shift cancel {n}"))
     assert "cancelled already" in blocks_text(slack.ask(f"shift edit {n} capacity=5"))
+    roster = blocks_text(slack.ask(f"roster {n}"))
+    assert f"#{n} Phonebank* · :no_entry: *cancelled*" in roster
+    assert "cancelled" not in blocks_text(slack.ask("shifts"))  # gone from the upcoming ones
     told = _texts(engine, "shift_change")
     assert len(told) == 3 and all("has been cancelled by the organizers" in t.body for t in told)
     with Session(bind=engine) as s:
