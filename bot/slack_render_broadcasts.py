@@ -38,7 +38,7 @@ def broadcast_preview_blocks(view: views.BroadcastPreviewView) -> tuple[str, lis
     longest = " for the longest" if view.samples else ""
     text = (
         f"*Preview: nothing is sent until you confirm.*\n*To:* `{escape(view.audience)}`: "
-        f"{view.recipients:,} volunteers{when}{deadline}\n"
+        f"{views.volunteers(view.recipients)}{when}{deadline}\n"
         f"*Message* ({view.segments} segment(s){longest}, {view.encoding}, "
         f"about {view.estimated_cost}):\n>{escape(view.body).replace(chr(10), chr(10) + '>')}"
         f"{quiet}\n*First recipients:* {escape(names)}"
@@ -57,7 +57,7 @@ def broadcast_preview_blocks(view: views.BroadcastPreviewView) -> tuple[str, lis
     confirm["confirm"] = {
         "title": plain("Send this broadcast?" if not when else "Schedule this broadcast?"),
         "text": plain(
-            f"{view.recipients:,} volunteers will get it"
+            f"{views.volunteers(view.recipients)} will get it"
             + (", in quiet hours too." if view.quiet_hours_override else ".")
         ),
         "confirm": plain("Yes"),
@@ -68,7 +68,7 @@ def broadcast_preview_blocks(view: views.BroadcastPreviewView) -> tuple[str, lis
         "block_id": "broadcast-preview",
         "elements": [confirm, button("Cancel", CANCEL, view.token, "danger")],
     }
-    return f"Broadcast preview: {view.recipients:,} volunteers", [section(text), actions]
+    return f"Broadcast preview: {views.volunteers(view.recipients)}", [section(text), actions]
 
 
 def quiet_words(view: views.BroadcastPreviewView, moon: str = "", alarm: str = "") -> str:

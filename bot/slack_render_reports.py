@@ -54,7 +54,7 @@ def chapters_blocks(view: views.ChaptersView) -> tuple[str, list[Block]]:
             f" and {len(c.zips) - 40} more" if len(c.zips) > 40 else ""
         )
         out.append(section(
-            f"*{escape(c.name)}* `chapter:{c.slug}`\n{c.volunteers:,} volunteers · "
+            f"*{escape(c.name)}* `chapter:{c.slug}`\n{views.volunteers(c.volunteers)} · "
             f"{c.active:,} active in 30 days · leaders {leaders} · texts go to {channel}"
             + (f"\nZIPs: {zips or 'none'}" if view.detail else f" · {len(c.zips)} ZIPs")
         ))  # fmt: skip

@@ -120,7 +120,7 @@ def _(view: views.FindView) -> str:
 def _(view: views.BroadcastPreviewView) -> str:
     lines = [
         "Preview (nothing is sent until you confirm):",
-        f"To: {view.audience} - {view.recipients:,} volunteers",
+        f"To: {view.audience} - {views.volunteers(view.recipients)}",
         f"When: {view.when or 'now'}",
         *([f"Deadline: {view.deadline}"] if view.deadline else []),
         f"Message ({view.segments} segment(s), {view.encoding}, about {view.estimated_cost}):",
@@ -229,8 +229,8 @@ def _(view: views.ChaptersView) -> str:
     for c in view.rows:
         leaders = ", ".join(c.leaders) or "none"
         lines.append(
-            f"  chapter:{c.slug} {c.name}: {c.volunteers:,} volunteers, {c.active:,} active in "
-            f"30 days, leaders {leaders}, texts to {c.channel or 'the inbox channel'}"
+            f"  chapter:{c.slug} {c.name}: {views.volunteers(c.volunteers)}, {c.active:,} active "
+            f"in 30 days, leaders {leaders}, texts to {c.channel or 'the inbox channel'}"
         )
         if view.detail:
             lines.append(f"    ZIPs: {', '.join(c.zips) or 'none'}")

@@ -11,6 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+def volunteers(n: int) -> str:
+    """`1 volunteer`, `2,500 volunteers`."""
+    return f"{n:,} volunteer{'' if n == 1 else 's'}"
+
+
 @dataclass(frozen=True, slots=True)
 class CommandHelp:
     usage: str

@@ -107,7 +107,7 @@ def confirm_broadcast(
     # (also on a second click, whose answer may land last and replace the first).
     going, name = status in GOING, f"Broadcast #{broadcast_id}"
     if queued:
-        text = f"{name} is on its way to {queued:,} volunteers."
+        text = f"{name} is on its way to {views.volunteers(queued)}."
         view = views.BroadcastDoneView("queued", text, broadcast_id, stoppable=going)
         return Result(view=view, intent="broadcast.queued")
     if status == BroadcastStatus.CANCELLED:
@@ -115,7 +115,7 @@ def confirm_broadcast(
     elif not recipients:
         text = f"{name} had nobody to go to; nothing was sent."
     elif going:
-        text = f"{name} was already sent on its way to {recipients:,} volunteers."
+        text = f"{name} was already sent on its way to {views.volunteers(recipients)}."
     else:
         text = f"{name} was already sent."
     view = views.BroadcastDoneView("already", text, broadcast_id, stoppable=going)

@@ -89,7 +89,7 @@ def test_a_ballot_from_preview_to_result(slack: SlackHarness, engine) -> None:
     assert "2 of 3 eligible voted" in tally and "Passing so far: Endorse Ed Markey" in tally
 
     remind = slack.ask(f"vote remind {n}")
-    assert "1 volunteers" in blocks_text(remind) and "have not voted yet" in blocks_text(remind)
+    assert "1 volunteer\n" in blocks_text(remind) and "have not voted yet" in blocks_text(remind)
     slack.answer(
         slack.click("muster.broadcast.confirm", buttons(remind)["muster.broadcast.confirm"])
     )
