@@ -13,7 +13,9 @@ as it is.
 Revoking consent "by any reasonable means" (FCC 24-24): besides the keywords, plain requests in
 English and Spanish ("stop texting me", "remove me from this list", "no me manden más mensajes")
 are opt-outs, and texts that only might be one (mentions of stopping, removing, a wrong number)
-come back as `MAYBE_OPT_OUT`, for the organizers to look at.
+come back as `MAYBE_OPT_OUT`, for the organizers to look at; those words are
+`handlers.opt_out_words`. YES and DROP take courtesy around them ("yes 12 please") and up to five
+numbers ("YES 1, 2", "DROP 3 and 4").
 
 The folding that matching works on is `handlers.text_folding`; answers that only the question
 asked gives a meaning to (a first name, interests) are read by `handlers.onboarding_answers`.
@@ -24,6 +26,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from handlers.opt_out_words import (
+    FILLER,
+    LEADING_FILLER,
+    MAX_LEADING,
+    MAYBE_OPT_OUT,
+    OPT_OUT_PHRASES,
+    SPANISH_HINT,
+)
 from handlers.text_folding import after_keyword, fold, strip_edges
 from storage.models import StrEnum
 
@@ -64,6 +74,14 @@ class Parsed:
     @property
     def number(self) -> int | None:
         return int(self.arg) if self.arg and self.arg.isascii() and self.arg.isdigit() else None
+
+    @property
+    def numbers(self) -> tuple[int, ...]:
+        """The shift numbers of `YES 1, 2` / `DROP 3 and 4` (one for `YES 12`), in order."""
+        parts = (self.arg or "").split()
+        if not parts or not all(p.isascii() and p.isdigit() for p in parts):
+            return ()
+        return tuple(dict.fromkeys(int(p) for p in parts))
 
 
 # One word (after folding) -> (intent, language). Multi-word keywords are listed with a space.
@@ -147,128 +165,6 @@ _EMAIL_WORDS = {"email": None, "e mail": None, "correo": "es"}
 _ZIP_WORDS = {"zip": None, "zipcode": None, "zip code": None, "codigo postal": "es"}
 _ADDRESS_WORDS = {"address": "en", "my address": "en", "direccion": "es", "mi direccion": "es"}
 
-# Words that may follow an opt-out keyword without changing its meaning ("STOP please", "stop
-# texting me now", "alto por favor").
-_FILLER = frozenset(
-    [
-        "please",
-        "pls",
-        "plz",
-        "now",
-        "all",
-        "it",
-        "them",
-        "this",
-        "these",
-        "that",
-        "texting",
-        "texts",
-        "text",
-        "txt",
-        "txts",
-        "sms",
-        "messages",
-        "message",
-        "msgs",
-        "msg",
-        "messaging",
-        "sending",
-        "me",
-        "us",
-        "thanks",
-        "thank",
-        "you",
-        "thx",
-        "ty",
-        "asap",
-        "immediately",
-        "right",
-        "away",
-        "already",
-        "ok",
-        "okay",
-        "for",
-        "good",
-        "forever",
-        "permanently",
-        "por",
-        "favor",
-        "ya",
-        "todo",
-        "todos",
-        "los",
-        "mensajes",
-        "gracias",
-        "ahora",
-        "mismo",
-    ]
-)
-# Courtesy that may come before an opt-out keyword ("Please STOP", "ok stop", "por favor ALTO"),
-# at most _MAX_LEADING words of it. Only words that add nothing: "can I stop by?" and "please don't
-# stop the canvass" stay maybes.
-_LEADING_FILLER = frozenset(
-    [
-        "please",
-        "pls",
-        "plz",
-        "ok",
-        "okay",
-        "okey",
-        "just",
-        "thanks",
-        "thx",
-        "ty",
-        "por",
-        "favor",
-        "porfa",
-        "porfavor",
-        "xfa",
-        "ya",
-        "gracias",
-    ]
-)
-_MAX_LEADING = 4
-
-_OPT_OUT_PHRASES = [
-    re.compile(p)
-    for p in (
-        # English
-        r"\b(stop|quit|cease|end) (texting|txting|messaging|msging|sending|contacting|spamming)\b",
-        r"\b(remove|delete|take|drop) (me|my number|my phone|this number)\b.*\b(list|off|from)\b",
-        r"\b(remove|delete) (me|my number)$",
-        r"\btake me off\b",
-        r"\bunsubscribe\b",
-        r"\bopt (me )?out\b",
-        r"\bno (more|further) (texts?|txts?|messages?|msgs?|sms)\b",
-        r"\b(do not|dont|don t|never) (text|txt|message|msg|contact|sms) (me|this number)"
-        r"( (again|anymore|any more|ever))?$",
-        r"\b(do not|dont|don t) want (any more |more |these |your )?(texts|messages|msgs)\b",
-        r"\bleave me alone\b",
-        r"\blose my number\b",
-        # Spanish (accents already folded)
-        r"\bno me (manden|mandes|mande|envien|envies|envie|escriban|escribas|textees|texteen|"
-        r"contacten|contactes)\b",
-        r"\b(sacame|saquenme|borrame|borrenme|quitame|quitenme|eliminame|eliminenme|"
-        r"desuscribeme|desuscribanme)\b",
-        r"\bdar(me|se)? de baja\b",
-        r"\b(dejen|deja|dejar|paren|para|parar) de (mandar|enviar|escribir|textear|contactar)",
-        r"\b(ya )?no (quiero|deseo) (recibir )?(mas )?(mensajes|textos|sms)\b",
-        r"\bdesuscrib",
-        r"\bcancelar (la |mi )?suscripcion\b",
-        r"\bno mas (mensajes|textos|sms)\b",
-    )
-]
-_MAYBE_OPT_OUT = re.compile(
-    r"\b(stop|stopp?ing|quit|cancel|unsub|remove|opt|spam|spamming|wrong number|who is this|"
-    r"whos this|who s this|how did you get my number|not interested|don t text|dont text|"
-    r"do not text|baja|alto|parar|basta|no mas|no quiero|numero equivocado|quien es)\b"
-)
-_SPANISH_HINT = re.compile(
-    r"\b(manden|mandes|envien|envies|mensajes|textos|quiero|deseo|mas|favor|porfa|porfavor|xfa|"
-    r"baja|sacame|saquenme|borrame|borrenme|quitame|quitenme|dejen|lista|numero|gracias|"
-    r"equivocado|quien)\b"
-)
-
 # What may join NAME to the name: "Name is Maria", "Name's Maria", "nombre es María", "NAME: Maria".
 _NAME_LEAD_IN = re.compile(r"^[^\w'’]*(?:['’]s\b|(?:is|es)\b)?", re.IGNORECASE)
 
@@ -276,7 +172,7 @@ _NAME_LEAD_IN = re.compile(r"^[^\w'’]*(?:['’]s\b|(?:is|es)\b)?", re.IGNORECA
 def _leading_filler(words: list[str]) -> int:
     """How many of the first words are courtesy before a keyword ("please", "ok", "por favor")."""
     n = 0
-    while n < min(len(words), _MAX_LEADING) and words[n] in _LEADING_FILLER:
+    while n < min(len(words), MAX_LEADING) and words[n] in LEADING_FILLER:
         n += 1
     return n
 
@@ -296,7 +192,7 @@ def _only_filler(words: list[str]) -> bool:
     i = 0
     while i < len(words):
         again = _opt_out_word(words, i)
-        if again is None and words[i] not in _FILLER:
+        if again is None and words[i] not in FILLER:
             return False
         i += len(again.split()) if again else 1
     return True
@@ -310,6 +206,28 @@ def _bare_opt_out(words: list[str]) -> str | None:
     if keyword is None or not _only_filler(words[start + len(keyword.split()) :]):
         return None
     return keyword
+
+
+# One shift number, or up to five joined by spaces, commas, "and", "&" or "y" (folded away but
+# for the words): "1", "1 2", "1 and 2", "1 y 2".
+_NUMBERS = r"[0-9]+(?:(?: and| y)? [0-9]+){0,4}"
+# Courtesy that may follow YES 12 or DROP 12 without changing it ("yes 2 please", "drop 3 thanks").
+_TRAILING_COURTESY = frozenset(
+    ["please", "pls", "plz", "thanks", "thank", "you", "thx", "ty", "por", "favor", "gracias"]
+)
+
+
+def _courtesy_off(words: list[str]) -> str:
+    """The words without the courtesy around them ("please YES 12 thank you" -> "yes 12")."""
+    end = len(words)
+    while end > 0 and words[end - 1] in _TRAILING_COURTESY:
+        end -= 1
+    return " ".join(words[_leading_filler(words[:end]) : end])
+
+
+def _numbers_arg(numbers: str | None) -> str | None:
+    """ "1 and 2" -> "1 2": the arg of a YES or DROP, shift numbers joined by spaces."""
+    return " ".join(re.findall(r"[0-9]+", numbers)) if numbers else None
 
 
 def _with_arg(folded: str, table: dict[str, str | None]) -> tuple[str, str | None, int] | None:
@@ -338,14 +256,15 @@ def parse(text: str) -> Parsed:
     if m:
         arg = " ".join(g for g in m.groups()[1:] if g) or None
         return Parsed(Intent.VOTE, "VOTE", arg, "es" if m.group(1) != "vote" else None, folded)
-    # YES 12 / Y 12 / SIGNUP 12 / SI 12 (also "YES #12", "yes12")
-    m = re.fullmatch(r"(yes|y|signup|sign up|si) ?([0-9]+)", folded)
+    # YES 12 / Y 12 / SIGNUP 12 / SI 12 (also "YES #12", "yes12", "yes 12 please", "YES 1, 2")
+    core = _courtesy_off(words)
+    m = re.fullmatch(rf"(yes|y|signup|sign up|si) ?({_NUMBERS})", core)
     if m:
         lang = _COMMIT_WORDS[m.group(1)]
-        return Parsed(Intent.COMMIT, m.group(1).upper(), m.group(2), lang, folded)
-    m = re.fullmatch(r"drop ?([0-9]+)?", folded)
+        return Parsed(Intent.COMMIT, m.group(1).upper(), _numbers_arg(m.group(2)), lang, folded)
+    m = re.fullmatch(rf"drop ?({_NUMBERS})?", core)
     if m:
-        return Parsed(Intent.DROP, "DROP", m.group(1), None, folded)
+        return Parsed(Intent.DROP, "DROP", _numbers_arg(m.group(1)), None, folded)
     if folded in ("signup", "sign up"):
         return Parsed(Intent.COMMIT, folded.upper(), None, "en", folded)
     named = _with_arg(folded, _NAME_WORDS)
@@ -372,18 +291,18 @@ def parse(text: str) -> Parsed:
     # An opt-out keyword with only filler around it: "STOP please", "Please STOP", "STOP STOP".
     keyword = _bare_opt_out(words)
     if keyword is not None:
-        lang = _WORDS[keyword][1] or ("es" if _SPANISH_HINT.search(folded) else None)
+        lang = _WORDS[keyword][1] or ("es" if SPANISH_HINT.search(folded) else None)
         return Parsed(Intent.OPT_OUT, keyword.upper(), None, lang, folded)
-    for phrase in _OPT_OUT_PHRASES:
+    for phrase in OPT_OUT_PHRASES:
         if phrase.search(folded):
-            lang = "es" if _SPANISH_HINT.search(folded) else "en"
+            lang = "es" if SPANISH_HINT.search(folded) else "en"
             return Parsed(Intent.OPT_OUT, None, None, lang, folded)
     # "CANCEL 12": probably meant DROP 12; not an opt-out, but ask and tell the organizers.
     core = " ".join(words[_leading_filler(words) :])  # "please cancel 12" too
     m = re.fullmatch(r"(cancel|cancelar|stop|quit|end) ?([0-9]+)", core)
     if m:
         return Parsed(Intent.MAYBE_OPT_OUT, m.group(1).upper(), m.group(2), None, folded)
-    if _MAYBE_OPT_OUT.search(folded):
-        lang = "es" if _SPANISH_HINT.search(folded) else None
+    if MAYBE_OPT_OUT.search(folded):
+        lang = "es" if SPANISH_HINT.search(folded) else None
         return Parsed(Intent.MAYBE_OPT_OUT, None, None, lang, folded)
     return Parsed(Intent.OTHER, normalized=folded)

@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.sms_text_shifts import SHIFT_TEXTS
 from storage.models import Shift
 
 LANGUAGES = ("en", "es")
@@ -94,93 +95,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "en": "You're all set{name}! Reply SHIFTS to see upcoming shifts, HELP for help.",
         "es": "¡Listo{name}! Responde TURNOS para ver los próximos turnos, AYUDA para ayuda.",
     },
-    # Shifts
-    "shifts_header": {"en": "Open shifts:", "es": "Turnos abiertos:"},
-    "shifts_footer": {
-        "en": "Reply YES + number to sign up, e.g. YES {n}",
-        "es": "Responde SI + número para inscribirte, p. ej. SI {n}",
-    },
-    "no_shifts": {
-        "en": "No open shifts right now. We'll text you when there are more.",
-        "es": "No hay turnos abiertos ahora. Te avisaremos cuando haya más.",
-    },
-    "spots_left": {"en": "{k} left", "es": "quedan {k}"},
-    "committed": {
-        "en": "You're signed up: {shift}. Reply DROP {n} if you can't make it.",
-        "es": "Estás inscrito: {shift}. Responde DROP {n} si no puedes ir.",
-    },
-    "waitlisted": {
-        "en": "Shift {n} is full, so you're #{rank} on its waitlist. We'll text you if a spot "
-        "opens. DROP {n} to leave the list.",
-        "es": "El turno {n} está lleno: eres el #{rank} en la lista de espera. Te avisaremos si "
-        "se abre un lugar. DROP {n} para salir.",
-    },
-    "already_committed": {
-        "en": "You're already signed up for shift {n}. Reply MY to see your shifts.",
-        "es": "Ya estás inscrito en el turno {n}. Responde MIS para ver tus turnos.",
-    },
-    "already_waitlisted": {
-        "en": "You're already on the waitlist for shift {n} (#{rank}). We'll text you if a spot "
-        "opens.",
-        "es": "Ya estás en la lista de espera del turno {n} (#{rank}). Te avisaremos si se abre "
-        "un lugar.",
-    },
-    "unknown_shift": {
-        "en": "There's no shift {n}. Reply SHIFTS to see open shifts.",
-        "es": "No hay un turno {n}. Responde TURNOS para ver los turnos abiertos.",
-    },
-    "past_shift": {
-        "en": "Shift {n} has already started, so sign-ups are closed. Reply SHIFTS for upcoming "
-        "ones.",
-        "es": "El turno {n} ya empezó y no admite inscripciones. Responde TURNOS para ver otros.",
-    },
-    "cancelled_shift": {
-        "en": "Shift {n} was cancelled. Reply SHIFTS for other shifts.",
-        "es": "El turno {n} fue cancelado. Responde TURNOS para ver otros.",
-    },
-    "dropped": {
-        "en": "You're off shift {n}. Thanks for letting us know!",
-        "es": "Ya no estás en el turno {n}. ¡Gracias por avisar!",
-    },
-    "dropped_waitlist": {
-        "en": "You're off the waitlist for shift {n}.",
-        "es": "Saliste de la lista de espera del turno {n}.",
-    },
-    "drop_not_signed_up": {
-        "en": "You're not signed up for shift {n}. Reply MY to see your shifts.",
-        "es": "No estás inscrito en el turno {n}. Responde MIS para ver tus turnos.",
-    },
-    "drop_past": {
-        "en": "Shift {n} has already started. If you can't be there, please tell an organizer.",
-        "es": "El turno {n} ya empezó. Si no puedes estar, avisa a un organizador.",
-    },
-    "which_shift": {
-        "en": "Which shift? Send {word} and its number, e.g. {word} 12. Reply SHIFTS or MY to "
-        "see numbers.",
-        "es": "¿Qué turno? Envía {word} y su número, p. ej. {word} 12. Responde TURNOS o MIS para "
-        "ver los números.",
-    },
-    "promoted": {
-        "en": "{org}: a spot opened! You're now signed up: {shift}. Reply DROP {n} if you can't "
-        "make it.",
-        "es": "{org}: ¡se abrió un lugar! Ya estás inscrito: {shift}. Responde DROP {n} si no "
-        "puedes ir.",
-    },
-    "my_header": {"en": "Your shifts:", "es": "Tus turnos:"},
-    "my_waitlist": {"en": "waitlist #{rank}", "es": "en espera #{rank}"},
-    "my_confirmed": {"en": "confirmed", "es": "confirmado"},
-    "my_none": {
-        "en": "You have no upcoming shifts. Reply SHIFTS to find one.",
-        "es": "No tienes turnos próximos. Responde TURNOS para buscar uno.",
-    },
-    "confirmed": {
-        "en": "Thanks! You're confirmed: {shift}. See you there!",
-        "es": "¡Gracias! Confirmado: {shift}. ¡Nos vemos!",
-    },
-    "nothing_to_confirm": {
-        "en": "You have no reminded shift to confirm. Reply MY to see your shifts.",
-        "es": "No tienes un turno por confirmar. Responde MIS para ver tus turnos.",
-    },
+    # The shift keywords: handlers/sms_text_shifts.py
+    **SHIFT_TEXTS,
     # Profile
     "name_set": {
         "en": "Thanks, {name}! Your name is updated.",

@@ -1,5 +1,7 @@
 """The shift keywords: SHIFTS (the open shifts, nearest first), YES N (sign up, or join the
-waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked about)."""
+waitlist), DROP N, MY (my shifts) and C (confirm the shift a reminder asked about). YES and DROP
+take up to five numbers at once ("YES 1, 2"): each is done as if texted alone, and the answer is
+a line for each."""
 
 from __future__ import annotations
 
@@ -37,10 +39,19 @@ def list_shifts(t: Turn) -> Answer:
 
 
 def commit(t: Turn) -> Answer:
-    v, n = t.volunteer, t.parsed.number
+    v, numbers = t.volunteer, t.parsed.numbers
     assert v is not None
-    if n is None:
+    if not numbers:
         return t.say("which_shift", word="YES"), "commit"
+    if len(numbers) == 1:
+        return _commit_one(t, v, numbers[0], many=False)
+    lines = [_commit_one(t, v, n, many=True)[0] for n in numbers]
+    foot = t.say("many_commit_footer")
+    return sms_fitting.fit_list(t.say("many_header"), lines, foot, MAX_SEGMENTS), "commit_many"
+
+
+def _commit_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
+    """Sign up for shift n: the reply (or, for one of several numbers, its line) and intent."""
     out = shifts.commit_to_shift(
         t.session, volunteer=v, shift_id=n, now=t.now, channel=str(t.msg.channel)
     )
@@ -49,22 +60,23 @@ def commit(t: Turn) -> Answer:
         t.batch.seat_taken(out.shift.id)
         _attend(t, out.shift, out.commitment, v)
         line = sms_text.shift_line(out.shift, t.zone, t.lang)
-        return t.say("committed", shift=line, n=n), "commit"
+        return t.say("many_committed" if many else "committed", shift=line, n=n), "commit"
     if out.status == CommitStatus.WAITLISTED:
         assert out.commitment is not None
         rank = shifts.waitlist_rank(t.session, out.commitment)
-        return t.say("waitlisted", n=n, rank=rank), "waitlist"
+        return t.say("many_waitlisted" if many else "waitlisted", n=n, rank=rank), "waitlist"
     if out.status == CommitStatus.ALREADY:
         assert out.commitment is not None
         if out.commitment.status == CommitmentStatus.WAITLISTED:
             rank = shifts.waitlist_rank(t.session, out.commitment)
-            return t.say("already_waitlisted", n=n, rank=rank), "commit_already"
-        return t.say("already_committed", n=n), "commit_already"
+            key = "many_already_waitlisted" if many else "already_waitlisted"
+            return t.say(key, n=n, rank=rank), "commit_already"
+        return t.say("many_already" if many else "already_committed", n=n), "commit_already"
     key = {
         CommitStatus.PAST: "past_shift",
         CommitStatus.CANCELLED: "cancelled_shift",
     }.get(out.status, "unknown_shift")
-    return t.say(key, n=n), f"commit_{out.status}"
+    return t.say(f"many_{key}" if many else key, n=n), f"commit_{out.status}"
 
 
 def _attend(t: Turn, shift: Shift, commitment: Commitment | None, volunteer: Volunteer) -> None:
@@ -87,19 +99,29 @@ def _attend(t: Turn, shift: Shift, commitment: Commitment | None, volunteer: Vol
 
 
 def drop(t: Turn) -> Answer:
-    v, n = t.volunteer, t.parsed.number
+    v, numbers = t.volunteer, t.parsed.numbers
     assert v is not None
-    if n is None:
+    if not numbers:
         return t.say("which_shift", word="DROP"), "drop"
+    if len(numbers) == 1:
+        return _drop_one(t, v, numbers[0], many=False)
+    lines = [_drop_one(t, v, n, many=True)[0] for n in numbers]
+    foot = t.say("many_drop_footer")
+    return sms_fitting.fit_list(t.say("many_header"), lines, foot, MAX_SEGMENTS), "drop_many"
+
+
+def _drop_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
+    """Leave shift n: the reply (or, for one of several numbers, its line) and intent."""
     out = shifts.drop_commitment(
         t.session, volunteer=v, shift_id=n, now=t.now, org_name=t.org.org_name
     )
     if out.status == DropStatus.UNKNOWN:
-        return t.say("unknown_shift", n=n), "drop_unknown"
+        return t.say("many_unknown_shift" if many else "unknown_shift", n=n), "drop_unknown"
     if out.status == DropStatus.NOT_SIGNED_UP:
-        return t.say("drop_not_signed_up", n=n), "drop_not_signed_up"
+        key = "many_drop_not_signed_up" if many else "drop_not_signed_up"
+        return t.say(key, n=n), "drop_not_signed_up"
     if out.status == DropStatus.PAST:
-        return t.say("drop_past", n=n), "drop_past"
+        return t.say("many_drop_past" if many else "drop_past", n=n), "drop_past"
     t.sms.extend(out.sms)
     assert out.shift is not None and out.commitment is not None
     if out.shift.source == ShiftSource.MOBILIZE:
@@ -111,13 +133,13 @@ def drop(t: Turn) -> Answer:
     if out.was in shifts.SEATED and out.promoted is None:
         t.batch.seat_freed(out.shift.id)
     if out.was == CommitmentStatus.WAITLISTED:
-        return t.say("dropped_waitlist", n=n), "drop"
+        return t.say("many_dropped_waitlist" if many else "dropped_waitlist", n=n), "drop"
     title = sms_text.shift_line(out.shift, t.org.default_timezone, "en")
     note = f"dropped {title}"
     if out.promoted is not None:
         note += f"; {who(out.promoted.volunteer)} moved up from the waitlist"
     t.post("drop", note)
-    return t.say("dropped", n=n), "drop"
+    return t.say("many_dropped" if many else "dropped", n=n), "drop"
 
 
 def my_shifts(t: Turn) -> Answer:

@@ -213,6 +213,33 @@ def test_sign_up_waitlist_drop_promotion_my_and_confirm(volunteer, db) -> None:
     assert "(confirmed)" in second.text("MY")
 
 
+def test_several_shifts_in_one_text_and_courtesy_around_a_keyword(volunteer, db) -> None:
+    ana, bo = volunteer(first_name="Ana"), volunteer(first_name="Bo")
+    with db() as s:
+        canvass = make_shift(s, starts_at=T0 + timedelta(days=1), capacity=1, title="Canvass")
+        bank = make_shift(s, starts_at=T0 + timedelta(days=2), title="Phonebank")
+    a, b = canvass.id, bank.id
+    assert bo.text(f"yes {a} please") == (
+        f"You're signed up: #{a} Tue 11/17 10am Canvass. Reply DROP {a} if you can't make it."
+    )
+    assert ana.text(f"YES {a}, {b} and 99999") == (
+        f"Your shifts:\n#{a}: full, you're #1 on the waitlist\n"
+        f"#{b} Wed 11/18 10am Phonebank: signed up\n#99999: no such shift\n"
+        "Reply DROP and a number if you can't make one."
+    )
+    assert ana.text("MY") == (
+        f"Your shifts:\n#{a} Tue 11/17 10am Canvass (waitlist #1)\n#{b} Wed 11/18 10am Phonebank"
+    )
+    assert ana.text(f"Sí {a} y {b}").startswith("Tus turnos:\n")  # already on both, in Spanish
+    assert ana.text(f"drop {a} {b} thanks") == (  # accents folded to keep it one segment
+        f"Tus turnos:\n#{a}: fuera de la lista de espera\n#{b}: ya no estas\n¡Gracias por avisar!"
+    )
+    with db() as s:
+        mine = s.scalars(select(Commitment.status).where(Commitment.shift_id.in_((a, b))))
+        assert sorted(mine) == ["committed", "dropped", "dropped"]  # Bo's seat is kept
+    assert posts(db, "drop")  # the organizers hear of the seat freed on the phonebank
+
+
 # --- calls to action, check-ins, free text ------------------------------------------------------
 
 

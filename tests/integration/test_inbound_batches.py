@@ -115,6 +115,26 @@ def test_a_shift_filled_earlier_in_the_batch_is_no_longer_offered(container) -> 
     assert f"#{last_seat}" not in after.reply and f"#{other}" in after.reply  # type: ignore[union-attr]
 
 
+def test_several_shifts_in_one_text_of_a_batch_answer_as_one_at_a_time(container) -> None:
+    sam, lee, (two, one) = on_file(container, 2, 1)
+    texts = [
+        text(lee, "SHIFTS"),
+        text(sam, f"YES {two}, {one}"),
+        text(lee, "SHIFTS"),
+        text(sam, f"drop {one} and {two} please"),
+        text(lee, "SHIFTS"),
+    ]
+    batch = [o.reply for o in answer(container, texts)]  # type: ignore[union-attr]
+    assert batch[1].startswith("Your shifts:\n") and batch[1].count(": signed up") == 2
+    assert f"#{one}" not in batch[2] and "(1 left)" in batch[2]
+    assert batch[4] == batch[0] and "you're off it" in batch[3]
+    one_by_one = []
+    for t in [text(lee, "SHIFTS"), text(sam, f"YES {two}, {one}")]:
+        done = receive_text(t, uow=container.uow(), org=container.org, clock=container.clock)
+        one_by_one.append(done.reply)
+    assert one_by_one == batch[:2]
+
+
 def test_shifts_in_a_batch_show_the_seats_taken_and_freed_before_them(container) -> None:
     sam, lee, (two, one) = on_file(container, 2, 1)
     ana = random_phone()
