@@ -27,6 +27,7 @@ opted out, not marked unreachable) and not forgotten; the sender checks again at
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -301,7 +302,10 @@ def _parse_term(piece: str, raw: str) -> Audience:
     term = TERMS.get(kind.strip().lower())
     found = term.parse(kind.strip().lower(), rest.strip()) if term else None
     if found is None:
-        raise UsageError(f"I don't understand the audience {raw!r}. {AUDIENCE_USAGE}")
+        near = difflib.get_close_matches(kind.strip().lower(), [k for k in TERMS if k], n=1)
+        fixed = near[0] + (f":{rest.strip()}" if rest.strip() else "") if near else ""
+        mean = f" Did you mean {raw.replace(piece, fixed, 1)}?" if near and term is None else ""
+        raise UsageError(f"I don't understand the audience {raw!r}.{mean} {AUDIENCE_USAGE}")
     return found
 
 

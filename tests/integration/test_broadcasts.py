@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -208,6 +209,13 @@ def test_bad_audiences_and_bodies_get_a_clear_answer(uow: SqlAlchemyUnitOfWork) 
             parse_audience(bad)
     with pytest.raises(UsageError, match="up to 250 miles"):
         parse_audience("near:02124:900")
+    for typo, meant in (
+        ("al", "all"),
+        ("tags:canvass", "tag:canvass"),
+        ("targets+tga:x", "targets+tag:x"),
+    ):
+        with pytest.raises(UsageError, match=f"Did you mean {re.escape(meant)}\\?"):
+            parse_audience(typo)
     with uow:
         with pytest.raises(UsageError, match="ZIP code 00000"):
             create_draft(uow.session, body="Hi", audience="near:00000:5", created_by="U1", now=T0)
