@@ -20,6 +20,7 @@ help lists, in that order). A new button or modal is one function and one row in
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from datetime import datetime
 
@@ -92,7 +93,9 @@ def run_command(cmd: OrganizerCommand, *, uow: UnitOfWork, org: OrgConfig, clock
     if handler is None:
         if cmd.name in ("", "shift", "target"):
             return show_help()
-        raise UsageError(f"I don't know `{cmd.name}`. Try `{USAGE['help']}`.")
+        near = difflib.get_close_matches(cmd.name, list(COMMANDS), n=1, cutoff=0.7)
+        mean = f" Did you mean `{near[0]}`?" if near else ""
+        raise UsageError(f"I don't know `{cmd.name}`.{mean} Try `{USAGE['help']}`.")
     return handler(cmd, uow=uow, org=org, clock=clock)
 
 

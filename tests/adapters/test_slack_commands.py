@@ -99,8 +99,10 @@ def test_malformed_commands_answer_the_exact_usage_line(
     assert audit_actions(engine) == []
 
 
-def test_unknown_command_points_to_help(slack: SlackHarness):
-    assert "/muster help" in blocks_text(slack.ask("dance"))
+def test_unknown_command_points_to_help_and_to_the_one_meant(slack: SlackHarness):
+    dance = blocks_text(slack.ask("dance"))
+    assert "/muster help" in dance and "Did you mean" not in dance
+    assert "Did you mean `roster`?" in blocks_text(slack.ask("rostr 3"))
 
 
 @pytest.mark.parametrize(
