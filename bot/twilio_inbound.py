@@ -75,6 +75,11 @@ def routes(container: Container) -> list[BaseRoute]:
         )
     container.extras.setdefault("closers", []).append(desk.close)
     webhook = TwilioWebhook(settings)
+    if settings.twilio_enabled and not settings.org_contact:  # a real number, a real HELP
+        log.warning(
+            "ORG_CONTACT is not set: HELP answers name no way to reach a person (a phone number "
+            "or an email), which the carriers' rules for 10DLC and toll-free numbers ask for"
+        )
 
     async def inbound_sms(request: Request) -> Response:
         params = await webhook.signed_params(request)

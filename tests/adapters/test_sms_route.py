@@ -131,3 +131,26 @@ def test_any_body_gives_well_formed_twiml_never_an_error(phone_for, body, onboar
     assert len(messages) <= 1
     for m in messages:
         assert count_segments(m).segments <= 3
+
+
+@pytest.mark.parametrize("contact", [None, "help@massforward.org"])
+def test_a_real_number_without_org_contact_is_warned_about_at_start(
+    db_url, engine, clock, caplog, contact
+) -> None:
+    import logging
+
+    from starlette.testclient import TestClient
+
+    from bot.bootstrap import bootstrap
+    from bot.web import create_app
+    from tests.adapters.sms_phone import ACCOUNT_SID
+    from tests.conftest import make_settings
+
+    s = make_settings(
+        db_url, twilio_auth_token=AUTH_TOKEN, twilio_account_sid=ACCOUNT_SID, org_contact=contact
+    )
+    caplog.set_level(logging.WARNING, logger="bot.twilio_inbound")
+    with TestClient(create_app(bootstrap(s, clock=clock, engine=engine))):
+        pass  # started and stopped, its desk with it
+    warned = [r for r in caplog.records if "ORG_CONTACT is not set" in r.getMessage()]
+    assert len(warned) == (1 if contact is None else 0)
