@@ -63,6 +63,51 @@ def parse_name(text: str) -> str | None:
     return candidate
 
 
+# Greetings and acknowledgements that answer no question ("hi", "ok thanks", "buenas tardes"):
+# sent where onboarding asked for a name, a ZIP or interests, they get the question again.
+# ("yes", "no" and "si" are keywords, read before this.)
+_SMALL_TALK = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "heya",
+        "hiya",
+        "hola",
+        "buenas",
+        "buenos",
+        "ok",
+        "okay",
+        "kk",
+        "sure",
+        "cool",
+        "great",
+        "thanks",
+        "thank",
+        "you",
+        "thx",
+        "gracias",
+        "yeah",
+        "yep",
+        "yup",
+        "there",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
+        "dias",
+        "tardes",
+        "noches",
+    ]
+)
+
+
+def is_small_talk(text: str) -> bool:
+    """Whether a text is only a greeting or an acknowledgement (not a name, not a message)."""
+    words = fold(text).split()
+    return bool(words) and all(w in _SMALL_TALK for w in words)
+
+
 def is_a_message(text: str) -> bool:
     """Whether an onboarding text is said to us (a question, a sentence) rather than a try at the
     answer asked for: no digit in it, and a question mark or four words or more. Such a text is

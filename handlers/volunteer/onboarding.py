@@ -8,7 +8,7 @@ from handlers.action_network_writes import volunteer_joined
 from handlers.chapters import follow_zip
 from handlers.district_crosswalk import ZipDistricts, apply_zip
 from handlers.keywords import Intent
-from handlers.onboarding_answers import is_a_message, parse_interests, parse_name
+from handlers.onboarding_answers import is_a_message, is_small_talk, parse_interests, parse_name
 from handlers.volunteer.districts import address_question, answer_address, awaiting_address
 from handlers.volunteer.turn import Answer, Turn, place, shown
 from storage.models import OnboardingStep, VolunteerTag
@@ -37,6 +37,8 @@ def answer_question(t: Turn) -> Answer | None:
     if p.intent not in (Intent.OTHER, Intent.SKIP, Intent.NUMBER):  # a bare 3 answers it too
         return None  # a keyword in the middle of onboarding is obeyed, not taken as a name
     skip = p.intent == Intent.SKIP
+    if not skip and is_small_talk(t.msg.text) and (question := current_question(t)):
+        return question, "onboarding_again"  # "hi", "ok thanks": the question again, no try used
     if v.onboarding_step == OnboardingStep.NAME:
         name = None if skip else parse_name(t.msg.text)
         if name is None and not skip:

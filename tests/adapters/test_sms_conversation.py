@@ -62,6 +62,19 @@ def test_the_full_onboarding(phone_for, db) -> None:
     assert len(signups) == 2 and "Maria" in signups[1].text and "canvass" in signups[1].text
 
 
+def test_a_greeting_or_a_thanks_during_onboarding_gets_the_question_again(phone_for, db) -> None:
+    phone = phone_for()
+    phone.text("JOIN")
+    assert phone.text("hi") == "What's your first name?"  # not "Thanks, Hi!"
+    assert phone.text("Hello there!") == "What's your first name?"
+    assert phone.text("Maria").startswith("Thanks, Maria!")
+    assert phone.text("ok thanks") == "What's your 5-digit ZIP code? (or SKIP)"
+    assert "How would you like to help?" in phone.text("02124")
+    v = volunteer_of(db, phone)
+    assert (v.first_name, v.zip, v.zip_attempts) == ("Maria", "02124", 0)
+    assert posts(db, "inbox") == []  # small talk is not put before the organizers
+
+
 def test_wrong_zips_are_asked_again_twice_then_skipped(phone_for, db) -> None:
     phone = phone_for(random_phone("808"))
     phone.text("JOIN")
