@@ -12,6 +12,7 @@ from handlers.fields import render
 from handlers.keywords import Intent
 from handlers.recipient_fields import values_for
 from handlers.results import OutboundSms
+from handlers.volunteer.onboarding import current_question
 from handlers.volunteer.turn import Answer, Turn
 from storage.legislators import record_call
 from storage.models import Broadcast, Commitment, CtaResponse, Delivery, DeliveryStatus
@@ -59,6 +60,9 @@ def answer_yes_no(t: Turn) -> Answer | None:
     yes = t.parsed.intent == Intent.YES
     latest = _latest(t, check_ins=True)
     if latest is None:
+        question = current_question(t) if yes else None  # "yes" to "What's your first name?"
+        if question is not None:
+            return question, "onboarding_again"
         return (t.say("yes_without_question"), "yes") if yes else None
     if latest.kind == "checkin" and latest.commitment_id is not None:
         c = t.session.get(Commitment, latest.commitment_id)

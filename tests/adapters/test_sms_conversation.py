@@ -67,6 +67,7 @@ def test_a_greeting_or_a_thanks_during_onboarding_gets_the_question_again(phone_
     phone.text("JOIN")
     assert phone.text("hi") == "What's your first name?"  # not "Thanks, Hi!"
     assert phone.text("Hello there!") == "What's your first name?"
+    assert phone.text("yes") == "What's your first name?"  # no call to action to answer yet
     assert phone.text("Maria").startswith("Thanks, Maria!")
     assert phone.text("ok thanks") == "What's your 5-digit ZIP code? (or SKIP)"
     assert "How would you like to help?" in phone.text("02124")
