@@ -59,6 +59,19 @@ TEXTS: dict[str, dict[str, str]] = {
         "es": "{org}, mensajes para voluntarios.{contact} TURNOS para ver turnos, MIS para los "
         "tuyos. Pueden aplicarse tarifas. ALTO para salir.",
     },
+    # HELP from a number not signed up, and from one that opted out: what they can do instead.
+    "help_stranger": {
+        "en": "{org} volunteer texts.{contact} Reply JOIN to sign up. Msg & data rates may apply. "
+        "Reply STOP to opt out.",
+        "es": "{org}, mensajes para voluntarios.{contact} Responde HOLA para inscribirte. Pueden "
+        "aplicarse tarifas. ALTO para salir.",
+    },
+    "help_opted_out": {
+        "en": "{org} volunteer texts.{contact} You're unsubscribed: reply START to get our texts "
+        "again. Msg & data rates may apply.",
+        "es": "{org}, mensajes para voluntarios.{contact} No recibes nuestros mensajes: responde "
+        "HOLA para volver. Pueden aplicarse tarifas.",
+    },
     "help_contact": {"en": " Help: {contact}.", "es": " Ayuda: {contact}."},
     "join_first": {
         "en": "{org}: reply JOIN to get volunteer texts from us. Msg & data rates may apply. "
@@ -290,10 +303,14 @@ def short_title(title: str) -> str:
     return cut.rstrip(" ,;:-") + "..."
 
 
-def help_reply(language: str | None, *, org: str, contact: str | None) -> str:
-    """The answer to HELP: who we are, how to reach a person, how to stop."""
+def help_reply(
+    language: str | None, *, org: str, contact: str | None, subscribed: bool | None = True
+) -> str:
+    """The answer to HELP: who we are, how to reach a person, how to stop; and, for a number
+    not signed up (`subscribed=None`) or opted out (False), how to sign up or come back."""
     contact_text = say("help_contact", language, contact=contact) if contact else ""
-    return say("help", language, org=org, contact=contact_text)
+    key = {True: "help", None: "help_stranger", False: "help_opted_out"}[subscribed]
+    return say(key, language, org=org, contact=contact_text)
 
 
 def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:

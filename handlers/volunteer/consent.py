@@ -29,7 +29,18 @@ _ABOUT_A_SHIFT = re.compile(
 
 
 def help_reply(t: Turn) -> str:
-    return sms_text.help_reply(t.lang, org=t.org.org_name, contact=t.org.org_contact)
+    """HELP always answers; a number not signed up is told how to join, one that opted out how
+    to come back."""
+    v = t.volunteer
+    if v is not None and v.status == VolunteerStatus.OPTED_OUT:
+        subscribed: bool | None = False
+    elif v is not None and v.status == VolunteerStatus.ACTIVE:
+        subscribed = True
+    else:  # no volunteer on file (erased after a STOP, perhaps), or one never opted in
+        subscribed = False if opted_out(t) else None
+    return sms_text.help_reply(
+        t.lang, org=t.org.org_name, contact=t.org.org_contact, subscribed=subscribed
+    )
 
 
 def opted_out(t: Turn) -> bool:

@@ -215,6 +215,21 @@ def test_help_names_the_org_and_contact_and_fits_one_segment(volunteer) -> None:
         assert count_segments(reply).segments == 1
 
 
+def test_help_tells_a_stranger_how_to_join_and_an_opted_out_number_how_to_come_back(
+    volunteer, phone_for
+) -> None:
+    stranger = phone_for()
+    told = stranger.text("HELP")
+    assert "Reply JOIN to sign up" in told and "SHIFTS" not in told and ORG in told
+    member = volunteer()
+    assert "Reply SHIFTS for shifts" in member.text("HELP")
+    member.text("STOP")
+    back = member.text("HELP")
+    assert "You're unsubscribed: reply START to get our texts again" in back
+    assert "help@massforward.org" in back and count_segments(back).segments == 1
+    assert "Responde HOLA para inscribirte" in phone_for().text("AYUDA")
+
+
 # --- every opt-in word --------------------------------------------------------------------------
 
 
