@@ -104,7 +104,8 @@ def test_an_erased_number_gets_nothing_but_help_until_it_joins_again(
 
     clock.advance(1)
     help_answer = phone.post(phone.params("HELP")).reply
-    assert help_answer and "STOP" in help_answer and "Mass Forward" in help_answer
+    assert help_answer and "Mass Forward" in help_answer and "help@massforward.org" in help_answer
+    assert "reply START to get our texts again" in help_answer  # opted out on record: how back
     clock.advance(1)
     welcome = phone.post(phone.params("JOIN")).reply
     assert welcome and "Mass Forward" in welcome and "name" in welcome.lower()
