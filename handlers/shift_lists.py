@@ -29,6 +29,7 @@ class OpenShift:
     starts_at: datetime
     zip: str | None
     spots_left: int
+    timezone: str | None = None  # the zone it was entered in (named when not the volunteer's)
 
 
 _OPEN_SHIFTS = (
@@ -38,6 +39,7 @@ _OPEN_SHIFTS = (
         Shift.starts_at,
         Shift.zip,
         (Shift.capacity - Shift.committed_count).label("spots_left"),
+        Shift.timezone,
     )
     .where(
         Shift.starts_at > bindparam("now", type_=Shift.starts_at.type),

@@ -11,6 +11,7 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from handlers.shift_lists import OpenShift
 from handlers.sms_text_shifts import SHIFT_TEXTS
 from storage.models import Shift
 
@@ -280,16 +281,22 @@ def say(key: str, language: str | None, **values: object) -> str:
     return _DOUBLE_STOP.sub(r"\1", TEXTS[key][lang_of(language)].format(**values))
 
 
-def when(at: datetime, zone: str | None, language: str | None) -> str:
-    """`Sat 11/21 10am` (English, US order) or `sáb 21/11 10:00` (Spanish), in the zone given."""
+def when(
+    at: datetime, zone: str | None, language: str | None, *, shift_zone: str | None = None
+) -> str:
+    """`Sat 11/21 10am` (English, US order) or `sáb 21/11 10:00` (Spanish), in the zone given;
+    with the zone's name (`9am CST`) when the shift was set in another zone, so a Boston canvass
+    read in Chicago is not taken for 9am in Boston."""
     local = at.astimezone(ZoneInfo(zone)) if zone else at
+    named = f" {local.tzname()}" if zone and shift_zone and shift_zone != zone else ""
     lang = lang_of(language)
     day = _WEEKDAYS[lang][local.weekday()]
     if lang == "es":
-        return f"{day} {local.day}/{local.month} {local:%H:%M}"
+        return f"{day} {local.day}/{local.month} {local:%H:%M}{named}"
     hour = local.hour % 12 or 12
     minutes = f":{local.minute:02d}" if local.minute else ""
-    return f"{day} {local.month}/{local.day} {hour}{minutes}{'am' if local.hour < 12 else 'pm'}"
+    ampm = "am" if local.hour < 12 else "pm"
+    return f"{day} {local.month}/{local.day} {hour}{minutes}{ampm}{named}"
 
 
 def short_title(title: str) -> str:
@@ -313,6 +320,7 @@ def help_reply(
     return say(key, language, org=org, contact=contact_text)
 
 
-def shift_line(shift: Shift, zone: str | None, language: str | None) -> str:
+def shift_line(shift: Shift | OpenShift, zone: str | None, language: str | None) -> str:
     """`#12 Sat 11/21 10am Phonebank for the Clean...`: number, local start and title."""
-    return f"#{shift.id} {when(shift.starts_at, zone, language)} {short_title(shift.title)}"
+    at = when(shift.starts_at, zone, language, shift_zone=shift.timezone)
+    return f"#{shift.id} {at} {short_title(shift.title)}"

@@ -170,7 +170,7 @@ def test_spanish_keywords_answer_in_spanish_and_the_language_is_kept(phone_for, 
 # --- shifts by text -----------------------------------------------------------------------------
 
 
-def test_shifts_lists_open_ones_nearest_first_in_the_volunteers_zone(volunteer, db) -> None:
+def test_shifts_lists_open_ones_nearest_first_in_the_volunteers_zone_named(volunteer, db) -> None:
     phone = volunteer(zip="02124", timezone="America/Chicago")
     with db() as s:
         far = make_shift(s, starts_at=T0 + timedelta(days=1), zip="01608", title="Worcester doors")
@@ -181,8 +181,9 @@ def test_shifts_lists_open_ones_nearest_first_in_the_volunteers_zone(volunteer, 
     reply = phone.text("shifts")
     lines = reply.splitlines()
     assert lines[0] == "Open shifts:"
-    assert lines[1] == f"#{near.id} Wed 11/18 9am Dot phonebank (10 left)"  # 15:00 UTC in Chicago
-    assert lines[2].startswith(f"#{far.id} Tue 11/17 9am Worcester doors")
+    # 15:00 UTC in Chicago, named: the shifts were set in Boston's zone, not the volunteer's
+    assert lines[1] == f"#{near.id} Wed 11/18 9am CST Dot phonebank (10 left)"
+    assert lines[2].startswith(f"#{far.id} Tue 11/17 9am CST Worcester doors")
     assert "Full one" not in reply and len(lines) == 1 + 5 + 1
     assert lines[-1] == f"Reply YES + number to sign up, e.g. YES {near.id}"
     assert count_segments(reply).segments <= 3
