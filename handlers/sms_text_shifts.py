@@ -109,6 +109,14 @@ SHIFT_TEXTS: dict[str, dict[str, str]] = {
         "es": "{org}: ¡se abrió un lugar! Ya estás inscrito: {shift}. Responde DROP {n} si no "
         "puedes ir.",
     },
+    "which_drop_header": {
+        "en": "Which shift? You're signed up for:",
+        "es": "¿Qué turno? Estás inscrito en:",
+    },
+    "which_drop_footer": {
+        "en": "Reply DROP and its number, e.g. DROP {n}.",
+        "es": "Responde DROP y su número, p. ej. DROP {n}.",
+    },
     "my_header": {"en": "Your shifts:", "es": "Tus turnos:"},
     "my_waitlist": {"en": "waitlist #{rank}", "es": "en espera #{rank}"},
     "my_confirmed": {"en": "confirmed", "es": "confirmado"},

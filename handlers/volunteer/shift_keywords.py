@@ -101,8 +101,13 @@ def _attend(t: Turn, shift: Shift, commitment: Commitment | None, volunteer: Vol
 def drop(t: Turn) -> Answer:
     v, numbers = t.volunteer, t.parsed.numbers
     assert v is not None
-    if not numbers:
-        return t.say("which_shift", word="DROP"), "drop"
+    if not numbers:  # "DROP": which of their shifts? (listed, as MY does)
+        mine = shifts.my_commitments(t.session, volunteer=v, now=t.now)
+        if not mine:
+            return t.say("my_none"), "drop"
+        lines = [_my_line(t, c) for c in mine]
+        foot = t.say("which_drop_footer", n=mine[0].shift_id)
+        return sms_fitting.fit_list(t.say("which_drop_header"), lines, foot, MAX_SEGMENTS), "drop"
     if len(numbers) == 1:
         return _drop_one(t, v, numbers[0], many=False)
     lines = [_drop_one(t, v, n, many=True)[0] for n in numbers]
@@ -148,16 +153,19 @@ def my_shifts(t: Turn) -> Answer:
     mine = shifts.my_commitments(t.session, volunteer=v, now=t.now)
     if not mine:
         return t.say("my_none"), "my"
-    lines = []
-    for c in mine:
-        line = sms_text.shift_line(c.shift, t.zone, t.lang)
-        if c.status == CommitmentStatus.WAITLISTED:
-            rank = shifts.waitlist_rank(t.session, c)
-            line += f" ({t.say('my_waitlist', rank=rank)})"
-        elif c.status == CommitmentStatus.CONFIRMED:
-            line += f" ({t.say('my_confirmed')})"
-        lines.append(line)
+    lines = [_my_line(t, c) for c in mine]
     return sms_fitting.fit_list(t.say("my_header"), lines, "", MAX_SEGMENTS), "my"
+
+
+def _my_line(t: Turn, c: Commitment) -> str:
+    """`#12 Sat 11/21 10am Canvass (waitlist #2)`: a commitment as MY lists it."""
+    line = sms_text.shift_line(c.shift, t.zone, t.lang)
+    if c.status == CommitmentStatus.WAITLISTED:
+        rank = shifts.waitlist_rank(t.session, c)
+        line += f" ({t.say('my_waitlist', rank=rank)})"
+    elif c.status == CommitmentStatus.CONFIRMED:
+        line += f" ({t.say('my_confirmed')})"
+    return line
 
 
 def confirm(t: Turn) -> Answer:

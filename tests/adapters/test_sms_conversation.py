@@ -208,7 +208,11 @@ def test_sign_up_waitlist_drop_promotion_my_and_confirm(volunteer, db) -> None:
     assert "no shift" in first.text("DROP 0")
     assert "already started" in first.text(f"YES {past.id}")
     assert "not signed up" in second.text(f"DROP {past.id}")
-    assert "Which shift?" in first.text("DROP")
+    assert first.text("DROP") == (  # which one? their shifts, to pick from
+        f"Which shift? You're signed up for:\n#{n} Tue 11/17 10am Canvass\n"
+        f"Reply DROP and its number, e.g. DROP {n}."
+    )
+    assert "You have no upcoming shifts" in volunteer().text("DROP")
 
     assert first.text(f"DROP {n}") == f"You're off shift {n}. Thanks for letting us know!"
     with db() as s:
