@@ -11,8 +11,8 @@ SHIFT_TEXTS: dict[str, dict[str, str]] = {
         "es": "Responde SI + número para inscribirte, p. ej. SI {n}",
     },
     "no_shifts": {
-        "en": "No open shifts right now. We'll text you when there are more.",
-        "es": "No hay turnos abiertos ahora. Te avisaremos cuando haya más.",
+        "en": "No open shifts right now. Reply SHIFTS again in a few days to see new ones.",
+        "es": "No hay turnos abiertos ahora. Responde TURNOS en unos días para ver los nuevos.",
     },
     "spots_left": {"en": "{k} left", "es": "quedan {k}"},
     "committed": {
