@@ -10,6 +10,10 @@ SHIFT_TEXTS: dict[str, dict[str, str]] = {
         "en": "Reply YES + number to sign up, e.g. YES {n}",
         "es": "Responde SI + número para inscribirte, p. ej. SI {n}",
     },
+    "shifts_zip_hint": {  # after the footer, for a volunteer whose ZIP is not known
+        "en": ". Send ZIP and yours (ZIP 02124) to see the nearest first.",
+        "es": ". Envía ZIP y el tuyo (ZIP 02124) para ver los más cercanos primero.",
+    },
     "no_shifts": {
         "en": "No open shifts right now. Reply SHIFTS again in a few days to see new ones.",
         "es": "No hay turnos abiertos ahora. Responde TURNOS en unos días para ver los nuevos.",

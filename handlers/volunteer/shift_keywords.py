@@ -35,6 +35,8 @@ def list_shifts(t: Turn) -> Answer:
         for s in found
     ]
     head, foot = t.say("shifts_header"), t.say("shifts_footer", n=found[0].id)
+    if not v.zip:  # soonest first: their ZIP would put the nearest first
+        foot += t.say("shifts_zip_hint")
     return sms_fitting.fit_list(head, lines, foot, MAX_SEGMENTS), "shifts"
 
 

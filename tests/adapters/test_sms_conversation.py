@@ -188,6 +188,7 @@ def test_shifts_lists_open_ones_nearest_first_in_the_volunteers_zone_named(volun
     assert lines[2].startswith(f"#{far.id} Tue 11/17 9am CST Worcester doors")
     assert "Full one" not in reply and len(lines) == 1 + 5 + 1
     assert lines[-1] == f"Reply YES + number to sign up, e.g. YES {near.id}"
+    assert "to see the nearest first" in volunteer(zip=None).text("SHIFTS")  # how to get it
     assert count_segments(reply).segments <= 3
 
 
