@@ -5,6 +5,8 @@ a line for each."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from handlers import (
     action_network_writes,
     mobilize_writes,
@@ -45,11 +47,23 @@ def commit(t: Turn) -> Answer:
     assert v is not None
     if not numbers:
         return t.say("which_shift", word="YES"), "commit"
+    return _each(t, v, numbers, _commit_one, footer="many_commit_footer", intent="commit_many")
+
+
+def _each(
+    t: Turn,
+    v: Volunteer,
+    numbers: tuple[int, ...],
+    one: Callable[..., tuple[str, str]],
+    *,
+    footer: str,
+    intent: str,
+) -> Answer:
+    """YES / DROP for each number, in order: one number's own answer, or a line for each."""
     if len(numbers) == 1:
-        return _commit_one(t, v, numbers[0], many=False)
-    lines = [_commit_one(t, v, n, many=True)[0] for n in numbers]
-    foot = t.say("many_commit_footer")
-    return sms_fitting.fit_list(t.say("many_header"), lines, foot, MAX_SEGMENTS), "commit_many"
+        return one(t, v, numbers[0], many=False)
+    lines = [one(t, v, n, many=True)[0] for n in numbers]
+    return sms_fitting.fit_list(t.say("many_header"), lines, t.say(footer), MAX_SEGMENTS), intent
 
 
 def _commit_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
@@ -110,11 +124,7 @@ def drop(t: Turn) -> Answer:
         lines = [_my_line(t, c) for c in mine]
         foot = t.say("which_drop_footer", n=mine[0].shift_id)
         return sms_fitting.fit_list(t.say("which_drop_header"), lines, foot, MAX_SEGMENTS), "drop"
-    if len(numbers) == 1:
-        return _drop_one(t, v, numbers[0], many=False)
-    lines = [_drop_one(t, v, n, many=True)[0] for n in numbers]
-    foot = t.say("many_drop_footer")
-    return sms_fitting.fit_list(t.say("many_header"), lines, foot, MAX_SEGMENTS), "drop_many"
+    return _each(t, v, numbers, _drop_one, footer="many_drop_footer", intent="drop_many")
 
 
 def _drop_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
