@@ -41,13 +41,13 @@ def _lines(session: Session, org: OrgConfig) -> str:
     for integration, name in NAMES.items():
         run = runs.get(integration)
         if run is None:
-            lines.append(f"*{name}*: never ran")
+            lines.append(f"{name}: never ran")
         else:
             stamp = _stamp(run.started_at, org)
             if run.ok:
-                lines.append(f"*{name}*: last ran {stamp}: {run.summary or 'no changes'}")
+                lines.append(f"{name}: last ran {stamp}: {run.summary or 'no changes'}")
             else:
-                lines.append(f"*{name}*: last ran {stamp}: failed: {run.error or 'unknown error'}")
+                lines.append(f"{name}: last ran {stamp}: failed: {run.error or 'unknown error'}")
         writes = {s: n for (i, s), n in counts.items() if i == str(integration)}
         owed = ", ".join(f"{n} {s}" for s, n in sorted(writes.items()) if s != "done" and n)
         if owed:

@@ -51,7 +51,7 @@ def test_sync_shows_the_last_webhook_and_the_last_write_error(slack: SlackHarnes
         uow.session.add(row)
         uow.commit()
     text = blocks_text(slack.ask("sync"))
-    assert "*Action Network*: never ran" in text
+    assert "Action Network: never ran" in text
     assert "1 failed" in text
     assert "last write-back error: Action Network answered 401: API Key invalid" in text
     assert "last webhook: Mon Nov 16, 10:00 EST" in text

@@ -15,7 +15,7 @@ from tests.conftest import T0
 def test_sync_says_when_each_integration_ran_what_changed_and_the_last_error(
     slack: SlackHarness, engine
 ) -> None:
-    assert "Mobilize*: never ran" in blocks_text(slack.ask("sync"))
+    assert "Mobilize: never ran" in blocks_text(slack.ask("sync"))
     with Session(bind=engine) as s:
         failed = "Action Network answered 401 (check the key)"
         s.add(SyncRun(integration=Integration.MOBILIZE, started_at=T0, finished_at=T0, ok=True,
