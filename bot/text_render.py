@@ -226,6 +226,8 @@ def _(view: views.ChaptersView) -> str:
     lines = [view.note] if view.note else []
     if not view.rows:
         return "\n".join([*lines, "No chapters yet."])
+    if not lines:
+        lines.append("Chapters:")
     for c in view.rows:
         leaders = ", ".join(c.leaders) or "none"
         lines.append(
