@@ -102,9 +102,10 @@ _SMALL_TALK = frozenset(
 )
 
 
-def is_small_talk(text: str) -> bool:
-    """Whether a text is only a greeting or an acknowledgement (not a name, not a message)."""
-    words = fold(text).split()
+def is_small_talk(folded: str) -> bool:
+    """Whether a text (as `handlers.text_folding.fold` leaves it: the parser's `normalized`) is
+    only a greeting or an acknowledgement, not a name, not a message."""
+    words = folded.split()
     return bool(words) and all(w in _SMALL_TALK for w in words)
 
 

@@ -59,7 +59,7 @@ SHIFT_TEXTS: dict[str, dict[str, str]] = {
         "en": "#{n}: full, you're #{rank} on the waitlist",
         "es": "#{n}: lleno, eres el #{rank} en la lista de espera",
     },
-    "many_already": {"en": "#{n}: already signed up", "es": "#{n}: ya estás inscrito"},
+    "many_already_committed": {"en": "#{n}: already signed up", "es": "#{n}: ya estás inscrito"},
     "many_already_waitlisted": {
         "en": "#{n}: already on the waitlist (#{rank})",
         "es": "#{n}: ya en la lista de espera (#{rank})",

@@ -37,7 +37,7 @@ def answer_question(t: Turn) -> Answer | None:
     if p.intent not in (Intent.OTHER, Intent.SKIP, Intent.NUMBER):  # a bare 3 answers it too
         return None  # a keyword in the middle of onboarding is obeyed, not taken as a name
     skip = p.intent == Intent.SKIP
-    if not skip and is_small_talk(t.msg.text) and (question := current_question(t)):
+    if not skip and is_small_talk(p.normalized) and (question := current_question(t)):
         return question, "onboarding_again"  # "hi", "ok thanks": the question again, no try used
     if v.onboarding_step == OnboardingStep.NAME:
         name = None if skip else parse_name(t.msg.text)

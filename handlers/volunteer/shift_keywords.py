@@ -66,6 +66,11 @@ def _each(
     return sms_fitting.fit_list(t.say("many_header"), lines, t.say(footer), MAX_SEGMENTS), intent
 
 
+def _say(t: Turn, key: str, many: bool, **values: object) -> str:
+    """A shift keyword's answer, or (`many`) its line among several numbers' (`many_` + key)."""
+    return t.say(f"many_{key}" if many else key, **values)
+
+
 def _commit_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
     """Sign up for shift n: the reply (or, for one of several numbers, its line) and intent."""
     out = shifts.commit_to_shift(
@@ -76,23 +81,22 @@ def _commit_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]
         t.batch.seat_taken(out.shift.id)
         _attend(t, out.shift, out.commitment, v)
         line = sms_text.shift_line(out.shift, t.zone, t.lang)
-        return t.say("many_committed" if many else "committed", shift=line, n=n), "commit"
+        return _say(t, "committed", many, shift=line, n=n), "commit"
     if out.status == CommitStatus.WAITLISTED:
         assert out.commitment is not None
         rank = shifts.waitlist_rank(t.session, out.commitment)
-        return t.say("many_waitlisted" if many else "waitlisted", n=n, rank=rank), "waitlist"
+        return _say(t, "waitlisted", many, n=n, rank=rank), "waitlist"
     if out.status == CommitStatus.ALREADY:
         assert out.commitment is not None
         if out.commitment.status == CommitmentStatus.WAITLISTED:
             rank = shifts.waitlist_rank(t.session, out.commitment)
-            key = "many_already_waitlisted" if many else "already_waitlisted"
-            return t.say(key, n=n, rank=rank), "commit_already"
-        return t.say("many_already" if many else "already_committed", n=n), "commit_already"
+            return _say(t, "already_waitlisted", many, n=n, rank=rank), "commit_already"
+        return _say(t, "already_committed", many, n=n), "commit_already"
     key = {
         CommitStatus.PAST: "past_shift",
         CommitStatus.CANCELLED: "cancelled_shift",
     }.get(out.status, "unknown_shift")
-    return t.say(f"many_{key}" if many else key, n=n), f"commit_{out.status}"
+    return _say(t, key, many, n=n), f"commit_{out.status}"
 
 
 def _attend(t: Turn, shift: Shift, commitment: Commitment | None, volunteer: Volunteer) -> None:
@@ -133,12 +137,11 @@ def _drop_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
         t.session, volunteer=v, shift_id=n, now=t.now, org_name=t.org.org_name
     )
     if out.status == DropStatus.UNKNOWN:
-        return t.say("many_unknown_shift" if many else "unknown_shift", n=n), "drop_unknown"
+        return _say(t, "unknown_shift", many, n=n), "drop_unknown"
     if out.status == DropStatus.NOT_SIGNED_UP:
-        key = "many_drop_not_signed_up" if many else "drop_not_signed_up"
-        return t.say(key, n=n), "drop_not_signed_up"
+        return _say(t, "drop_not_signed_up", many, n=n), "drop_not_signed_up"
     if out.status == DropStatus.PAST:
-        return t.say("many_drop_past" if many else "drop_past", n=n), "drop_past"
+        return _say(t, "drop_past", many, n=n), "drop_past"
     t.sms.extend(out.sms)
     assert out.shift is not None and out.commitment is not None
     if out.shift.source == ShiftSource.MOBILIZE:
@@ -150,13 +153,13 @@ def _drop_one(t: Turn, v: Volunteer, n: int, *, many: bool) -> tuple[str, str]:
     if out.was in shifts.SEATED and out.promoted is None:
         t.batch.seat_freed(out.shift.id)
     if out.was == CommitmentStatus.WAITLISTED:
-        return t.say("many_dropped_waitlist" if many else "dropped_waitlist", n=n), "drop"
+        return _say(t, "dropped_waitlist", many, n=n), "drop"
     title = sms_text.shift_line(out.shift, t.org.default_timezone, "en")
     note = f"dropped {title}"
     if out.promoted is not None:
         note += f"; {who(out.promoted.volunteer)} moved up from the waitlist"
     t.post("drop", note)
-    return t.say("many_dropped" if many else "dropped", n=n), "drop"
+    return _say(t, "dropped", many, n=n), "drop"
 
 
 def my_shifts(t: Turn) -> Answer:
